@@ -1,0 +1,277 @@
+import Foundation
+
+/// `extract: sqlite` — streams a table or a query from an SQLite database opened read-only.
+public final class SQLiteExtract: StageRunner, StageKind {
+    public static let spec = StageSpec(
+        kind: "sqlite", role: .extract,
+        summary: "Streams a table or a query from an SQLite database, opened read-only. Types follow the declared column types the way Django's SQLite backend stores them: `decimal` columns (stored as REAL or INTEGER) come back as exact decimals, `bool` 0/1 as booleans, `datetime` naive UTC text as instants, `date` text as dates.",
+        options: [
+            OptionSpec("database", .inputPath, required: true, "The SQLite file, relative to the pipeline file."),
+            OptionSpec("table", .string, "Table to read (all columns, or those under `columns`). Give `table` or `query`."),
+            OptionSpec("query", .string, "SELECT statement to run instead of a table."),
+            OptionSpec("columns", .mapping, "Columns to read with their types, overriding the declared ones: `name: type` or `name: {type, scale, from}`; `scale` rounds decimals stored as REAL to that many places."),
+            OptionSpec("busy_timeout_ms", .int, default: "5000", "How long to wait for a locked database before failing with exit 75."),
+        ],
+        example: """
+        products:
+          extract: sqlite
+          database: ../fixtures/inventory.sqlite3
+          table: stock_produit
+          columns:
+            code_prod: int
+            nom_prod: text
+            prix_unit: {type: decimal, scale: 2}
+            quantite: int
+            is_deleted: bool
+            categorie_id: {type: int, nullable: true}
+        """)
+
+    let databasePath: String
+    let displayName: String
+    let sql: String
+    let keyName: String?
+    let hasRowid: Bool
+    let declarations: [ColumnDeclaration]
+    let busyTimeout: Int32
+    public let outputSchema: Schema
+
+    init(databasePath: String, displayName: String, sql: String, keyName: String?, hasRowid: Bool,
+         declarations: [ColumnDeclaration], busyTimeout: Int32) {
+        self.databasePath = databasePath
+        self.displayName = displayName
+        self.sql = sql
+        self.keyName = keyName
+        self.hasRowid = hasRowid
+        self.declarations = declarations
+        self.busyTimeout = busyTimeout
+        outputSchema = Schema(declarations.map(\.column))
+    }
+
+    /// Maps an SQLite declared type (as Django writes them) to a column type.
+    static func columnType(declared: String) -> ColumnType {
+        let type = declared.lowercased()
+        if type.contains("bool") { return .bool }
+        if type.contains("int") { return .int }
+        if type.contains("datetime") || type.contains("timestamp") { return .datetime }
+        if type == "date" { return .date }
+        if type.contains("decimal") || type.contains("numeric") || type.contains("real") || type.contains("floa") || type.contains("doub") {
+            return .decimal
+        }
+        return .text
+    }
+
+    public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
+        guard let url = config.inputPath("database") else { return nil }
+        let table = config.string("table")
+        let query = config.string("query")
+        if (table == nil) == (query == nil) {
+            config.error("stage '\(config.id)' needs exactly one of 'table' or 'query'")
+            return nil
+        }
+        let busy = Int32(config.int("busy_timeout_ms", default: 5000))
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let where_ = config.node["database"]?.position
+        do {
+            let database = try SQLiteDatabase(path: url.path, readOnly: true, busyTimeoutMilliseconds: busy)
+            var keyName: String?
+            var hasRowid = false
+            var baseSQL: String
+            if let table {
+                let quoted = quoteIdentifier(table)
+                let info = try database.prepare("PRAGMA table_info(\(quoted))")
+                var integerKey: String?
+                var sawColumns = false
+                while try info.step() {
+                    sawColumns = true
+                    if info.int64(5) == 1 && info.text(2).lowercased().contains("int") { integerKey = info.text(1) }
+                }
+                guard sawColumns else {
+                    let tables = try database.prepare("SELECT name FROM sqlite_master WHERE type IN ('table','view') ORDER BY name")
+                    var names: [String] = []
+                    while try tables.step() { names.append(tables.text(0)) }
+                    config.error("table '\(table)' does not exist in \(url.lastPathComponent)\(didYouMean(table, names))", at: config.node["table"]?.position)
+                    return nil
+                }
+                hasRowid = (try? database.prepare("SELECT rowid FROM \(quoted) LIMIT 0")) != nil
+                keyName = integerKey ?? (hasRowid ? nil : nil)
+                baseSQL = "SELECT * FROM \(quoted)"
+            } else {
+                baseSQL = query!
+            }
+            let probe = try database.prepare(baseSQL)
+            var available: [(name: String, type: ColumnType)] = []
+            for index in 0..<probe.columnCount {
+                available.append((probe.columnName(index), columnType(declared: probe.declaredType(index))))
+            }
+            var declarations: [ColumnDeclaration]
+            if let columns = config.node["columns"] {
+                declarations = ColumnDeclaration.read(columns, config: config, defaultNullable: true)
+                for declaration in declarations where !available.contains(where: { $0.name == declaration.sourceName }) {
+                    config.error("column '\(declaration.sourceName)' is not in \(table ?? "the query")'s result (columns: \(available.map(\.name).joined(separator: ", ")))\(didYouMean(declaration.sourceName, available.map(\.name)))",
+                                 at: columns[declaration.name]?.position)
+                }
+            } else {
+                declarations = available.map {
+                    ColumnDeclaration(name: $0.name, sourceName: $0.name, type: $0.type, nullable: true, scale: nil, format: nil)
+                }
+            }
+            let selected = declarations.map { quoteIdentifier($0.sourceName) }.joined(separator: ", ")
+            let sql: String
+            if let table {
+                sql = "SELECT \(hasRowid ? "rowid, " : "")\(selected) FROM \(quoteIdentifier(table))\(hasRowid ? " ORDER BY rowid" : "")"
+            } else {
+                sql = "SELECT \(selected) FROM (\(baseSQL))"
+            }
+            return SQLiteExtract(databasePath: url.path, displayName: table ?? "query in \(url.lastPathComponent)", sql: sql,
+                                 keyName: keyName, hasRowid: hasRowid, declarations: declarations, busyTimeout: busy)
+        } catch let error as SQLiteError {
+            if error.isNotADatabase {
+                config.error("'\(url.lastPathComponent)' is not an SQLite database (\(error.message))", at: where_)
+            } else if error.isTemporary {
+                config.diagnostics.error("database \(url.lastPathComponent) is locked by another process (\(error.message)); try again later", at: where_)
+            } else {
+                config.error("cannot read \(url.lastPathComponent): \(error)", at: where_)
+            }
+            return nil
+        } catch {
+            config.error("cannot read \(url.lastPathComponent): \(error)", at: where_)
+            return nil
+        }
+    }
+
+    public func produce(_ context: StageContext, emit: Emit) throws {
+        let statement: SQLiteStatement
+        let database: SQLiteDatabase
+        do {
+            database = try SQLiteDatabase(path: databasePath, readOnly: true, busyTimeoutMilliseconds: busyTimeout)
+            statement = try database.prepare(sql)
+        } catch let error as SQLiteError {
+            throw stageError(error)
+        }
+        let source = context.run.origins.register(displayName, kind: keyName.map { .tableKey($0) } ?? (hasRowid ? .tableRowid : .fileLine))
+        let offset = hasRowid ? 1 : 0
+        var batch = Batch(capacity: Batch.preferredSize)
+        var ordinal: Int64 = 0
+        while true {
+            let hasRow: Bool
+            do { hasRow = try statement.step() } catch let error as SQLiteError { throw stageError(error) }
+            guard hasRow else { break }
+            ordinal += 1
+            context.countRead(1)
+            let origin = RowOrigin(source: source, position: hasRowid ? statement.int64(0) : ordinal)
+            var row = Row()
+            row.reserveCapacity(declarations.count)
+            var failure: String?
+            for (index, declaration) in declarations.enumerated() {
+                switch value(statement, index + offset, declaration) {
+                case .success(let value): row.append(value)
+                case .failure(let problem): failure = problem.message
+                }
+                if failure != nil { break }
+            }
+            if let failure {
+                let text = (0..<statement.columnCount).map { statement.text($0) }.joined(separator: "|")
+                try context.reject(origin, rule: "sqlite-type", message: failure, row: text)
+                continue
+            }
+            batch.append(row, origin: origin)
+            if batch.count >= Batch.preferredSize {
+                try emit(batch)
+                batch = Batch(capacity: Batch.preferredSize)
+            }
+        }
+        try emit(batch)
+    }
+
+    private func stageError(_ error: SQLiteError) -> StageError {
+        let name = URL(fileURLWithPath: databasePath).lastPathComponent
+        if error.isTemporary {
+            return StageError("\(databasePath): database is locked by another process (waited \(busyTimeout) ms); try again later", kind: .temporary)
+        }
+        if error.isNotADatabase {
+            return StageError("\(databasePath): not an SQLite database (\(error.message))")
+        }
+        return StageError("\(name): \(error)")
+    }
+
+    struct Problem: Error { var message: String }
+
+    /// Reads one cell, undoing Django's SQLite storage quirks.
+    private func value(_ statement: SQLiteStatement, _ index: Int, _ declaration: ColumnDeclaration) -> Result<Value, Problem> {
+        let storage = statement.storage(index)
+        if storage == .null {
+            if declaration.nullable { return .success(.null) }
+            return .failure(Problem(message: "column '\(declaration.name)' is NULL; a value is required"))
+        }
+        switch declaration.type {
+        case .int:
+            switch storage {
+            case .integer: return .success(.int(statement.int64(index)))
+            case .real:
+                let double = statement.double(index)
+                if double == double.rounded(), abs(double) < 9e15 { return .success(.int(Int64(double))) }
+            case .text:
+                if let value = Int64(statement.text(index).trimmingCharacters(in: .whitespaces)) { return .success(.int(value)) }
+            default: break
+            }
+            return .failure(Problem(message: "column '\(declaration.name)': '\(statement.text(index))' is not a whole number"))
+        case .decimal:
+            var money: Money?
+            switch storage {
+            case .integer: money = Money(statement.int64(index))
+            case .real: money = Money(shortestRepresentationOf: statement.double(index))
+            case .text: money = Money(statement.text(index).trimmingCharacters(in: .whitespaces))
+            default: money = nil
+            }
+            guard var value = money else {
+                return .failure(Problem(message: "column '\(declaration.name)': '\(statement.text(index))' is not a decimal"))
+            }
+            if let scale = declaration.scale { value = value.scale > scale ? value.rounded(to: scale) : ((try? value.rescaledUp(to: scale)) ?? value) }
+            return .success(.decimal(value))
+        case .bool:
+            if storage == .integer { return .success(.bool(statement.int64(index) != 0)) }
+            if let value = parseBool(statement.text(index)) { return .success(.bool(value)) }
+            if statement.text(index) == "1" || statement.text(index) == "0" { return .success(.bool(statement.text(index) == "1")) }
+            return .failure(Problem(message: "column '\(declaration.name)': '\(statement.text(index))' is not a boolean"))
+        case .text:
+            return .success(.text(statement.text(index)))
+        case .date:
+            let text = statement.text(index)
+            if let date = CivilDate(iso: String(text.prefix(10))) { return .success(.date(date)) }
+            return .failure(Problem(message: "column '\(declaration.name)': '\(text)' is not a date (YYYY-MM-DD)"))
+        case .datetime:
+            let text = statement.text(index)
+            if let stamp = parseStoredDatetime(text) { return .success(.datetime(stamp)) }
+            return .failure(Problem(message: "column '\(declaration.name)': '\(text)' is not a datetime (YYYY-MM-DD HH:MM:SS)"))
+        }
+    }
+}
+
+/// Parses datetimes as Django's SQLite backend stores them: `YYYY-MM-DD HH:MM:SS[.ffffff]`, naive UTC,
+/// also accepting a `T` separator and a `+HH:MM` or `Z` offset.
+func parseStoredDatetime(_ text: String) -> Timestamp? {
+    var bytes = Array(text.utf8)
+    var offsetSeconds = 0
+    if bytes.last == UInt8(ascii: "Z") { bytes.removeLast() }
+    if bytes.count >= 25, bytes[bytes.count - 3] == UInt8(ascii: ":"),
+       bytes[bytes.count - 6] == UInt8(ascii: "+") || bytes[bytes.count - 6] == UInt8(ascii: "-") {
+        let sign = bytes[bytes.count - 6] == UInt8(ascii: "-") ? -1 : 1
+        guard let hours = Int(String(decoding: bytes[(bytes.count - 5)..<(bytes.count - 3)], as: UTF8.self)),
+              let minutes = Int(String(decoding: bytes[(bytes.count - 2)...], as: UTF8.self)) else { return nil }
+        offsetSeconds = sign * (hours * 3600 + minutes * 60)
+        bytes.removeLast(6)
+    }
+    if bytes.count > 10 && bytes[10] == UInt8(ascii: "T") { bytes[10] = 32 }
+    if bytes.count == 10 { bytes += Array(" 00:00:00".utf8) }
+    let format = bytes.count > 19 ? storedDatetimeWithFraction : storedDatetime
+    guard case .value(let date, let micro) = format.parse(bytes) else { return nil }
+    return Timestamp(microseconds: Int64(date.days) * 86_400_000_000 + micro - Int64(offsetSeconds) * 1_000_000)
+}
+
+private let storedDatetime = DateFormat("yyyy-MM-dd HH:mm:ss")!
+private let storedDatetimeWithFraction = DateFormat("yyyy-MM-dd HH:mm:ss.SSSSSS")!
+
+/// Quotes an SQL identifier for SQLite and PostgreSQL.
+public func quoteIdentifier(_ name: String) -> String {
+    "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+}

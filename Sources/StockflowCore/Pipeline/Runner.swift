@@ -1,0 +1,284 @@
+import Foundation
+
+/// Exit codes shared by every command (documented in the README).
+public enum ExitStatus: Int32, Sendable {
+    case success = 0
+    case failed = 1
+    case invalid = 2
+    case tooManyRejects = 65
+    case temporary = 75
+}
+
+/// What a run did, as written to run.json.
+public struct RunReport: Codable, Sendable {
+    /// One stage's figures.
+    public struct StageReport: Codable, Sendable {
+        public var id: String
+        public var kind: String
+        public var rows_in: Int
+        public var rows_out: Int
+        public var rows_rejected: Int
+        public var rows_filtered: Int
+        public var rows_emitted: Int
+        public var findings: Int
+        public var filtered_reasons: [String: Int]
+        public var notes: [String]
+        public var seconds: Double
+    }
+
+    public var pipeline: String
+    public var as_of: String
+    public var started: String
+    public var finished: String
+    public var status: String
+    public var exit_code: Int32
+    public var error: String?
+    public var stages: [StageReport]
+    public var outputs: [String]
+    public var rejects: Int
+    public var findings: Int
+    public var rejects_file: String
+    public var findings_file: String
+}
+
+/// Runs a pipeline: streams batches from extracts through transforms into loads, then commits the
+/// outputs atomically and writes run.json, rejects.csv and findings.csv.
+public final class PipelineRunner {
+    private let pipeline: Pipeline
+    private let outputDirectory: URL
+    private let asOf: CivilDate
+    private let clock: () -> Date
+
+    /// One node of the running graph.
+    private final class Node {
+        let stage: PlannedStage
+        let context: StageContext
+        /// Downstream (node index, port) pairs.
+        var consumers: [(node: Int, port: Int)] = []
+        var finishedPorts = Set<Int>()
+        var held: [(port: Int, batch: Batch)] = []
+        var finished = false
+        var seconds: Double = 0
+
+        init(stage: PlannedStage, context: StageContext) {
+            self.stage = stage
+            self.context = context
+        }
+
+        var lookupPorts: [Int] { stage.inputs.indices.filter { stage.inputs[$0].lookup } }
+        var lookupsReady: Bool { lookupPorts.allSatisfy { finishedPorts.contains($0) } }
+    }
+
+    private var nodes: [Node] = []
+
+    /// Prepares a run writing into `outputDirectory` for the day `asOf`; `clock` is injectable for tests.
+    public init(pipeline: Pipeline, outputDirectory: URL, asOf: CivilDate, clock: @escaping () -> Date = Date.init) {
+        self.pipeline = pipeline
+        self.outputDirectory = outputDirectory
+        self.asOf = asOf
+        self.clock = clock
+    }
+
+    /// Runs the pipeline and returns its report (also written to run.json). Never throws for data
+    /// problems: they end up in the report's status and exit code.
+    public func run() -> RunReport {
+        let started = clock()
+        var report = RunReport(pipeline: pipeline.name, as_of: asOf.description, started: iso8601(started),
+                               finished: "", status: "failed", exit_code: ExitStatus.failed.rawValue, error: nil,
+                               stages: [], outputs: [], rejects: 0, findings: 0, rejects_file: "rejects.csv",
+                               findings_file: "findings.csv")
+        let outputs: OutputSet
+        let run: RunContext
+        do {
+            outputs = try OutputSet(directory: outputDirectory)
+            run = try RunContext(pipelineName: pipeline.name, asOf: asOf, settings: pipeline.settings, outputs: outputs)
+        } catch {
+            report.error = "\(error)"
+            report.finished = iso8601(clock())
+            return report
+        }
+        var status = ExitStatus.success
+        do {
+            try execute(run)
+            if let limit = pipeline.settings.maxRejects, run.rejects.count > limit {
+                status = .tooManyRejects
+                report.error = "\(run.rejects.count) rows rejected, over the pipeline's max_rejects of \(limit); no report written (see rejects.csv)"
+            }
+        } catch let error as StageError {
+            status = error.kind == .temporary ? .temporary : .failed
+            report.error = error.message
+        } catch let error as DiagnosticList {
+            status = .invalid
+            report.error = error.description
+        } catch {
+            status = .failed
+            report.error = "\(error)"
+        }
+        report.stages = nodes.map { node in
+            let counters = node.context.counters
+            return RunReport.StageReport(
+                id: node.stage.id, kind: "\(node.stage.spec.role.rawValue):\(node.stage.spec.kind)",
+                rows_in: counters.rowsIn, rows_out: counters.rowsOut, rows_rejected: counters.rowsRejected,
+                rows_filtered: counters.rowsFiltered, rows_emitted: counters.rowsEmitted,
+                findings: counters.findings, filtered_reasons: counters.filteredReasons, notes: counters.notes,
+                seconds: (node.seconds * 1000).rounded() / 1000)
+        }
+        report.rejects = run.rejects.count
+        report.findings = run.findings.count
+        do {
+            try run.rejects.close()
+            try run.findings.close()
+            try outputs.commit(run.rejects.temporary)
+            try outputs.commit(run.findings.temporary)
+            if status == .success {
+                report.outputs = outputs.pendingFinalPaths.map(\.path)
+                try outputs.commitAll()
+            } else {
+                outputs.discardAll()
+            }
+        } catch {
+            outputs.discardAll()
+            report.outputs = []
+            if status == .success { status = .failed }
+            report.error = report.error ?? "\(error)"
+        }
+        report.status = status == .success ? "succeeded" : (status == .tooManyRejects ? "too_many_rejects" : "failed")
+        report.exit_code = status.rawValue
+        report.finished = iso8601(clock())
+        writeRunFile(report, outputs: outputs)
+        return report
+    }
+
+    private func writeRunFile(_ report: RunReport, outputs: OutputSet) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(report), let temporary = try? outputs.create("run.json") else { return }
+        if (try? data.write(to: temporary)) != nil { try? outputs.commit(temporary) }
+    }
+
+    private func execute(_ run: RunContext) throws {
+        var indexByID: [String: Int] = [:]
+        for stage in pipeline.stages {
+            indexByID[stage.id] = nodes.count
+            nodes.append(Node(stage: stage, context: StageContext(stageID: stage.id, run: run)))
+        }
+        for (index, node) in nodes.enumerated() {
+            for (port, input) in node.stage.inputs.enumerated() {
+                guard let producer = indexByID[input.stage] else { continue }
+                nodes[producer].consumers.append((index, port))
+            }
+        }
+        for source in extractOrder() {
+            let node = nodes[source]
+            let start = DispatchTime.now().uptimeNanoseconds
+            try node.stage.runner.produce(node.context) { batch in try self.dispatch(batch, from: source) }
+            node.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            try finish(source)
+        }
+        // A stage with no inputs at all that is not an extract never runs; report it rather than skip it.
+        if let stuck = nodes.first(where: { !$0.finished }) {
+            throw StageError("stage '\(stuck.stage.id)' never received the end of its inputs")
+        }
+    }
+
+    /// Extracts in an order where lookup inputs are complete before the streams that probe them.
+    private func extractOrder() -> [Int] {
+        let sources = nodes.indices.filter { nodes[$0].stage.inputs.isEmpty }
+        var upstream: [[Int]] = Array(repeating: [], count: nodes.count)
+        for index in nodes.indices {
+            if nodes[index].stage.inputs.isEmpty { upstream[index] = [index] }
+        }
+        // Nodes are in topological order, so one forward pass fills every upstream set.
+        for index in nodes.indices {
+            for consumer in nodes[index].consumers {
+                upstream[consumer.node] = Array(Set(upstream[consumer.node] + upstream[index]))
+            }
+        }
+        var before: [Int: Set<Int>] = [:]
+        for node in nodes.indices {
+            var producersOfPort: [Int: [Int]] = [:]
+            for producer in nodes.indices {
+                for edge in nodes[producer].consumers where edge.node == node {
+                    producersOfPort[edge.port, default: []].append(contentsOf: upstream[producer])
+                }
+            }
+            let lookupSources = nodes[node].lookupPorts.flatMap { producersOfPort[$0] ?? [] }
+            let streamSources = nodes[node].stage.inputs.indices.filter { !nodes[node].stage.inputs[$0].lookup }
+                .flatMap { producersOfPort[$0] ?? [] }
+            for late in streamSources {
+                for early in lookupSources where early != late && !streamSources.contains(early) {
+                    before[late, default: []].insert(early)
+                }
+            }
+        }
+        var order: [Int] = []
+        var remaining = sources
+        while !remaining.isEmpty {
+            let next = remaining.firstIndex { candidate in
+                (before[candidate] ?? []).allSatisfy { order.contains($0) || !remaining.contains($0) }
+            } ?? 0
+            order.append(remaining.remove(at: next))
+        }
+        return order
+    }
+
+    private func dispatch(_ batch: Batch, from index: Int) throws {
+        guard !batch.isEmpty else { return }
+        let node = nodes[index]
+        node.context.counters.rowsEmitted += batch.count
+        if !node.stage.runner.countsOwnOutput { node.context.counters.rowsOut += batch.count }
+        for edge in node.consumers {
+            try deliver(batch, to: edge.node, port: edge.port)
+        }
+    }
+
+    private func deliver(_ batch: Batch, to index: Int, port: Int) throws {
+        let node = nodes[index]
+        let isLookup = node.stage.inputs[port].lookup
+        if !isLookup && !node.lookupsReady {
+            // Held until the lookups are complete; the extract order makes this rare.
+            node.held.append((port, batch))
+            return
+        }
+        try receive(batch, at: index, port: port)
+    }
+
+    private func receive(_ batch: Batch, at index: Int, port: Int) throws {
+        let node = nodes[index]
+        if !node.stage.inputs[port].lookup { node.context.counters.rowsIn += batch.count }
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { node.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        try node.stage.runner.receive(batch, port: port, context: node.context) { output in
+            try self.dispatch(output, from: index)
+        }
+    }
+
+    private func finish(_ index: Int) throws {
+        let node = nodes[index]
+        guard !node.finished else { return }
+        if !node.stage.inputs.isEmpty {
+            guard node.finishedPorts.count == node.stage.inputs.count else { return }
+            let start = DispatchTime.now().uptimeNanoseconds
+            try node.stage.runner.finish(node.context) { output in try self.dispatch(output, from: index) }
+            node.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        node.finished = true
+        for edge in node.consumers {
+            let consumer = nodes[edge.node]
+            consumer.finishedPorts.insert(edge.port)
+            if consumer.lookupsReady && !consumer.held.isEmpty {
+                let held = consumer.held
+                consumer.held.removeAll()
+                for item in held { try receive(item.batch, at: edge.node, port: item.port) }
+            }
+            try finish(edge.node)
+        }
+    }
+}
+
+/// ISO 8601 text of an instant, UTC, to the second.
+func iso8601(_ date: Date) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.string(from: date)
+}
