@@ -10,7 +10,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
@@ -22,7 +21,6 @@ let package = Package(
             name: "StockflowCore",
             dependencies: [
                 "CSQLite", "CXLSXWriter", "Yams",
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -30,7 +28,6 @@ let package = Package(
             dependencies: [
                 "StockflowCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "StockflowCoreTests", dependencies: ["StockflowCore"]),

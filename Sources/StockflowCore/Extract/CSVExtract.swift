@@ -210,7 +210,7 @@ public final class CSVExtract: StageRunner, StageKind {
                 continue
             }
             row.removeAll(keepingCapacity: true)
-            var failure: (rule: String, message: String)?
+            var failure: Problem?
             for (index, declaration) in declarations.enumerated() {
                 let bytes = reader.bytes(of: reader.fields[positions[index]])
                 switch convert(bytes, declaration) {

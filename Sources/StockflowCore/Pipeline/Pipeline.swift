@@ -74,7 +74,7 @@ public struct Pipeline {
             return nil
         }
         let allowed = topLevelOptions.map(\.name)
-        for entry in entries where !allowed.contains(entry.key) {
+        for entry in entries where !allowed.contains(entry.key) && !entry.key.hasPrefix("x-") {
             diagnostics.error("unknown top-level key '\(entry.key)'\(didYouMean(entry.key, allowed))", at: entry.keyPosition)
         }
         for option in topLevelOptions where option.required && root[option.name] == nil {

@@ -1,0 +1,302 @@
+import Foundation
+
+/// `load: xlsx` — writes several stages as sheets of one Excel workbook, streamed in constant memory.
+public final class XLSXLoad: StageRunner, StageKind {
+    public static let spec = StageSpec(
+        kind: "xlsx", role: .load,
+        summary: "Writes an Excel workbook through libxlsxwriter in constant-memory mode (rows stream to disk, so a million-row sheet takes little memory). Each sheet reads one stage: styled, frozen and filtered header; fitted column widths; money with 2 places and the currency, real Excel dates, integers; an optional totals row (SUBTOTAL formulas with their exact cached values). A sheet that passes Excel's 1,048,576 rows continues on a next sheet `Name (2)`, and the run summary says so. The file is written to a temporary and renamed into place when the run succeeds.",
+        options: [
+            OptionSpec("path", .outputPath, required: true, "Workbook path under the output folder; `{as_of}` and `{pipeline}` are filled in."),
+            OptionSpec("sheets", .list, required: true, "Sheets in order, each `{name, input, columns?, headers?, totals?}`: `name` (≤ 31 characters), `input` (stage id), `columns` (subset and order, default all), `headers` (`{column: label}`), `totals` (columns summed in a totals row)."),
+            OptionSpec("max_rows_per_sheet", .int, default: "1048576", "Rows per sheet (header and totals row included) before continuing on a next sheet; Excel's limit by default."),
+        ],
+        example: """
+        workbook:
+          load: xlsx
+          path: "inventaire-{as_of}.xlsx"
+          sheets:
+            - {name: Commandes, input: lines, totals: [quantite_cmd, montant_commande]}
+            - {name: Stock par entrepôt, input: stock_by_warehouse, headers: {valeur: Valeur du stock}}
+        """)
+
+    struct Sheet {
+        var name: String
+        var columns: [Int]
+        var schema: Schema
+        var headers: [String]
+        var totals: Set<Int>
+    }
+
+    /// One worksheet part being written (a sheet spills over into several parts).
+    final class Part {
+        let worksheet: XLSXWorksheet
+        var nextRow = 1
+        var sums: [Int: Money] = [:]
+        init(worksheet: XLSXWorksheet) { self.worksheet = worksheet }
+    }
+
+    let path: OutputPath
+    let sheets: [Sheet]
+    let maxRows: Int
+    let settings: PipelineSettings
+    public let outputSchema = Schema([])
+    public var countsOwnOutput: Bool { true }
+
+    private var workbook: XLSXWorkbook?
+    private var temporary: URL?
+    private var parts: [[Part]] = []
+    private var widths: [[Int]] = []
+    private var formats: [String: XLSXFormat] = [:]
+
+    init(path: OutputPath, sheets: [Sheet], maxRows: Int, settings: PipelineSettings) {
+        self.path = path
+        self.sheets = sheets
+        self.maxRows = maxRows
+        self.settings = settings
+    }
+
+    public static func inputReferences(_ config: StageConfig) -> [InputReference] {
+        guard let items = config.node["sheets"]?.items else { return [] }
+        return items.compactMap { item in
+            guard let input = item["input"] else {
+                config.error("each sheet of stage '\(config.id)' needs 'input: <stage id>'", at: item.position)
+                return nil
+            }
+            guard let stage = input.scalar else {
+                config.error("'input' of a sheet names one stage, found \(input.shapeName)", at: input.position)
+                return nil
+            }
+            return InputReference(port: item["name"]?.scalar ?? stage, stage: stage, position: input.position, lookup: false)
+        }
+    }
+
+    public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
+        guard let path = config.outputPath("path"), let items = config.node["sheets"]?.items else { return nil }
+        let maxRows = config.int("max_rows_per_sheet", default: XLSXLimits.maxRows)
+        if maxRows < 3 || maxRows > XLSXLimits.maxRows {
+            config.error("'max_rows_per_sheet' must be between 3 and \(XLSXLimits.maxRows)", at: config.node["max_rows_per_sheet"]?.position)
+        }
+        var sheets: [Sheet] = []
+        var names = Set<String>()
+        for (index, item) in items.enumerated() where index < inputs.count {
+            let schema = inputs[index]
+            let allowed = ["name", "input", "columns", "headers", "totals"]
+            for entry in item.entries ?? [] where !allowed.contains(entry.key) {
+                config.error("unknown key '\(entry.key)' in a sheet of stage '\(config.id)'\(didYouMean(entry.key, allowed))", at: entry.keyPosition)
+            }
+            let name = item["name"]?.scalar ?? "Sheet\(index + 1)"
+            if name.count > 27 || name.contains(where: { "[]:*?/\\".contains($0) }) || name.hasPrefix("'") {
+                config.error("sheet name '\(name)' must have at most 27 characters (31 in Excel, less room for a ' (2)' continuation) and none of []:*?/\\", at: item["name"]?.position ?? item.position)
+            }
+            if !names.insert(name.lowercased()).inserted {
+                config.error("sheet name '\(name)' is used twice in stage '\(config.id)'", at: item["name"]?.position ?? item.position)
+            }
+            var columns = Array(schema.columns.indices)
+            if let list = item["columns"]?.items {
+                columns = list.compactMap { entry in
+                    guard let name = entry.scalar, let column = schema.index(of: name) else {
+                        config.error("sheet '\(name)' lists column \(entry.shapeName), which its input does not have (columns: \(schema.names.joined(separator: ", ")))\(didYouMean(entry.scalar ?? "", schema.names))", at: entry.position)
+                        return nil
+                    }
+                    return column
+                }
+            }
+            var headers = columns.map { schema.columns[$0].name }
+            for entry in item["headers"]?.entries ?? [] {
+                guard let position = columns.firstIndex(where: { schema.columns[$0].name == entry.key }) else {
+                    config.error("header for unknown column '\(entry.key)' in sheet '\(name)'\(didYouMean(entry.key, headers))", at: entry.keyPosition)
+                    continue
+                }
+                headers[position] = entry.value.scalar ?? entry.key
+            }
+            var totals = Set<Int>()
+            for entry in item["totals"]?.items ?? [] {
+                guard let column = entry.scalar.flatMap({ name in columns.firstIndex { schema.columns[$0].name == name } }),
+                      [.int, .decimal].contains(schema.columns[columns[column]].type) else {
+                    config.error("totals of sheet '\(name)' must name numeric columns of the sheet, found \(entry.shapeName)", at: entry.position)
+                    continue
+                }
+                totals.insert(column)
+            }
+            sheets.append(Sheet(name: name, columns: columns, schema: schema, headers: headers, totals: totals))
+        }
+        return XLSXLoad(path: path, sheets: sheets, maxRows: maxRows, settings: context.settings)
+    }
+
+    private var currencySymbol: String {
+        switch settings.currency {
+        case "EUR": return "€"
+        case "USD": return "$"
+        case "GBP": return "£"
+        case "CHF": return "CHF"
+        default: return settings.currency
+        }
+    }
+
+    private func format(for column: Column) throws -> XLSXFormat? {
+        let key: String
+        let numberFormat: String?
+        switch column.type {
+        case .decimal:
+            key = "money"
+            numberFormat = settings.locale == "fr_FR" ? "#,##0.00 \"\(currencySymbol)\"" : "\"\(currencySymbol)\"#,##0.00"
+        case .int:
+            let isCode = column.name.hasPrefix("code") || column.name.hasSuffix("_id") || column.name == "id"
+            key = isCode ? "code" : "int"
+            numberFormat = isCode ? "0" : "#,##0"
+        case .date:
+            key = "date"
+            numberFormat = settings.locale == "fr_FR" ? "dd/mm/yyyy" : "mm/dd/yyyy"
+        case .datetime:
+            key = "datetime"
+            numberFormat = settings.locale == "fr_FR" ? "dd/mm/yyyy hh:mm" : "mm/dd/yyyy hh:mm"
+        default:
+            return nil
+        }
+        return try cachedFormat(key, XLSXFormatSpec(numberFormat: numberFormat))
+    }
+
+    private func cachedFormat(_ key: String, _ spec: XLSXFormatSpec) throws -> XLSXFormat {
+        if let format = formats[key] { return format }
+        guard let workbook else { throw StageError("workbook is not open") }
+        let format = try workbook.addFormat(spec)
+        formats[key] = format
+        return format
+    }
+
+    private func open(_ context: StageContext) throws {
+        guard workbook == nil else { return }
+        let relative = path.resolved(asOf: context.run.asOf, pipeline: context.run.pipelineName)
+        let temporary = try context.run.outputs.create(relative)
+        self.temporary = temporary
+        let book = try XLSXWorkbook(path: temporary.path, constantMemory: true,
+                                    tmpdir: temporary.deletingLastPathComponent().path)
+        try book.setProperties(title: "\(context.run.pipelineName) \(context.run.asOf)", author: "stockflow")
+        workbook = book
+        parts = []
+        widths = []
+        for sheet in sheets {
+            parts.append([try startPart(sheet, number: 1)])
+            widths.append(sheet.headers.map { $0.count + 2 })
+        }
+    }
+
+    private func startPart(_ sheet: Sheet, number: Int) throws -> Part {
+        guard let workbook else { throw StageError("workbook is not open") }
+        let worksheet = try workbook.addWorksheet(named: number == 1 ? sheet.name : "\(sheet.name) (\(number))")
+        let header = try cachedFormat("header", XLSXFormatSpec(bold: true, backgroundColor: 0x1F4E78, fontColor: 0xFFFFFF,
+                                                               borderBottom: .thin, verticalAlignment: .center, textWrap: true))
+        for (index, title) in sheet.headers.enumerated() {
+            try worksheet.writeString(row: 0, col: index, title, format: header)
+        }
+        try worksheet.freezePanes(row: 1, col: 0)
+        return Part(worksheet: worksheet)
+    }
+
+    public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
+        try open(context)
+        let sheet = sheets[port]
+        let columnFormats = try sheet.columns.map { try format(for: sheet.schema.columns[$0]) }
+        // Room for the totals row: data rows stop one row earlier on sheets with totals.
+        let lastDataRow = maxRows - (sheet.totals.isEmpty ? 1 : 2)
+        for row in batch.rows {
+            var part = parts[port][parts[port].count - 1]
+            if part.nextRow > lastDataRow {
+                try closePart(part, sheet: sheet, port: port)
+                part = try startPart(sheet, number: parts[port].count + 1)
+                parts[port].append(part)
+            }
+            for (position, column) in sheet.columns.enumerated() {
+                let value = row[column]
+                let width = try write(value, to: part.worksheet, row: part.nextRow, col: position, format: columnFormats[position])
+                if width > widths[port][position] { widths[port][position] = width }
+                if sheet.totals.contains(position), let amount = value.asMoney {
+                    part.sums[position] = try (part.sums[position] ?? Money(0)).adding(amount)
+                }
+            }
+            part.nextRow += 1
+        }
+        context.countOut(batch.count)
+    }
+
+    /// Writes one cell and returns the width its text needs.
+    private func write(_ value: Value, to sheet: XLSXWorksheet, row: Int, col: Int, format: XLSXFormat?) throws -> Int {
+        switch value {
+        case .null:
+            return 0
+        case .int(let number):
+            try sheet.writeNumber(row: row, col: col, Double(number), format: format)
+            return String(number).count + 2
+        case .decimal(let money):
+            try sheet.writeNumber(row: row, col: col, money.approximateDouble, format: format)
+            return money.formatted(decimalMark: ",", groupSeparator: " ").count + 4
+        case .text(let text):
+            try sheet.writeString(row: row, col: col, text)
+            return text.count + 1
+        case .bool(let flag):
+            try sheet.writeBoolean(row: row, col: col, flag)
+            return 6
+        case .date(let date):
+            try sheet.writeNumber(row: row, col: col, date.excelSerial, format: format)
+            return 12
+        case .datetime(let stamp):
+            try sheet.writeNumber(row: row, col: col, stamp.excelSerial, format: format)
+            return 17
+        }
+    }
+
+    private func closePart(_ part: Part, sheet: Sheet, port: Int) throws {
+        let lastRow = max(part.nextRow - 1, 1)
+        try part.worksheet.autofilter(firstRow: 0, firstCol: 0, lastRow: lastRow, lastCol: max(sheet.columns.count - 1, 0))
+        if !sheet.totals.isEmpty {
+            let bold = try cachedFormat("total-label", XLSXFormatSpec(bold: true, borderBottom: nil))
+            let labelColumn = (0..<sheet.columns.count).first { !sheet.totals.contains($0) }
+            if let labelColumn { try part.worksheet.writeString(row: part.nextRow, col: labelColumn, "Total", format: bold) }
+            for position in sheet.totals.sorted() {
+                let column = sheet.schema.columns[sheet.columns[position]]
+                let base = try format(for: column)?.spec ?? XLSXFormatSpec()
+                var spec = base
+                spec.bold = true
+                let format = try cachedFormat("total-\(column.type.rawValue)-\(base.numberFormat ?? "")", spec)
+                let letter = columnLetter(position)
+                // SUBTOTAL(109, ...) sums only the rows an autofilter leaves visible.
+                try part.worksheet.writeFormula(row: part.nextRow, col: position,
+                                                "=SUBTOTAL(109,\(letter)2:\(letter)\(lastRow + 1))",
+                                                cachedResult: (part.sums[position] ?? Money(0)).approximateDouble, format: format)
+            }
+        }
+    }
+
+    public func finish(_ context: StageContext, emit: Emit) throws {
+        try open(context)
+        for (port, sheet) in sheets.enumerated() {
+            for part in parts[port] {
+                for (position, width) in widths[port].enumerated() {
+                    try part.worksheet.setColumn(first: position, last: position, width: Double(min(max(width, 8), 60)))
+                }
+            }
+            if let last = parts[port].last { try closePart(last, sheet: sheet, port: port) }
+            if parts[port].count > 1 {
+                context.note("sheet '\(sheet.name)' passed \(maxRows) rows and continues on \(parts[port].count - 1) more sheet(s): \(parts[port].dropFirst().map(\.worksheet.name).joined(separator: ", "))")
+            }
+        }
+        do {
+            try workbook?.close()
+        } catch {
+            throw StageError("cannot write workbook \(path.template): \(error)")
+        }
+        workbook = nil
+    }
+}
+
+/// The Excel column letters of a 0-based index: 0 → A, 27 → AB.
+func columnLetter(_ index: Int) -> String {
+    var index = index + 1
+    var letters = ""
+    while index > 0 {
+        let remainder = (index - 1) % 26
+        letters = String(UnicodeScalar(UInt8(65 + remainder))) + letters
+        index = (index - 1) / 26
+    }
+    return letters
+}

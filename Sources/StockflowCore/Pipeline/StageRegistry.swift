@@ -1,0 +1,27 @@
+/// Every stage kind stockflow knows. Registering a kind is one line here; `validate`, `plan` and
+/// docs/pipelines.md are built from this list.
+public enum StageRegistry {
+    /// All kinds, in documentation order.
+    public static let all: [StageKind.Type] = [
+        CSVExtract.self,
+        SQLiteExtract.self,
+        OrderTotals.self,
+        WarehouseRollup.self,
+        Filter.self,
+        Select.self,
+        Join.self,
+        Aggregate.self,
+        XLSXLoad.self,
+        CSVLoad.self,
+    ]
+
+    /// The kinds of one role.
+    public static func kinds(role: StageRole) -> [StageKind.Type] {
+        all.filter { $0.spec.role == role }
+    }
+
+    /// The kind with this role and name.
+    public static func kind(role: StageRole, name: String) -> StageKind.Type? {
+        all.first { $0.spec.role == role && $0.spec.kind == name }
+    }
+}

@@ -1,0 +1,291 @@
+/// A small row expression used by `filter` and `select`: column names, literals ('text', 12, 1.5,
+/// true, false, null), comparisons (= != < <= > >=), `and`, `or`, `not`, `+ - *`, and the functions
+/// month(d) "YYYY-MM", year(d), day(d), iso_week(d) "YYYY-Www", coalesce(a, b), is_null(a).
+public indirect enum Expression: Sendable, CustomStringConvertible {
+    case column(Int, String)
+    case literal(Value)
+    case unary(String, Expression)
+    case binary(String, Expression, Expression)
+    case call(String, [Expression])
+
+    /// A parse or binding problem, with its character offset in the expression text.
+    public struct ParseError: Error, CustomStringConvertible {
+        public var message: String
+        public var offset: Int
+        public var description: String { message }
+    }
+
+    static let functions: [String: Int] = ["month": 1, "year": 1, "day": 1, "iso_week": 1, "coalesce": 2, "is_null": 1]
+
+    /// Parses `text`, binding column names to positions in `schema`.
+    public static func parse(_ text: String, schema: Schema) throws -> Expression {
+        var parser = ExpressionParser(text: text, schema: schema)
+        let expression = try parser.parseOr()
+        parser.skipSpaces()
+        if parser.index < parser.bytes.count {
+            throw ParseError(message: "unexpected '\(parser.rest)' in expression '\(text)'", offset: parser.index)
+        }
+        return expression
+    }
+
+    /// Evaluates against one row; comparisons with null are false, arithmetic with null is null.
+    public func evaluate(_ row: Row) throws -> Value {
+        switch self {
+        case .column(let index, _): return row[index]
+        case .literal(let value): return value
+        case .unary(let op, let operand):
+            let value = try operand.evaluate(row)
+            if op == "not" {
+                guard case .bool(let flag) = value else { return .null }
+                return .bool(!flag)
+            }
+            guard let number = value.asMoney else { return .null }
+            return .decimal(try Money(0).subtracting(number))
+        case .binary(let op, let left, let right):
+            if op == "and" || op == "or" {
+                let lhs = try left.evaluate(row)
+                let leftTrue = lhs == .bool(true)
+                if op == "and" && !leftTrue { return .bool(false) }
+                if op == "or" && leftTrue { return .bool(true) }
+                return .bool(try right.evaluate(row) == .bool(true))
+            }
+            let lhs = try left.evaluate(row)
+            let rhs = try right.evaluate(row)
+            if lhs.isNull || rhs.isNull { return ["+", "-", "*"].contains(op) ? .null : .bool(false) }
+            switch op {
+            case "+", "-", "*":
+                guard let a = lhs.asMoney, let b = rhs.asMoney else { return .null }
+                let result = op == "+" ? try a.adding(b) : (op == "-" ? try a.subtracting(b) : try a.multiplied(by: b))
+                if case .int = lhs, case .int = rhs { return .int(result.units) }
+                return .decimal(result)
+            default:
+                let order = Value.compare(lhs, rhs)
+                switch op {
+                case "=": return .bool(order == 0)
+                case "!=": return .bool(order != 0)
+                case "<": return .bool(order < 0)
+                case "<=": return .bool(order <= 0)
+                case ">": return .bool(order > 0)
+                default: return .bool(order >= 0)
+                }
+            }
+        case .call(let name, let arguments):
+            let values = try arguments.map { try $0.evaluate(row) }
+            switch name {
+            case "coalesce": return values[0].isNull ? values[1] : values[0]
+            case "is_null": return .bool(values[0].isNull)
+            default:
+                guard let date = values[0].asDate else { return .null }
+                let (year, month, day) = date.components
+                switch name {
+                case "month": return .text("\(pad(year, 4))-\(pad(month, 2))")
+                case "year": return .int(Int64(year))
+                case "day": return .date(date)
+                default:
+                    let week = date.isoWeek
+                    return .text("\(pad(week.year, 4))-W\(pad(week.week, 2))")
+                }
+            }
+        }
+    }
+
+    /// The type the expression yields, for the output schema.
+    public func resultType(_ schema: Schema) -> ColumnType {
+        switch self {
+        case .column(let index, _): return schema.columns[index].type
+        case .literal(let value):
+            switch value {
+            case .int: return .int
+            case .decimal: return .decimal
+            case .bool: return .bool
+            case .date: return .date
+            case .datetime: return .datetime
+            default: return .text
+            }
+        case .unary(let op, let operand): return op == "not" ? .bool : operand.resultType(schema)
+        case .binary(let op, let left, let right):
+            if ["+", "-", "*"].contains(op) {
+                return left.resultType(schema) == .int && right.resultType(schema) == .int ? .int : .decimal
+            }
+            return .bool
+        case .call(let name, let arguments):
+            switch name {
+            case "month", "iso_week": return .text
+            case "year": return .int
+            case "day": return .date
+            case "is_null": return .bool
+            default: return arguments[0].resultType(schema)
+            }
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .column(_, let name): return name
+        case .literal(let value):
+            if case .text(let text) = value { return "'\(text)'" }
+            return value.isNull ? "null" : value.description
+        case .unary(let op, let operand): return op == "not" ? "not \(operand)" : "-\(operand)"
+        case .binary(let op, let left, let right): return "\(left) \(op) \(right)"
+        case .call(let name, let arguments): return "\(name)(\(arguments.map(\.description).joined(separator: ", ")))"
+        }
+    }
+}
+
+private struct ExpressionParser {
+    let text: String
+    let bytes: [UInt8]
+    let schema: Schema
+    var index = 0
+
+    init(text: String, schema: Schema) {
+        self.text = text
+        bytes = Array(text.utf8)
+        self.schema = schema
+    }
+
+    var rest: String { String(decoding: bytes[index...], as: UTF8.self) }
+
+    mutating func skipSpaces() {
+        while index < bytes.count && (bytes[index] == 32 || bytes[index] == 9) { index += 1 }
+    }
+
+    mutating func keyword(_ word: String) -> Bool {
+        skipSpaces()
+        let wordBytes = Array(word.utf8)
+        guard index + wordBytes.count <= bytes.count,
+              Array(bytes[index..<(index + wordBytes.count)]).map({ $0 | 0x20 }) == wordBytes else { return false }
+        let after = index + wordBytes.count
+        if after < bytes.count && isIdentifierByte(bytes[after]) { return false }
+        index = after
+        return true
+    }
+
+    mutating func symbol(_ candidates: [String]) -> String? {
+        skipSpaces()
+        for candidate in candidates {
+            let candidateBytes = Array(candidate.utf8)
+            if index + candidateBytes.count <= bytes.count && Array(bytes[index..<(index + candidateBytes.count)]) == candidateBytes {
+                index += candidateBytes.count
+                return candidate
+            }
+        }
+        return nil
+    }
+
+    func isIdentifierByte(_ byte: UInt8) -> Bool {
+        (byte >= 97 && byte <= 122) || (byte >= 65 && byte <= 90) || (byte >= 48 && byte <= 57) || byte == 95 || byte >= 0x80
+    }
+
+    mutating func parseOr() throws -> Expression {
+        var left = try parseAnd()
+        while keyword("or") { left = .binary("or", left, try parseAnd()) }
+        return left
+    }
+
+    mutating func parseAnd() throws -> Expression {
+        var left = try parseNot()
+        while keyword("and") { left = .binary("and", left, try parseNot()) }
+        return left
+    }
+
+    mutating func parseNot() throws -> Expression {
+        if keyword("not") { return .unary("not", try parseNot()) }
+        return try parseComparison()
+    }
+
+    mutating func parseComparison() throws -> Expression {
+        let left = try parseSum()
+        if let op = symbol(["<=", ">=", "!=", "<>", "==", "=", "<", ">"]) {
+            let normalized = op == "<>" ? "!=" : (op == "==" ? "=" : op)
+            return .binary(normalized, left, try parseSum())
+        }
+        return left
+    }
+
+    mutating func parseSum() throws -> Expression {
+        var left = try parseProduct()
+        while let op = symbol(["+", "-"]) { left = .binary(op, left, try parseProduct()) }
+        return left
+    }
+
+    mutating func parseProduct() throws -> Expression {
+        var left = try parseUnary()
+        while let op = symbol(["*"]) { left = .binary(op, left, try parseUnary()) }
+        return left
+    }
+
+    mutating func parseUnary() throws -> Expression {
+        if symbol(["-"]) != nil { return .unary("-", try parseUnary()) }
+        return try parsePrimary()
+    }
+
+    mutating func parsePrimary() throws -> Expression {
+        skipSpaces()
+        guard index < bytes.count else {
+            throw Expression.ParseError(message: "expression '\(text)' ends early; expected a value", offset: index)
+        }
+        let start = index
+        let byte = bytes[index]
+        if byte == UInt8(ascii: "(") {
+            index += 1
+            let inner = try parseOr()
+            guard symbol([")"]) != nil else { throw Expression.ParseError(message: "missing ')' in '\(text)'", offset: index) }
+            return inner
+        }
+        if byte == UInt8(ascii: "'") {
+            index += 1
+            var literal: [UInt8] = []
+            while index < bytes.count {
+                if bytes[index] == UInt8(ascii: "'") {
+                    if index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "'") {
+                        literal.append(bytes[index])
+                        index += 2
+                        continue
+                    }
+                    index += 1
+                    return .literal(.text(String(decoding: literal, as: UTF8.self)))
+                }
+                literal.append(bytes[index])
+                index += 1
+            }
+            throw Expression.ParseError(message: "unterminated text literal in '\(text)'", offset: start)
+        }
+        if byte >= 48 && byte <= 57 {
+            while index < bytes.count && ((bytes[index] >= 48 && bytes[index] <= 57) || bytes[index] == UInt8(ascii: ".")) { index += 1 }
+            let number = bytes[start..<index]
+            if let integer = parseInteger(number) { return .literal(.int(integer)) }
+            if let decimal = Money.parse(number) { return .literal(.decimal(decimal)) }
+            throw Expression.ParseError(message: "'\(String(decoding: number, as: UTF8.self))' is not a number", offset: start)
+        }
+        guard isIdentifierByte(byte) else {
+            throw Expression.ParseError(message: "unexpected '\(rest)' in expression '\(text)'", offset: index)
+        }
+        while index < bytes.count && isIdentifierByte(bytes[index]) { index += 1 }
+        let name = String(decoding: bytes[start..<index], as: UTF8.self)
+        switch name.lowercased() {
+        case "true": return .literal(.bool(true))
+        case "false": return .literal(.bool(false))
+        case "null": return .literal(.null)
+        default: break
+        }
+        if symbol(["("]) != nil {
+            guard let arity = Expression.functions[name] else {
+                throw Expression.ParseError(message: "unknown function '\(name)'; known: \(Expression.functions.keys.sorted().joined(separator: ", "))\(didYouMean(name, Array(Expression.functions.keys)))", offset: start)
+            }
+            var arguments: [Expression] = []
+            if symbol([")"]) == nil {
+                repeat { arguments.append(try parseOr()) } while symbol([","]) != nil
+                guard symbol([")"]) != nil else { throw Expression.ParseError(message: "missing ')' after the arguments of \(name)", offset: index) }
+            }
+            guard arguments.count == arity else {
+                throw Expression.ParseError(message: "\(name) takes \(arity) argument\(arity == 1 ? "" : "s"), found \(arguments.count)", offset: start)
+            }
+            return .call(name, arguments)
+        }
+        guard let column = schema.index(of: name) else {
+            throw Expression.ParseError(message: "unknown column '\(name)' (columns: \(schema.names.joined(separator: ", ")))\(didYouMean(name, schema.names))", offset: start)
+        }
+        return .column(column, name)
+    }
+}

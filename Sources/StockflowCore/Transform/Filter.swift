@@ -1,0 +1,60 @@
+extension StageConfig {
+    /// Parses the expression under option `name` against `schema`, reporting errors at their place.
+    func expression(_ name: String, schema: Schema) -> Expression? {
+        guard let node = node[name], let text = node.scalar else { return nil }
+        return expression(text: text, at: node.position, schema: schema)
+    }
+
+    /// Parses an expression written at `position`.
+    func expression(text: String, at position: SourcePosition, schema: Schema) -> Expression? {
+        do {
+            return try Expression.parse(text, schema: schema)
+        } catch let error as Expression.ParseError {
+            var place = position
+            place.column += error.offset
+            self.error("in stage '\(id)': \(error.message)", at: place)
+        } catch {
+            self.error("in stage '\(id)': \(error)", at: position)
+        }
+        return nil
+    }
+}
+
+/// `transform: filter` — keeps the rows for which a condition holds; the others are counted as filtered.
+public final class Filter: StageRunner, StageKind {
+    public static let spec = StageSpec(
+        kind: "filter", role: .transform,
+        summary: "Keeps the rows where `where` is true. Rows left out are counted as filtered, with the condition as the reason.",
+        options: [
+            OptionSpec("where", .string, required: true, "Condition over the input's columns, e.g. `unites < 10 and not is_deleted`. Comparisons with null are false."),
+        ],
+        ports: [PortSpec("rows", "The rows to filter.")],
+        example: """
+        low_stock:
+          transform: filter
+          input: stock_by_product
+          where: "unites < 10"
+        """)
+
+    let condition: Expression
+    public let outputSchema: Schema
+
+    init(condition: Expression, schema: Schema) {
+        self.condition = condition
+        outputSchema = schema
+    }
+
+    public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
+        guard let condition = config.expression("where", schema: inputs[0]) else { return nil }
+        return Filter(condition: condition, schema: inputs[0])
+    }
+
+    public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
+        var kept = Batch(capacity: batch.count)
+        for (row, origin) in zip(batch.rows, batch.origins) where try condition.evaluate(row) == .bool(true) {
+            kept.append(row, origin: origin)
+        }
+        context.filtered(batch.count - kept.count, reason: "not (\(condition))")
+        try emit(kept)
+    }
+}

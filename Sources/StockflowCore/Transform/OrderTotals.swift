@@ -1,0 +1,145 @@
+/// Looks up a column by name for a domain transform, reporting what was expected when it is missing.
+func requireColumn(_ name: String, in schema: Schema, input: String, config: StageConfig, option: String,
+                   types: [ColumnType]? = nil) -> Int? {
+    guard let index = schema.index(of: name) else {
+        config.error("stage '\(config.id)' needs column '\(name)' in input '\(input)' (columns: \(schema.names.joined(separator: ", ")))\(didYouMean(name, schema.names)); set '\(option)' if it has another name",
+                     at: config.node[option]?.position ?? config.node["inputs"]?.position)
+        return nil
+    }
+    if let types, !types.contains(schema.columns[index].type) {
+        config.error("column '\(name)' of input '\(input)' is \(schema.columns[index].type.rawValue); stage '\(config.id)' needs \(types.map(\.rawValue).joined(separator: " or "))",
+                     at: config.node[option]?.position ?? config.node["inputs"]?.position)
+        return nil
+    }
+    return index
+}
+
+/// `transform: order_totals` — DOMAIN.md rules 1 and 2: each order's total is quantity × unit price.
+public final class OrderTotals: StageRunner, StageKind {
+    public static let spec = StageSpec(
+        kind: "order_totals", role: .transform,
+        summary: "Rules 1 and 2 of DOMAIN.md. Each order's total is recomputed as quantity × the product's unit price, rounded half away from zero to 2 places. A stored total differing by more than the tolerance is kept as `montant_stocke` and listed as a finding (never overwritten silently). Orders for unknown products, with a quantity under 1, or whose product has no price are rejected. Orders for soft-deleted products are kept: they are still revenue.",
+        options: [
+            OptionSpec("product_key", .string, default: "code_prod", "Product column in orders (and key of products)."),
+            OptionSpec("products_key", .string, default: "same as product_key", "Key column of products, when it differs."),
+            OptionSpec("quantity", .string, default: "quantite_cmd", "Quantity column in orders."),
+            OptionSpec("price", .string, default: "prix_unit", "Unit price column in products."),
+            OptionSpec("total", .string, default: "montant_commande", "Name of the recomputed total; if orders carry a column of that name it is the stored total, compared and output as `montant_stocke`."),
+            OptionSpec("tolerance", .decimal, default: "0.01", "Largest difference between stored and recomputed totals that is not a finding."),
+            OptionSpec("product_columns", .list, default: "[nom_prod] when present", "Product columns added to each order line."),
+        ],
+        ports: [PortSpec("orders", "Order lines (streamed)."), PortSpec("products", lookup: true, "Products with their unit price.")],
+        example: """
+        totals:
+          transform: order_totals
+          inputs: {orders: orders, products: products}
+          product_columns: [nom_prod, categorie_id]
+        """)
+
+    let productKey: Int
+    let productsKey: Int
+    let quantity: Int
+    let price: Int
+    let storedTotal: Int?
+    let tolerance: Money
+    let productColumns: [Int]
+    let orderSchema: Schema
+    let keptOrderColumns: [Int]
+    public let outputSchema: Schema
+    private var products: [Value: (price: Value, extra: [Value])] = [:]
+
+    init(productKey: Int, productsKey: Int, quantity: Int, price: Int, storedTotal: Int?, tolerance: Money,
+         productColumns: [Int], orderSchema: Schema, keptOrderColumns: [Int], outputSchema: Schema) {
+        self.productKey = productKey
+        self.productsKey = productsKey
+        self.quantity = quantity
+        self.price = price
+        self.storedTotal = storedTotal
+        self.tolerance = tolerance
+        self.productColumns = productColumns
+        self.orderSchema = orderSchema
+        self.keptOrderColumns = keptOrderColumns
+        self.outputSchema = outputSchema
+    }
+
+    public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
+        let orders = inputs[0], productsSchema = inputs[1]
+        let keyName = config.string("product_key", default: "code_prod")!
+        let totalName = config.string("total", default: "montant_commande")!
+        let productKey = requireColumn(keyName, in: orders, input: "orders", config: config, option: "product_key")
+        let productsKey = requireColumn(config.string("products_key", default: keyName)!, in: productsSchema, input: "products", config: config, option: "products_key")
+        let quantity = requireColumn(config.string("quantity", default: "quantite_cmd")!, in: orders, input: "orders", config: config, option: "quantity", types: [.int])
+        let price = requireColumn(config.string("price", default: "prix_unit")!, in: productsSchema, input: "products", config: config, option: "price", types: [.decimal, .int])
+        let storedTotal = orders.index(of: totalName)
+        if let storedTotal, ![.decimal, .int].contains(orders.columns[storedTotal].type) {
+            config.error("stored total '\(totalName)' of input 'orders' is \(orders.columns[storedTotal].type.rawValue), expected decimal", at: config.node["total"]?.position ?? config.position)
+        }
+        var extraNames = config.stringList("product_columns") ?? (productsSchema.index(of: "nom_prod") != nil ? ["nom_prod"] : [])
+        extraNames.removeAll { $0 == keyName }
+        var extras: [Int] = []
+        for name in extraNames {
+            if let index = requireColumn(name, in: productsSchema, input: "products", config: config, option: "product_columns") { extras.append(index) }
+        }
+        guard let productKey, let productsKey, let quantity, let price else { return nil }
+        let kept = orders.columns.indices.filter { $0 != storedTotal }
+        var columns = kept.map { orders.columns[$0] }
+        columns += extras.map { productsSchema.columns[$0] }
+        let priceColumn = productsSchema.columns[price]
+        columns.append(Column(priceColumn.name, .decimal, scale: priceColumn.scale ?? 2))
+        columns.append(Column(totalName, .decimal, scale: 2))
+        if storedTotal != nil { columns.append(Column("montant_stocke", .decimal, scale: 2)) }
+        var names = Set<String>()
+        for column in columns where !names.insert(column.name).inserted {
+            config.error("stage '\(config.id)' would output column '\(column.name)' twice; leave it out of product_columns", at: config.node["product_columns"]?.position ?? config.position)
+        }
+        return OrderTotals(productKey: productKey, productsKey: productsKey, quantity: quantity, price: price,
+                           storedTotal: storedTotal, tolerance: config.decimal("tolerance", default: Money(units: 1, scale: 2)),
+                           productColumns: extras, orderSchema: orders, keptOrderColumns: kept, outputSchema: Schema(columns))
+    }
+
+    public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
+        if port == 1 {
+            for row in batch.rows {
+                products[row[productsKey]] = (row[price], productColumns.map { row[$0] })
+            }
+            return
+        }
+        var output = Batch(capacity: batch.count)
+        for (row, origin) in zip(batch.rows, batch.origins) {
+            guard let product = products[row[productKey]] else {
+                try context.reject(origin, rule: "order-unknown-product",
+                                   message: "order for unknown product \(row[productKey]) (rule 2: an order must name an existing product)",
+                                   row: describeRow(row, schema: orderSchema))
+                continue
+            }
+            guard case .int(let units) = row[quantity], units >= 1 else {
+                try context.reject(origin, rule: "order-quantity",
+                                   message: "quantity \(row[quantity]) is under 1 (an order quantity is at least 1)",
+                                   row: describeRow(row, schema: orderSchema))
+                continue
+            }
+            guard let unitPrice = product.price.asMoney else {
+                try context.reject(origin, rule: "product-price-missing",
+                                   message: "product \(row[productKey]) has no unit price",
+                                   row: describeRow(row, schema: orderSchema))
+                continue
+            }
+            let total = try unitPrice.multiplied(by: Money(units)).rounded(to: 2)
+            var line = keptOrderColumns.map { row[$0] }
+            line += product.extra
+            line.append(.decimal(unitPrice.scale < 2 ? try unitPrice.rescaledUp(to: 2) : unitPrice))
+            line.append(.decimal(total))
+            if let storedTotal {
+                let stored = row[storedTotal]
+                line.append(stored.asMoney.map { .decimal($0) } ?? .null)
+                if let amount = stored.asMoney, try amount.subtracting(total).magnitude > tolerance {
+                    try context.finding(origin, rule: "order-total-mismatch",
+                                        message: "stored total \(amount) differs from \(units) × \(unitPrice) = \(total) by \(try amount.subtracting(total)); the recomputed total is used",
+                                        row: describeRow(row, schema: orderSchema))
+                }
+            }
+            output.append(line, origin: origin)
+        }
+        try emit(output)
+    }
+}

@@ -1,0 +1,74 @@
+/// `transform: select` — picks, renames, orders and derives columns.
+public final class Select: StageRunner, StageKind {
+    public static let spec = StageSpec(
+        kind: "select", role: .transform,
+        summary: "Picks and orders columns, renames them and derives new ones from expressions. Every row passes through.",
+        options: [
+            OptionSpec("columns", .list, required: true, "Output columns in order: a name (`code_prod`), a rename (`{produit: code_prod}`) or a derived column (`{mois: \"month(date_commande)\"}`)."),
+        ],
+        ports: [PortSpec("rows", "The rows to reshape.")],
+        example: """
+        lines:
+          transform: select
+          input: totals
+          columns:
+            - code_cmd
+            - {date: date_commande}
+            - {mois: "month(date_commande)"}
+            - montant_commande
+        """)
+
+    let expressions: [Expression]
+    public let outputSchema: Schema
+
+    init(expressions: [Expression], schema: Schema) {
+        self.expressions = expressions
+        outputSchema = schema
+    }
+
+    public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
+        guard let items = config.node["columns"]?.items else { return nil }
+        let input = inputs[0]
+        var expressions: [Expression] = []
+        var columns: [Column] = []
+        for item in items {
+            let name: String
+            let text: String
+            let position: SourcePosition
+            if let scalar = item.scalar {
+                name = scalar
+                text = scalar
+                position = item.position
+            } else if let entries = item.entries, entries.count == 1, let source = entries[0].value.scalar {
+                name = entries[0].key
+                text = source
+                position = entries[0].value.position
+            } else {
+                config.error("each item of 'columns' is a column name or {new_name: column or expression}, found \(item.shapeName)", at: item.position)
+                continue
+            }
+            if columns.contains(where: { $0.name == name }) {
+                config.error("column '\(name)' appears twice in stage '\(config.id)'", at: item.position)
+                continue
+            }
+            guard let expression = config.expression(text: text, at: position, schema: input) else { continue }
+            expressions.append(expression)
+            if case .column(let index, _) = expression {
+                var column = input.columns[index]
+                column.name = name
+                columns.append(column)
+            } else {
+                columns.append(Column(name, expression.resultType(input)))
+            }
+        }
+        return Select(expressions: expressions, schema: Schema(columns))
+    }
+
+    public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
+        var output = Batch(capacity: batch.count)
+        for (row, origin) in zip(batch.rows, batch.origins) {
+            output.append(try expressions.map { try $0.evaluate(row) }, origin: origin)
+        }
+        try emit(output)
+    }
+}
