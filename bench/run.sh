@@ -71,9 +71,9 @@ fi
 # --- stockflow, release build ---
 if wants stockflow; then
   echo "bench: building stockflow (release)"
-  swift build -c release --product stockflow >/dev/null \
-    || die "swift build -c release --product stockflow failed (run it by hand to see why)"
-  STOCKFLOW="$(swift build -c release --show-bin-path)/stockflow"
+  swift build -c release --scratch-path .build-release --product stockflow >/dev/null \
+    || die "swift build -c release --scratch-path .build-release --product stockflow failed (run it by hand to see why)"
+  STOCKFLOW="$(swift build -c release --scratch-path .build-release --show-bin-path)/stockflow"
   [[ -x "$STOCKFLOW" ]] || die "no stockflow binary at $STOCKFLOW after the build"
 fi
 

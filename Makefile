@@ -1,0 +1,57 @@
+# stockflow — one command to try it, one to test it, on a fresh Debian machine with Swift.
+#   make demo   installs what it needs, builds, runs nightly-inventory on the bundled fixtures
+#   make test   installs what it needs, builds once, runs every test
+#   make bench  1M-order benchmark against the pandas baseline (see bench/run.sh)
+
+SHELL := /bin/bash
+APT_PACKAGES := pkg-config libsqlite3-dev libxlsxwriter-dev sqlite3 unzip time python3-venv
+SWIFT ?= swift
+OUT ?= out/demo
+AS_OF ?= $(shell date +%F)
+VENV := .venv-test
+JOBS ?= $(shell nproc)
+
+.PHONY: demo test deps build build-tests swift-tests acceptance bench docs clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v $(SWIFT) >/dev/null || { echo "swift is not on PATH (expected the toolchain at /opt/swift/usr/bin)"; exit 1; }
+
+build: deps
+	$(SWIFT) build --product stockflow
+
+demo: build
+	@rm -rf $(OUT)
+	.build/debug/stockflow validate pipelines/nightly-inventory.yml
+	.build/debug/stockflow run pipelines/nightly-inventory.yml --out $(OUT) --as-of $(AS_OF)
+	@echo; echo "demo outputs:"; ls -1 $(OUT) | sed 's|^|  $(OUT)/|'
+
+$(VENV)/.installed: tests/acceptance/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r tests/acceptance/requirements.txt
+	touch $@
+
+build-tests: deps
+	$(SWIFT) build --build-tests
+
+swift-tests: build-tests
+	$(SWIFT) test --skip-build --parallel --num-workers $(JOBS)
+
+acceptance: build-tests $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -q tests/acceptance
+
+test: swift-tests acceptance
+
+bench: deps
+	bench/run.sh
+
+docs: build
+	.build/debug/stockflow docs > docs/pipelines.md
+
+clean:
+	rm -rf .build out $(VENV)

@@ -1,0 +1,136 @@
+"""End to end: `stockflow run pipelines/nightly-inventory.yml` on the bundled fixtures, the workbook
+opened with openpyxl (as a finance user's spreadsheet would) and every figure checked against
+fixtures/expected.json, which fixtures/expected.py computes independently with Python's decimal module."""
+import datetime
+import json
+import os
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STOCKFLOW = ROOT / ".build" / "debug" / "stockflow"
+EXPECTED = json.loads((ROOT / "fixtures" / "expected.json").read_text())
+AS_OF = "2026-11-25"
+
+
+def cents(value) -> Decimal:
+    """Excel stores doubles; money cells carry exact cents, so rounding to 2 places recovers them."""
+    return Decimal(repr(value)).quantize(Decimal("0.01"))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("nightly")
+    result = subprocess.run([str(STOCKFLOW), "run", "pipelines/nightly-inventory.yml", "--out", str(out), "--as-of", AS_OF],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    workbook = openpyxl.load_workbook(out / f"inventaire-{AS_OF}.xlsx", data_only=True)
+    return out, workbook, result.stdout
+
+
+def data_rows(sheet):
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert rows and rows[-1][0] is None or rows[-1][0] == "Total", "last row is the totals row"
+    return rows[:-1] if rows and "Total" in rows[-1] else rows
+
+
+def test_workbook_has_the_four_sheets_in_order(run):
+    _, workbook, _ = run
+    assert workbook.sheetnames == ["Commandes", "CA par mois", "Stock par entrepôt", "Stock bas"]
+
+
+def test_order_lines_total_matches_the_independent_computation(run):
+    _, workbook, _ = run
+    sheet = workbook["Commandes"]
+    header = [cell.value for cell in sheet[1]]
+    assert header == ["N° commande", "Date", "Code produit", "Produit", "Catégorie", "Quantité", "Prix unitaire", "Montant"]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    lines, totals = rows[:-1], rows[-1]
+    assert len(lines) == EXPECTED["valid_orders"]
+    revenue = sum(cents(row[7]) for row in lines)
+    assert revenue == Decimal(EXPECTED["revenue_total"])
+    for row in lines:
+        assert cents(row[7]) == (cents(row[6]) * row[5]).quantize(Decimal("0.01")), row
+    assert totals[0] == "Total"
+    assert cents(totals[7]) == Decimal(EXPECTED["revenue_total"])
+    assert totals[5] == sum(row[5] for row in lines)
+
+
+def test_order_sheet_is_formatted_for_people(run):
+    _, workbook, _ = run
+    sheet = workbook["Commandes"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref is not None and sheet.auto_filter.ref.startswith("A1:H")
+    assert isinstance(sheet["B2"].value, datetime.datetime), "dates are real Excel dates"
+    assert "€" in sheet["H2"].number_format
+    assert sheet["A1"].font.bold
+    formula_book = openpyxl.load_workbook(run[0] / f"inventaire-{AS_OF}.xlsx")
+    last = formula_book["Commandes"].max_row
+    assert formula_book["Commandes"][f"H{last}"].value.startswith("=SUBTOTAL(109,H2:H")
+    assert sheet.column_dimensions["D"].width > 10
+
+
+def test_revenue_by_month_matches(run):
+    _, workbook, _ = run
+    sheet = workbook["CA par mois"]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))[:-1]
+    by_month = {}
+    for month, _category, _count, _quantity, revenue in rows:
+        by_month[month] = by_month.get(month, Decimal(0)) + cents(revenue)
+    assert by_month == {month: Decimal(value) for month, value in EXPECTED["revenue_by_month"].items()}
+    assert sum(row[2] for row in rows) == EXPECTED["valid_orders"]
+    assert [(row[0], row[1]) for row in rows] == sorted((row[0], row[1]) for row in rows)
+
+
+def test_stock_by_warehouse_matches(run):
+    _, workbook, _ = run
+    rows = list(workbook["Stock par entrepôt"].iter_rows(min_row=2, values_only=True))[:-1]
+    got = {str(row[0]): {"units": row[3], "value": str(cents(row[4]))} for row in rows}
+    assert got == EXPECTED["stock_by_warehouse"]
+
+
+def test_low_stock_lists_the_expected_products(run):
+    _, workbook, _ = run
+    rows = list(workbook["Stock bas"].iter_rows(min_row=2, values_only=True))
+    assert sorted(row[0] for row in rows) == EXPECTED["low_stock_products"]
+    assert all(row[2] < 10 for row in rows)
+
+
+def test_run_json_reconciles_every_stage_and_lists_the_workbook(run):
+    out, _, stdout = run
+    report = json.loads((out / "run.json").read_text())
+    assert report["status"] == "succeeded" and report["exit_code"] == 0
+    for stage in report["stages"]:
+        assert stage["rows_in"] == stage["rows_out"] + stage["rows_rejected"] + stage["rows_filtered"], stage
+    assert report["outputs"] == [str(out / f"inventaire-{AS_OF}.xlsx")]
+    assert report["rejects"] == 7
+    assert f"inventaire-{AS_OF}.xlsx" in stdout
+
+
+def test_cli_reports_an_invalid_pipeline_like_a_compiler(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("version: 1\nname: bad\nstages:\n  orders:\n    extract: csv\n    path: x.csv\n    deliminator: ';'\n")
+    result = subprocess.run([str(STOCKFLOW), "validate", str(bad)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert f"{bad}:7:5: error: unknown key 'deliminator' in stage 'orders' (did you mean 'delimiter'?)" in result.stderr
+    assert f"{bad}:6:11: error: file 'x.csv'" in result.stderr
+
+
+def test_too_many_rejects_exit_65_and_keep_the_last_good_report(tmp_path):
+    pipeline = (ROOT / "pipelines" / "nightly-inventory.yml").read_text().replace("max_rejects: 100", "max_rejects: 3")
+    strict = tmp_path / "strict.yml"
+    out = tmp_path / "out"
+    good = subprocess.run([str(STOCKFLOW), "run", "pipelines/nightly-inventory.yml", "--out", str(out), "--as-of", AS_OF], cwd=ROOT, capture_output=True)
+    assert good.returncode == 0
+    before = (out / f"inventaire-{AS_OF}.xlsx").read_bytes()
+    strict.write_text(pipeline)
+    env = dict(os.environ, STOCKFLOW_FIXTURES=str(ROOT / "fixtures"))
+    result = subprocess.run([str(STOCKFLOW), "run", str(strict), "--out", str(out), "--as-of", AS_OF], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert result.returncode == 65, result.stdout
+    assert (out / f"inventaire-{AS_OF}.xlsx").read_bytes() == before
+    assert not [name for name in os.listdir(out) if ".tmp-" in name]
+    assert json.loads((out / "run.json").read_text())["status"] == "too_many_rejects"
