@@ -467,47 +467,47 @@ public final class XLSXWorksheet {
         _ row: Int, _ col: Int, _ format: XLSXFormat?,
         _ body: (UnsafeMutablePointer<lxw_worksheet>, lxw_row_t, lxw_col_t, UnsafeMutablePointer<lxw_format>?) -> lxw_error
     ) throws {
-        let context = writeContext(row, col)
-        let (sheet, f) = try prepare(format, context)
-        let r = try self.row(row, context), c = try column(col, context)
-        try check(body(sheet, r, c, f), context, constantMemoryHint: true)
+        // The context text is built only when something fails: this runs once per cell.
+        let (sheet, f) = try prepare(format, writeContext(row, col))
+        let r = try self.row(row, writeContext(row, col)), c = try column(col, writeContext(row, col))
+        try check(body(sheet, r, c, f), writeContext(row, col), constantMemoryHint: true)
     }
 
     /// Returns the live handles, or throws if the workbook is closed or the format belongs elsewhere.
     private func prepare(
-        _ format: XLSXFormat?, _ context: String
+        _ format: XLSXFormat?, _ context: @autoclosure () -> String
     ) throws -> (UnsafeMutablePointer<lxw_worksheet>, UnsafeMutablePointer<lxw_format>?) {
-        _ = try workbook.liveHandle(context)
+        _ = try workbook.liveHandle(context())
         guard let format else { return (pointer, nil) }
         guard format.workbook === workbook else {
-            throw XLSXError(code: .invalidArgument, message: "the format belongs to another workbook", context: context)
+            throw XLSXError(code: .invalidArgument, message: "the format belongs to another workbook", context: context())
         }
         return (pointer, format.pointer)
     }
 
-    private func row(_ value: Int, _ context: String) throws -> lxw_row_t {
+    private func row(_ value: Int, _ context: @autoclosure () -> String) throws -> lxw_row_t {
         guard (0..<XLSXLimits.maxRows).contains(value) else {
-            throw XLSXError(LXW_ERROR_WORKSHEET_INDEX_OUT_OF_RANGE, context: context,
+            throw XLSXError(LXW_ERROR_WORKSHEET_INDEX_OUT_OF_RANGE, context: context(),
                             hint: "row index \(value) outside 0..<\(XLSXLimits.maxRows)")
         }
         return lxw_row_t(value)
     }
 
-    private func column(_ value: Int, _ context: String) throws -> lxw_col_t {
+    private func column(_ value: Int, _ context: @autoclosure () -> String) throws -> lxw_col_t {
         guard (0..<XLSXLimits.maxColumns).contains(value) else {
-            throw XLSXError(LXW_ERROR_WORKSHEET_INDEX_OUT_OF_RANGE, context: context,
+            throw XLSXError(LXW_ERROR_WORKSHEET_INDEX_OUT_OF_RANGE, context: context(),
                             hint: "column index \(value) outside 0..<\(XLSXLimits.maxColumns)")
         }
         return lxw_col_t(value)
     }
 
-    private func check(_ error: lxw_error, _ context: String, constantMemoryHint: Bool = false) throws {
+    private func check(_ error: lxw_error, _ context: @autoclosure () -> String, constantMemoryHint: Bool = false) throws {
         guard error != LXW_NO_ERROR else { return }
         // Indexes were range-checked already, so in constant-memory mode this means "row already flushed".
         let hint = constantMemoryHint && workbook.constantMemory && error == LXW_ERROR_WORKSHEET_INDEX_OUT_OF_RANGE
             ? "constant_memory mode: rows must be written in ascending order and this row was already flushed"
             : nil
-        throw XLSXError(error, context: context, hint: hint)
+        throw XLSXError(error, context: context(), hint: hint)
     }
 }
 

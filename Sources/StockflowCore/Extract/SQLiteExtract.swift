@@ -79,11 +79,11 @@ public final class SQLiteExtract: StageRunner, StageKind {
             if let table {
                 let quoted = quoteIdentifier(table)
                 let info = try database.prepare("PRAGMA table_info(\(quoted))")
-                var integerKey: String?
+                var keyColumns: [(name: String, type: String)] = []
                 var sawColumns = false
                 while try info.step() {
                     sawColumns = true
-                    if info.int64(5) == 1 && info.text(2).lowercased().contains("int") { integerKey = info.text(1) }
+                    if info.int64(5) > 0 { keyColumns.append((info.text(1), info.text(2))) }
                 }
                 guard sawColumns else {
                     let tables = try database.prepare("SELECT name FROM sqlite_master WHERE type IN ('table','view') ORDER BY name")
@@ -93,7 +93,8 @@ public final class SQLiteExtract: StageRunner, StageKind {
                     return nil
                 }
                 hasRowid = (try? database.prepare("SELECT rowid FROM \(quoted) LIMIT 0")) != nil
-                keyName = integerKey ?? (hasRowid ? nil : nil)
+                // Only a lone INTEGER PRIMARY KEY is the rowid; `int`, `bigint` or composite keys are not.
+                if hasRowid, keyColumns.count == 1, keyColumns[0].type.uppercased() == "INTEGER" { keyName = keyColumns[0].name }
                 baseSQL = "SELECT * FROM \(quoted)"
             } else {
                 baseSQL = query!

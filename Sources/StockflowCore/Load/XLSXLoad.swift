@@ -226,13 +226,15 @@ public final class XLSXLoad: StageRunner, StageKind {
             return 0
         case .int(let number):
             try sheet.writeNumber(row: row, col: col, Double(number), format: format)
-            return String(number).count + 2
+            return digitCount(number) + 2
         case .decimal(let money):
             try sheet.writeNumber(row: row, col: col, money.approximateDouble, format: format)
-            return money.formatted(decimalMark: ",", groupSeparator: " ").count + 4
+            let digits = max(digitCount(money.units), money.scale + 1)
+            return digits + digits / 3 + 4
         case .text(let text):
             try sheet.writeString(row: row, col: col, text)
-            return text.count + 1
+            // UTF-8 length: cheap (no grapheme walk per cell), a slight overestimate for accented text.
+            return text.utf8.count + 1
         case .bool(let flag):
             try sheet.writeBoolean(row: row, col: col, flag)
             return 6
@@ -287,6 +289,17 @@ public final class XLSXLoad: StageRunner, StageKind {
         }
         workbook = nil
     }
+}
+
+/// Decimal digits of an integer, sign included.
+func digitCount(_ value: Int64) -> Int {
+    var magnitude = value.magnitude
+    var count = value < 0 ? 2 : 1
+    while magnitude >= 10 {
+        magnitude /= 10
+        count += 1
+    }
+    return count
 }
 
 /// The Excel column letters of a 0-based index: 0 → A, 27 → AB.

@@ -15,6 +15,8 @@ public struct ConfigNode: Sendable {
     public var content: Content
     /// Where the node starts.
     public var position: SourcePosition
+    /// True for a quoted scalar, whose text starts one column after `position`.
+    public var isQuoted = false
 
     /// The scalar text, if this is a scalar.
     public var scalar: String? {
@@ -156,7 +158,8 @@ public enum ConfigLoader {
                 if scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
                     return ConfigNode(content: .null, position: here)
                 }
-                return ConfigNode(content: .scalar(expand(scalar.string, at: here)), position: here)
+                return ConfigNode(content: .scalar(expand(scalar.string, at: here)), position: here,
+                                  isQuoted: scalar.style == .singleQuoted || scalar.style == .doubleQuoted)
             case .sequence(let sequence):
                 var items: [ConfigNode] = []
                 for item in sequence {

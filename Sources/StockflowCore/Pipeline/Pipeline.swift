@@ -112,9 +112,9 @@ public struct Pipeline {
             do {
                 cron = try CronExpression(text)
             } catch let error as CronExpression.ParseError {
-                // Point inside the quoted expression when the scalar is on one line.
+                // Point at the bad field; a quoted scalar's text starts after its quote.
                 var position = cronNode.position
-                position.column += error.offset + (cronNode.position.column > 0 ? 1 : 0)
+                position.column += error.offset + (cronNode.isQuoted ? 1 : 0)
                 diagnostics.error("invalid cron expression: \(error.message)", at: position)
             } catch {
                 diagnostics.error("invalid cron expression '\(text)'", at: cronNode.position)
@@ -240,7 +240,14 @@ public struct Pipeline {
             }
             let schemas = inputs.compactMap { built[$0.stage]?.runner.outputSchema }
             guard schemas.count == inputs.count else { continue }
-            guard let runner = kind.build(config, inputs: schemas, context: context) else { continue }
+            let known = diagnostics.diagnostics.count
+            guard let runner = kind.build(config, inputs: schemas, context: context) else {
+                // A stage must never vanish from the plan without a reason.
+                if diagnostics.diagnostics.count == known {
+                    diagnostics.error("stage '\(config.id)' (\(kind.spec.role.rawValue): \(kind.spec.kind)) could not be built from its options", at: config.position)
+                }
+                continue
+            }
             let stage = PlannedStage(id: config.id, spec: kind.spec, inputs: inputs, runner: runner,
                                      description: config.string("description"))
             built[config.id] = stage

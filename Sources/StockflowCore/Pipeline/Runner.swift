@@ -70,6 +70,22 @@ public final class PipelineRunner {
     }
 
     private var nodes: [Node] = []
+    /// Nodes currently running, innermost last, with the time they (re)started: stage seconds are
+    /// exclusive of the stages they call downstream.
+    private var running: [(node: Int, since: UInt64)] = []
+
+    private func enter(_ index: Int) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        if let top = running.last { nodes[top.node].seconds += Double(now - top.since) / 1e9 }
+        running.append((index, now))
+    }
+
+    private func leave() {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard let top = running.popLast() else { return }
+        nodes[top.node].seconds += Double(now - top.since) / 1e9
+        if !running.isEmpty { running[running.count - 1].since = now }
+    }
 
     /// Prepares a run writing into `outputDirectory` for the day `asOf`; `clock` is injectable for tests.
     public init(pipeline: Pipeline, outputDirectory: URL, asOf: CivilDate, clock: @escaping () -> Date = Date.init) {
@@ -170,9 +186,14 @@ public final class PipelineRunner {
         }
         for source in extractOrder() {
             let node = nodes[source]
-            let start = DispatchTime.now().uptimeNanoseconds
-            try node.stage.runner.produce(node.context) { batch in try self.dispatch(batch, from: source) }
-            node.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            enter(source)
+            do {
+                try node.stage.runner.produce(node.context) { batch in try self.dispatch(batch, from: source) }
+            } catch {
+                leave()
+                throw error
+            }
+            leave()
             try finish(source)
         }
         // A stage with no inputs at all that is not an extract never runs; report it rather than skip it.
@@ -246,8 +267,8 @@ public final class PipelineRunner {
     private func receive(_ batch: Batch, at index: Int, port: Int) throws {
         let node = nodes[index]
         if !node.stage.inputs[port].lookup { node.context.counters.rowsIn += batch.count }
-        let start = DispatchTime.now().uptimeNanoseconds
-        defer { node.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        enter(index)
+        defer { leave() }
         try node.stage.runner.receive(batch, port: port, context: node.context) { output in
             try self.dispatch(output, from: index)
         }
@@ -258,9 +279,9 @@ public final class PipelineRunner {
         guard !node.finished else { return }
         if !node.stage.inputs.isEmpty {
             guard node.finishedPorts.count == node.stage.inputs.count else { return }
-            let start = DispatchTime.now().uptimeNanoseconds
+            enter(index)
+            defer { leave() }
             try node.stage.runner.finish(node.context) { output in try self.dispatch(output, from: index) }
-            node.seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
         node.finished = true
         for edge in node.consumers {

@@ -166,8 +166,11 @@ public final class StageConfig {
     public func inputPath(_ name: String) -> URL? {
         guard let value = node[name], let text = value.scalar else { return nil }
         let url = resolve(text)
-        if !FileManager.default.fileExists(atPath: url.path) {
+        var isFolder: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) {
             error("file '\(text)' of '\(name)' in stage '\(id)' does not exist (looked for \(url.path))", at: value.position)
+        } else if isFolder.boolValue {
+            error("'\(text)' of '\(name)' in stage '\(id)' is a folder; name a file in it", at: value.position)
         }
         return url
     }

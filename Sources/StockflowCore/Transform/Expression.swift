@@ -39,6 +39,12 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
                 guard case .bool(let flag) = value else { return .null }
                 return .bool(!flag)
             }
+            if case .int(let integer) = value {
+                // Stays an integer, as `resultType` says, so keys and sums keep their type.
+                let (negated, overflow) = Int64(0).subtractingReportingOverflow(integer)
+                if overflow { throw MoneyError.overflow("-\(integer)") }
+                return .int(negated)
+            }
             guard let number = value.asMoney else { return .null }
             return .decimal(try Money(0).subtracting(number))
         case .binary(let op, let left, let right):

@@ -94,7 +94,8 @@ public final class Join: StageRunner, StageKind {
 
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
         if port == 1 {
-            for row in batch.rows {
+            // As in SQL, a null key matches nothing: such right rows are never looked up.
+            for row in batch.rows where !rightKeys.contains(where: { row[$0].isNull }) {
                 table[rightKeys.map { row[$0] }, default: []].append(added.map { row[$0] })
             }
             return

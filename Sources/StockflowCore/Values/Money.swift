@@ -35,6 +35,7 @@ public struct Money: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The value with at least `newScale` places, exactly (fails only on overflow).
     public func rescaledUp(to newScale: Int) throws -> Money {
         guard newScale > scale else { return self }
+        if newScale > Money.maxScale { throw MoneyError.overflow("\(self) at \(newScale) places") }
         let (product, overflow) = units.multipliedReportingOverflow(by: Money.powersOfTen[newScale - scale])
         if overflow { throw MoneyError.overflow("\(self) at \(newScale) places") }
         return Money(units: product, scale: newScale)
@@ -66,7 +67,12 @@ public struct Money: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// Exact difference; throws on overflow.
     public func subtracting(_ other: Money) throws -> Money {
-        try adding(Money(units: -other.units, scale: other.scale))
+        let common = max(scale, other.scale)
+        let left = try rescaledUp(to: common)
+        let right = try other.rescaledUp(to: common)
+        let (difference, overflow) = left.units.subtractingReportingOverflow(right.units)
+        if overflow { throw MoneyError.overflow("\(self) - \(other)") }
+        return Money(units: difference, scale: common)
     }
 
     /// Exact product; throws on overflow.
@@ -154,6 +160,9 @@ public struct Money: Sendable, Hashable, Comparable, CustomStringConvertible {
         var negative = false
         var seenDigit = false
         var seenMark = false
+        // Digits since the last grouping separator, and whether one was seen: groups are 3 digits.
+        var groupDigits = 0
+        var seenSeparator = false
         var index = bytes.startIndex
         if index == bytes.endIndex { return nil }
         if bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") {
@@ -168,20 +177,26 @@ public struct Money: Sendable, Hashable, Comparable, CustomStringConvertible {
                 if overflow1 || overflow2 { return nil }
                 units = sum
                 seenDigit = true
+                if !seenMark { groupDigits += 1 }
                 if seenMark {
                     scale += 1
                     if scale > maxScale { return nil }
                 }
             } else if byte == decimalMark && !seenMark {
+                if seenSeparator && groupDigits != 3 { return nil }
                 seenMark = true
             } else if let separator = thousandsSeparator, byte == separator, !seenMark, seenDigit {
-                // Grouping separators are accepted before the decimal mark only.
+                // Grouping separators are accepted before the decimal mark only, between groups of 3 digits.
+                if seenSeparator ? groupDigits != 3 : groupDigits > 3 { return nil }
+                seenSeparator = true
+                groupDigits = 0
             } else {
                 return nil
             }
             index = bytes.index(after: index)
         }
         if !seenDigit { return nil }
+        if seenSeparator && !seenMark && groupDigits != 3 { return nil }
         return Money(units: negative ? -units : units, scale: scale)
     }
 
@@ -208,7 +223,8 @@ public struct Money: Sendable, Hashable, Comparable, CustomStringConvertible {
         guard parts.count == 2, let mantissa = Money.parse(Array(parts[0].utf8)),
               let exponent = Int(parts[1]) else { return nil }
         if exponent >= 0 {
-            guard let scaled = try? mantissa.multiplied(by: Money(units: Money.powersOfTen[min(exponent, 18)], scale: 0)) else { return nil }
+            guard exponent <= Money.maxScale,
+                  let scaled = try? mantissa.multiplied(by: Money(units: Money.powersOfTen[exponent], scale: 0)) else { return nil }
             self = scaled
         } else {
             let newScale = mantissa.scale - exponent
