@@ -17,10 +17,12 @@ let package = Package(
                        providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CXLSXWriter", path: "Sources/CXLSXWriter", pkgConfig: "xlsxwriter",
                        providers: [.apt(["libxlsxwriter-dev"])]),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
         .target(
             name: "StockflowCore",
             dependencies: [
-                "CSQLite", "CXLSXWriter", "Yams",
+                "CSQLite", "CXLSXWriter", "CLibPQ", "Yams",
             ]
         ),
         .executableTarget(

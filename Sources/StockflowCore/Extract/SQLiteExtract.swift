@@ -97,7 +97,9 @@ public final class SQLiteExtract: StageRunner, StageKind {
                 if hasRowid, keyColumns.count == 1, keyColumns[0].type.uppercased() == "INTEGER" { keyName = keyColumns[0].name }
                 baseSQL = "SELECT * FROM \(quoted)"
             } else {
-                baseSQL = query!
+                // The query becomes a subquery, where a trailing ';' is a syntax error.
+                baseSQL = query!.trimmingCharacters(in: .whitespacesAndNewlines)
+                while baseSQL.hasSuffix(";") { baseSQL = baseSQL.dropLast().trimmingCharacters(in: .whitespacesAndNewlines) }
             }
             let probe = try database.prepare(baseSQL)
             var available: [(name: String, type: ColumnType)] = []
@@ -121,7 +123,8 @@ public final class SQLiteExtract: StageRunner, StageKind {
             if let table {
                 sql = "SELECT \(hasRowid ? "rowid, " : "")\(selected) FROM \(quoteIdentifier(table))\(hasRowid ? " ORDER BY rowid" : "")"
             } else {
-                sql = "SELECT \(selected) FROM (\(baseSQL))"
+                // The line break keeps a trailing `-- comment` of the query from hiding the ')'.
+                sql = "SELECT \(selected) FROM (\(baseSQL)\n)"
             }
             return SQLiteExtract(databasePath: url.path, displayName: table ?? "query in \(url.lastPathComponent)", sql: sql,
                                  keyName: keyName, hasRowid: hasRowid, declarations: declarations, busyTimeout: busy)

@@ -1,6 +1,7 @@
 /// A small row expression used by `filter` and `select`: column names, literals ('text', 12, 1.5,
 /// true, false, null), comparisons (= != < <= > >=), `and`, `or`, `not`, `+ - *`, and the functions
-/// month(d) "YYYY-MM", year(d), day(d), iso_week(d) "YYYY-Www", coalesce(a, b), is_null(a).
+/// month(d) "YYYY-MM", year(d), day(d), iso_week(d) "YYYY-Www" (datetimes read in the pipeline's
+/// time zone), coalesce(a, b), is_null(a).
 public indirect enum Expression: Sendable, CustomStringConvertible {
     case column(Int, String)
     case literal(Value)
@@ -29,12 +30,13 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
     }
 
     /// Evaluates against one row; comparisons with null are false, arithmetic with null is null.
-    public func evaluate(_ row: Row) throws -> Value {
+    /// Calendar functions read datetimes as days of `calendar`'s time zone (UTC when nil).
+    public func evaluate(_ row: Row, calendar: LocalCalendar? = nil) throws -> Value {
         switch self {
         case .column(let index, _): return row[index]
         case .literal(let value): return value
         case .unary(let op, let operand):
-            let value = try operand.evaluate(row)
+            let value = try operand.evaluate(row, calendar: calendar)
             if op == "not" {
                 guard case .bool(let flag) = value else { return .null }
                 return .bool(!flag)
@@ -49,14 +51,14 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
             return .decimal(try Money(0).subtracting(number))
         case .binary(let op, let left, let right):
             if op == "and" || op == "or" {
-                let lhs = try left.evaluate(row)
+                let lhs = try left.evaluate(row, calendar: calendar)
                 let leftTrue = lhs == .bool(true)
                 if op == "and" && !leftTrue { return .bool(false) }
                 if op == "or" && leftTrue { return .bool(true) }
-                return .bool(try right.evaluate(row) == .bool(true))
+                return .bool(try right.evaluate(row, calendar: calendar) == .bool(true))
             }
-            let lhs = try left.evaluate(row)
-            let rhs = try right.evaluate(row)
+            let lhs = try left.evaluate(row, calendar: calendar)
+            let rhs = try right.evaluate(row, calendar: calendar)
             if lhs.isNull || rhs.isNull { return ["+", "-", "*"].contains(op) ? .null : .bool(false) }
             switch op {
             case "+", "-", "*":
@@ -76,12 +78,12 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
                 }
             }
         case .call(let name, let arguments):
-            let values = try arguments.map { try $0.evaluate(row) }
+            let values = try arguments.map { try $0.evaluate(row, calendar: calendar) }
             switch name {
             case "coalesce": return values[0].isNull ? values[1] : values[0]
             case "is_null": return .bool(values[0].isNull)
             default:
-                guard let date = values[0].asDate else { return .null }
+                guard let date = calendar?.day(of: values[0]) ?? values[0].asDate else { return .null }
                 let (year, month, day) = date.components
                 switch name {
                 case "month": return .text("\(pad(year, 4))-\(pad(month, 2))")

@@ -2,7 +2,14 @@ extension StageConfig {
     /// Parses the expression under option `name` against `schema`, reporting errors at their place.
     func expression(_ name: String, schema: Schema) -> Expression? {
         guard let node = node[name], let text = node.scalar else { return nil }
-        return expression(text: text, at: node.position, schema: schema)
+        return expression(text: text, at: textStart(of: node), schema: schema)
+    }
+
+    /// Where a scalar's text begins: one column after the opening quote of a quoted scalar.
+    func textStart(of node: ConfigNode) -> SourcePosition {
+        var position = node.position
+        if node.isQuoted { position.column += 1 }
+        return position
     }
 
     /// Parses an expression written at `position`.
@@ -39,19 +46,29 @@ public final class Filter: StageRunner, StageKind {
     let condition: Expression
     public let outputSchema: Schema
 
-    init(condition: Expression, schema: Schema) {
+    let calendar: LocalCalendar
+
+    init(condition: Expression, schema: Schema, timezone: String) {
+        calendar = LocalCalendar(identifier: timezone)
         self.condition = condition
         outputSchema = schema
     }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
         guard let condition = config.expression("where", schema: inputs[0]) else { return nil }
-        return Filter(condition: condition, schema: inputs[0])
+        let type = condition.resultType(inputs[0])
+        guard type == .bool else {
+            // Otherwise every row would be filtered out without a word.
+            config.error("'where' of stage '\(config.id)' must be a condition (true or false), found a \(type.rawValue) expression '\(condition)'; compare it, e.g. \(condition) > 0",
+                         at: config.node["where"]?.position)
+            return nil
+        }
+        return Filter(condition: condition, schema: inputs[0], timezone: context.settings.timezone)
     }
 
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
         var kept = Batch(capacity: batch.count)
-        for (row, origin) in zip(batch.rows, batch.origins) where try condition.evaluate(row) == .bool(true) {
+        for (row, origin) in zip(batch.rows, batch.origins) where try condition.evaluate(row, calendar: calendar) == .bool(true) {
             kept.append(row, origin: origin)
         }
         context.filtered(batch.count - kept.count, reason: "not (\(condition))")

@@ -58,6 +58,11 @@ public final class Join: StageRunner, StageKind {
                 config.error("join key '\(rightName)' is not a column of input 'right' (columns: \(right.names.joined(separator: ", ")))\(didYouMean(rightName, right.names))", at: position)
                 continue
             }
+            if left.columns[l].type != right.columns[r].type {
+                // Values of different types never compare equal: the join would match nothing.
+                config.error("join key '\(leftName)' is \(left.columns[l].type.rawValue) on the left but '\(rightName)' is \(right.columns[r].type.rawValue) on the right; declare both with the same type", at: position)
+                continue
+            }
             leftKeys.append(l)
             rightKeys.append(r)
         }

@@ -46,7 +46,7 @@ public final class OrderTotals: StageRunner, StageKind {
     let orderSchema: Schema
     let keptOrderColumns: [Int]
     public let outputSchema: Schema
-    private var products: [Value: (price: Value, extra: [Value])] = [:]
+    private var pricing: OrderPricing
 
     init(productKey: Int, productsKey: Int, quantity: Int, price: Int, storedTotal: Int?, tolerance: Money,
          productColumns: [Int], orderSchema: Schema, keptOrderColumns: [Int], outputSchema: Schema) {
@@ -60,6 +60,7 @@ public final class OrderTotals: StageRunner, StageKind {
         self.orderSchema = orderSchema
         self.keptOrderColumns = keptOrderColumns
         self.outputSchema = outputSchema
+        pricing = OrderPricing(productKey: productKey, quantity: quantity)
     }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
@@ -100,41 +101,30 @@ public final class OrderTotals: StageRunner, StageKind {
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
         if port == 1 {
             for row in batch.rows {
-                products[row[productsKey]] = (row[price], productColumns.map { row[$0] })
+                pricing.addProduct(key: row[productsKey], price: row[price], extra: productColumns.map { row[$0] })
             }
             return
         }
         var output = Batch(capacity: batch.count)
         for (row, origin) in zip(batch.rows, batch.origins) {
-            guard let product = products[row[productKey]] else {
-                try context.reject(origin, rule: "order-unknown-product",
-                                   message: "order for unknown product \(row[productKey]) (rule 2: an order must name an existing product)",
-                                   row: describeRow(row, schema: orderSchema))
+            let priced: OrderPricing.Priced
+            switch try pricing.price(row) {
+            case .failure(let broken):
+                try context.reject(origin, rule: broken.rule, message: broken.message, row: describeRow(row, schema: orderSchema))
                 continue
+            case .success(let value):
+                priced = value
             }
-            guard case .int(let units) = row[quantity], units >= 1 else {
-                try context.reject(origin, rule: "order-quantity",
-                                   message: "quantity \(row[quantity]) is under 1 (an order quantity is at least 1)",
-                                   row: describeRow(row, schema: orderSchema))
-                continue
-            }
-            guard let unitPrice = product.price.asMoney else {
-                try context.reject(origin, rule: "product-price-missing",
-                                   message: "product \(row[productKey]) has no unit price",
-                                   row: describeRow(row, schema: orderSchema))
-                continue
-            }
-            let total = try unitPrice.multiplied(by: Money(units)).rounded(to: 2)
             var line = keptOrderColumns.map { row[$0] }
-            line += product.extra
-            line.append(.decimal(unitPrice.scale < 2 ? try unitPrice.rescaledUp(to: 2) : unitPrice))
-            line.append(.decimal(total))
+            line += priced.extra
+            line.append(.decimal(priced.unitPrice))
+            line.append(.decimal(priced.total))
             if let storedTotal {
                 let stored = row[storedTotal]
                 line.append(stored.asMoney.map { .decimal($0) } ?? .null)
-                if let amount = stored.asMoney, try amount.subtracting(total).magnitude > tolerance {
+                if let amount = stored.asMoney, try amount.subtracting(priced.total).magnitude > tolerance {
                     try context.finding(origin, rule: "order-total-mismatch",
-                                        message: "stored total \(amount) differs from \(units) × \(unitPrice) = \(total) by \(try amount.subtracting(total)); the recomputed total is used",
+                                        message: "stored total \(amount) differs from \(priced.units) × \(priced.unitPrice) = \(priced.total) by \(try amount.subtracting(priced.total)); the recomputed total is used",
                                         row: describeRow(row, schema: orderSchema))
                 }
             }

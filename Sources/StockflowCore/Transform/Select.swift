@@ -21,7 +21,10 @@ public final class Select: StageRunner, StageKind {
     let expressions: [Expression]
     public let outputSchema: Schema
 
-    init(expressions: [Expression], schema: Schema) {
+    let calendar: LocalCalendar
+
+    init(expressions: [Expression], schema: Schema, timezone: String) {
+        calendar = LocalCalendar(identifier: timezone)
         self.expressions = expressions
         outputSchema = schema
     }
@@ -38,11 +41,11 @@ public final class Select: StageRunner, StageKind {
             if let scalar = item.scalar {
                 name = scalar
                 text = scalar
-                position = item.position
+                position = config.textStart(of: item)
             } else if let entries = item.entries, entries.count == 1, let source = entries[0].value.scalar {
                 name = entries[0].key
                 text = source
-                position = entries[0].value.position
+                position = config.textStart(of: entries[0].value)
             } else {
                 config.error("each item of 'columns' is a column name or {new_name: column or expression}, found \(item.shapeName)", at: item.position)
                 continue
@@ -61,13 +64,13 @@ public final class Select: StageRunner, StageKind {
                 columns.append(Column(name, expression.resultType(input)))
             }
         }
-        return Select(expressions: expressions, schema: Schema(columns))
+        return Select(expressions: expressions, schema: Schema(columns), timezone: context.settings.timezone)
     }
 
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
         var output = Batch(capacity: batch.count)
         for (row, origin) in zip(batch.rows, batch.origins) {
-            output.append(try expressions.map { try $0.evaluate(row) }, origin: origin)
+            output.append(try expressions.map { try $0.evaluate(row, calendar: calendar) }, origin: origin)
         }
         try emit(output)
     }

@@ -173,7 +173,8 @@ public final class WarehouseRollup: StageRunner, StageKind {
             for key in productOrder {
                 guard let product = products[key] else { continue }
                 let all = allUnitsByProduct[key] ?? 0
-                if case .int(let legacy) = product.legacy, legacy != all {
+                // Soft-deleted products are out of current stock: their legacy figure is history, not a finding.
+                if !product.deleted, case .int(let legacy) = product.legacy, legacy != all {
                     try context.finding(product.origin, rule: "stock-legacy-quantity",
                                         message: "legacy quantite \(legacy) differs from the sum of its stock lines \(all) (by \(legacy - all))",
                                         row: describeRow(product.row, schema: productSchema))

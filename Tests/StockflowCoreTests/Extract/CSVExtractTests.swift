@@ -198,10 +198,7 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
     @Test func theBundledOrdersRejectExactlyTheDeliberateBadRows() throws {
         let scratch = Scratch()
         defer { scratch.cleanup() }
-        let pipeline = try Pipeline.load(path: repositoryRoot.appendingPathComponent("pipelines/nightly-inventory.yml").path,
-                                         environment: [:])
-        let report = PipelineRunner(pipeline: pipeline, outputDirectory: scratch.url.appendingPathComponent("out"),
-                                    asOf: CivilDate(iso: "2026-11-25")!).run()
+        let report = try runPipelineFile(repositoryRoot.appendingPathComponent("pipelines/nightly-inventory.yml").path, in: scratch)
         #expect(report.exit_code == 0, "\(report.error ?? "")")
         let rejects = rejectedRecords(scratch).map { [$0[0], $0[1], $0[2]] }
         let file = "../fixtures/commandes.csv"

@@ -100,6 +100,21 @@ private func extractedRows(_ pipeline: Pipeline, stage id: String, in scratch: S
         #expect(rejectedRecords(scratch).map { $0[1] } == ["categorie id=7"])
     }
 
+    @Test(arguments: [
+        "SELECT nom, prix FROM stock_produit WHERE actif = 1;",
+        "SELECT nom, prix FROM stock_produit WHERE actif = 1 -- actifs seulement",
+    ])
+    func aQueryThatValidatesAlsoRuns(query: String) throws {
+        let scratch = Scratch()
+        defer { scratch.cleanup() }
+        try makeDatabase(scratch, djangoTable)
+        let yaml = sqlitePipeline(columns: "{nom: text, prix: {type: decimal, scale: 2}}")
+            .replacingOccurrences(of: "table: stock_produit", with: "query: \"\(query)\"")
+        let report = try runPipeline(yaml, in: scratch)
+        #expect(report.exit_code == 0, "\(report.error ?? "")")
+        #expect(readCSV(scratch.read("out/out.csv") ?? "") == [["nom", "prix"], ["vis", "12.50"], ["clou", "19.99"]])
+    }
+
     @Test func aFileThatIsNotADatabaseIsAValidationError() {
         let scratch = Scratch()
         defer { scratch.cleanup() }

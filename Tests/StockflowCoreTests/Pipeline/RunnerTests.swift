@@ -12,6 +12,13 @@ func expectStageCountsReconcile(_ report: RunReport, sourceLocation: SourceLocat
     }
 }
 
+/// Runs the pipeline file at `path` (with no environment, so `${VAR:-default}` takes the default) into `scratch`/out.
+func runPipelineFile(_ path: String, in scratch: Scratch) throws -> RunReport {
+    let pipeline = try Pipeline.load(path: path, environment: [:])
+    return PipelineRunner(pipeline: pipeline, outputDirectory: scratch.url.appendingPathComponent("out"),
+                          asOf: CivilDate(iso: "2026-11-25")!).run()
+}
+
 /// The records of out/rejects.csv in `scratch`, without the header: stage, source, rule, message, row.
 func rejectedRecords(_ scratch: Scratch) -> [[String]] {
     Array(readCSV(scratch.read("out/rejects.csv") ?? "").dropFirst())
@@ -141,11 +148,8 @@ stages:
         for name in files {
             let scratch = Scratch()
             defer { scratch.cleanup() }
-            let pipeline = try Pipeline.load(path: folder.appendingPathComponent(name).path, environment: [:])
-            let report = PipelineRunner(pipeline: pipeline, outputDirectory: scratch.url.appendingPathComponent("out"),
-                                        asOf: CivilDate(iso: "2026-11-25")!).run()
+            let report = try runPipelineFile(folder.appendingPathComponent(name).path, in: scratch)
             #expect(report.exit_code == 0, "\(name): \(report.error ?? "")")
-            #expect(report.stages.count == pipeline.stages.count, "\(name)")
             expectStageCountsReconcile(report)
         }
     }

@@ -187,6 +187,33 @@ import Testing
         #expect(problem.position?.column == 23)
     }
 
+    @Test func aBadColumnInADerivedSelectColumnIsReportedAtItsColumn() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanup() }
+        scratch.write("rows.csv", "a,prix\n1,2.50\n")
+        let yaml = """
+        version: 1
+        name: t
+        stages:
+          rows:
+            extract: csv
+            path: rows.csv
+            columns: {a: int, prix: decimal}
+          shaped:
+            transform: select
+            input: rows
+            columns: [a, {ttc: "prx * 1.2"}]
+          out:
+            load: csv
+            input: shaped
+            path: out.csv
+        """
+        let problem = try #require(diagnostics(of: yaml, in: scratch).first { $0.message.contains("prx") })
+        // `    columns: [a, {ttc: "prx * 1.2"}]`: the quote is at column 24, `prx` at 25.
+        #expect(problem.position?.line == 11)
+        #expect(problem.position?.column == 25)
+    }
+
     @Test func aBadColumnInAPlainScalarIsReportedAtItsColumn() throws {
         let scratch = Scratch()
         defer { scratch.cleanup() }

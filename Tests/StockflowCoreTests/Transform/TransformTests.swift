@@ -446,6 +446,37 @@ import Testing
         Self.expectNothingLost(report)
     }
 
+    @Test func calendarFunctionsReadDatetimesInThePipelineTimeZone() throws {
+        // DOMAIN rule 7: trends are by day, week and month in the pipeline's time zone. 23:30 UTC on
+        // 31 January 2026 is already 1 February (a Sunday, ISO week 5) in Paris.
+        let scratch = Scratch()
+        defer { scratch.cleanup() }
+        scratch.write("moments.csv", "moment\n2026-01-31 23:30:00\n2026-01-31 22:30:00\n")
+        _ = try runPipeline("""
+        version: 1
+        name: zoned
+        settings: {timezone: Europe/Paris}
+        stages:
+          moments:
+            extract: csv
+            path: moments.csv
+            columns: {moment: datetime}
+          shaped:
+            transform: select
+            input: moments
+            columns: [{mois: "month(moment)"}, {jour: "day(moment)"}, {semaine: "iso_week(moment)"}]
+          out:
+            load: csv
+            input: shaped
+            path: out.csv
+        """, in: scratch)
+        #expect(Self.output("out.csv", in: scratch) == [
+            ["mois", "jour", "semaine"],
+            ["2026-02", "2026-02-01", "2026-W05"],
+            ["2026-01", "2026-01-31", "2026-W05"],
+        ])
+    }
+
     @Test func innerJoinCountsUnmatchedRowsAsFiltered() throws {
         let scratch = Scratch()
         defer { scratch.cleanup() }
@@ -650,5 +681,59 @@ struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E4B9
         z = (z ^ (z >> 27)) &* 0x94D0_49EB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Stage options that would silently lose every row are refused when the pipeline is read.
+@Suite struct TransformValidationTests {
+    static let header = """
+    version: 1
+    name: t
+    stages:
+      left:
+        extract: csv
+        path: left.csv
+        columns: {code: int, cat: int}
+      right:
+        extract: csv
+        path: right.csv
+        columns: {id: text, nom: text}
+
+    """
+
+    @Test func joinKeysOfDifferentTypesAreAnError() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanup() }
+        let problems = diagnostics(of: Self.header + """
+          joined:
+            transform: join
+            inputs: {left: left, right: right}
+            on: {cat: id}
+          out:
+            load: csv
+            input: joined
+            path: out.csv
+        """, in: scratch)
+        let problem = try #require(problems.first { $0.message.contains("join key") })
+        #expect(problem.message.contains("int"))
+        #expect(problem.message.contains("text"))
+        #expect(problem.position?.line == 15)
+    }
+
+    @Test(arguments: ["code", "code + 1", "cat * 2", "month(code)", "coalesce(cat, 0)"])
+    func aFilterConditionThatIsNotTrueOrFalseIsAnError(condition: String) throws {
+        let scratch = Scratch()
+        defer { scratch.cleanup() }
+        let problems = diagnostics(of: Self.header + """
+          kept:
+            transform: filter
+            input: left
+            where: "\(condition)"
+          out:
+            load: csv
+            input: kept
+            path: out.csv
+        """, in: scratch)
+        #expect(problems.contains { $0.message.contains("must be a condition") && $0.position?.line == 15 }, "\(problems)")
     }
 }

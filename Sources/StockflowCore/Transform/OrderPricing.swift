@@ -1,0 +1,50 @@
+/// DOMAIN.md rules 1 and 2 for one order line, shared by `order_totals` and `invoices`: the product
+/// must exist, the quantity be at least 1, and the total is quantity × unit price rounded half away
+/// from zero to 2 places.
+struct OrderPricing {
+    /// A priced order line.
+    struct Priced {
+        var units: Int64
+        var unitPrice: Money
+        var total: Money
+        /// The product row's extra columns, as asked for.
+        var extra: [Value]
+    }
+
+    /// Why an order line cannot be priced: the reject rule and message.
+    struct Broken: Error {
+        var rule: String
+        var message: String
+    }
+
+    private var products: [Value: (price: Value, extra: [Value])] = [:]
+    let productKey: Int
+    let quantity: Int
+
+    init(productKey: Int, quantity: Int) {
+        self.productKey = productKey
+        self.quantity = quantity
+    }
+
+    /// Remembers a product row (from the products lookup input).
+    mutating func addProduct(key: Value, price: Value, extra: [Value]) {
+        products[key] = (price, extra)
+    }
+
+    /// Prices an order row, or says which rule it breaks.
+    func price(_ row: Row) throws -> Result<Priced, Broken> {
+        guard let product = products[row[productKey]] else {
+            return .failure(Broken(rule: "order-unknown-product",
+                                   message: "order for unknown product \(row[productKey]) (rule 2: an order must name an existing product)"))
+        }
+        guard case .int(let units) = row[quantity], units >= 1 else {
+            return .failure(Broken(rule: "order-quantity", message: "quantity \(row[quantity]) is under 1 (an order quantity is at least 1)"))
+        }
+        guard var unitPrice = product.price.asMoney else {
+            return .failure(Broken(rule: "product-price-missing", message: "product \(row[productKey]) has no unit price"))
+        }
+        if unitPrice.scale < 2 { unitPrice = try unitPrice.rescaledUp(to: 2) }
+        let total = try unitPrice.multiplied(by: Money(units)).rounded(to: 2)
+        return .success(Priced(units: units, unitPrice: unitPrice, total: total, extra: product.extra))
+    }
+}

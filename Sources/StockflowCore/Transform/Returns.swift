@@ -1,0 +1,135 @@
+/// The three return reasons of DOMAIN.md rule 4 and what each does to stock.
+enum ReturnReason: String, CaseIterable {
+    /// Faulty goods: written off, not restocked.
+    case defaut
+    /// The customer changed their mind: the goods go back to stock.
+    case insatisfaction
+    /// Out of stock: nothing physical came back, refund only.
+    case rupture
+
+    var stockEffect: String {
+        switch self {
+        case .defaut: return "written_off"
+        case .insatisfaction: return "restocked"
+        case .rupture: return "refund_only"
+        }
+    }
+}
+
+/// `transform: returns` — DOMAIN.md rule 4: checks every return against its invoice and states its stock effect.
+public final class Returns: StageRunner, StageKind {
+    public static let spec = StageSpec(
+        kind: "returns", role: .transform,
+        summary: "Rule 4 of DOMAIN.md. Each return row must carry its invoice's order quantity and unit price (join them in the extract query: retour → facture → commande → produit). A return is rejected when its quantity is under 1, its reason is not defaut, insatisfaction or rupture, the quantities returned against its invoice would exceed the quantity ordered, its refund is negative, the refunds against its invoice would exceed the invoice's gross (quantity × unit price), or its invoice is unknown. Returns are checked in input order (order the query by date). A missing refund defaults to quantity × unit price. Stock effect: insatisfaction is restocked, defaut written off, rupture refund only. Memory: one entry per invoice that has returns.",
+        options: [
+            OptionSpec("invoice", .string, default: "facture_id", "Invoice column."),
+            OptionSpec("quantity", .string, default: "quantite", "Returned quantity column."),
+            OptionSpec("reason", .string, default: "raison", "Reason column."),
+            OptionSpec("refund", .string, default: "montant_remboursement", "Refund column (null means the default refund)."),
+            OptionSpec("ordered_quantity", .string, default: "quantite_cmd", "The invoice's ordered quantity (null when the invoice is unknown)."),
+            OptionSpec("unit_price", .string, default: "prix_unit", "The ordered product's unit price."),
+        ],
+        ports: [PortSpec("returns", "Return rows with their invoice's ordered quantity and unit price.")],
+        example: """
+        valid_returns:
+          transform: returns
+          input: returns_raw
+        """)
+
+    struct InvoiceState {
+        var units: Int64 = 0
+        var refunds = Money.zero(scale: 2)
+    }
+
+    let invoice: Int
+    let quantity: Int
+    let reason: Int
+    let refund: Int
+    let ordered: Int
+    let unitPrice: Int
+    let inputSchema: Schema
+    public let outputSchema: Schema
+    private var invoices: [Value: InvoiceState] = [:]
+
+    init(invoice: Int, quantity: Int, reason: Int, refund: Int, ordered: Int, unitPrice: Int, inputSchema: Schema) {
+        self.invoice = invoice
+        self.quantity = quantity
+        self.reason = reason
+        self.refund = refund
+        self.ordered = ordered
+        self.unitPrice = unitPrice
+        self.inputSchema = inputSchema
+        var columns = inputSchema.columns
+        columns[refund] = Column(inputSchema.columns[refund].name, .decimal, scale: 2)
+        columns += [Column("remboursement_par_defaut", .bool), Column("effet_stock", .text),
+                    Column("unites_restockees", .int), Column("unites_perdues", .int)]
+        outputSchema = Schema(columns)
+    }
+
+    public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
+        let schema = inputs[0]
+        func column(_ option: String, _ fallback: String, _ types: [ColumnType]? = nil) -> Int? {
+            requireColumn(config.string(option, default: fallback)!, in: schema, input: "returns", config: config, option: option, types: types)
+        }
+        let invoice = column("invoice", "facture_id")
+        let quantity = column("quantity", "quantite", [.int])
+        let reason = column("reason", "raison", [.text])
+        let refund = column("refund", "montant_remboursement", [.decimal, .int])
+        let ordered = column("ordered_quantity", "quantite_cmd", [.int])
+        let price = column("unit_price", "prix_unit", [.decimal, .int])
+        guard let invoice, let quantity, let reason, let refund, let ordered, let price else { return nil }
+        return Returns(invoice: invoice, quantity: quantity, reason: reason, refund: refund, ordered: ordered,
+                       unitPrice: price, inputSchema: schema)
+    }
+
+    public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
+        var output = Batch(capacity: batch.count)
+        for (row, origin) in zip(batch.rows, batch.origins) {
+            switch try check(row) {
+            case .failure(let broken):
+                try context.reject(origin, rule: broken.rule, message: broken.message, row: describeRow(row, schema: inputSchema))
+            case .success(let line):
+                output.append(line, origin: origin)
+            }
+        }
+        try emit(output)
+    }
+
+    private func check(_ row: Row) throws -> Result<Row, OrderPricing.Broken> {
+        func broken(_ rule: String, _ message: String) -> Result<Row, OrderPricing.Broken> {
+            .failure(OrderPricing.Broken(rule: rule, message: message))
+        }
+        let key = row[invoice]
+        guard case .int(let orderedUnits) = row[ordered], let price = row[unitPrice].asMoney else {
+            return broken("return-unknown-invoice", "return against unknown invoice \(key)")
+        }
+        guard case .int(let units) = row[quantity], units >= 1 else {
+            return broken("return-quantity", "returned quantity \(row[quantity]) is under 1")
+        }
+        guard case .text(let reasonText) = row[reason], let reasonValue = ReturnReason(rawValue: reasonText) else {
+            return broken("return-reason", "reason '\(row[reason])' is not one of defaut, insatisfaction, rupture")
+        }
+        var state = invoices[key] ?? InvoiceState()
+        guard state.units + units <= orderedUnits else {
+            return broken("return-over-quantity", "returns against invoice \(key) would total \(state.units + units) units, more than the \(orderedUnits) ordered")
+        }
+        let gross = try price.multiplied(by: Money(orderedUnits)).rounded(to: 2)
+        let defaulted = row[refund].isNull
+        let amount = try row[refund].asMoney?.rounded(to: 2) ?? price.multiplied(by: Money(units)).rounded(to: 2)
+        guard amount.units >= 0 else {
+            return broken("return-refund-negative", "refund \(amount) is negative")
+        }
+        let refunds = try state.refunds.adding(amount)
+        guard refunds <= gross else {
+            return broken("return-over-refund", "refunds against invoice \(key) would total \(refunds), more than its gross \(gross)")
+        }
+        state.units += units
+        state.refunds = refunds
+        invoices[key] = state
+        var line = row
+        line[refund] = .decimal(amount)
+        line += [.bool(defaulted), .text(reasonValue.stockEffect),
+                 .int(reasonValue == .insatisfaction ? units : 0), .int(reasonValue == .defaut ? units : 0)]
+        return .success(line)
+    }
+}

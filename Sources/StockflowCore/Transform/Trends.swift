@@ -1,0 +1,80 @@
+/// `transform: trends` — DOMAIN.md rule 7: orders and revenue by day, ISO week or month.
+public final class Trends: StageRunner, StageKind {
+    public static let spec = StageSpec(
+        kind: "trends", role: .transform,
+        summary: "Rule 7 of DOMAIN.md. Counts orders and sums revenue per day (`2026-11-24`), ISO week (`2026-W48`) or month (`2026-11`) of the order date in the pipeline's time zone (a datetime at 23:30 UTC is the next day in Paris). Periods sorted in time. Memory: one entry per period.",
+        options: [
+            OptionSpec("by", .choice(["day", "week", "month"]), default: "month", "The period."),
+            OptionSpec("date", .string, default: "date_commande", "Order date column (date or datetime)."),
+            OptionSpec("amount", .string, default: "net", "Amount column summed as revenue."),
+        ],
+        ports: [PortSpec("sales", "Orders or invoiced orders.")],
+        example: """
+        revenue_by_week:
+          transform: trends
+          input: invoiced
+          by: week
+        """)
+
+    enum Period: String { case day, week, month }
+
+    let period: Period
+    let date: Int
+    let amount: Int
+    let calendar: LocalCalendar
+    public let outputSchema: Schema
+    public var countsOwnOutput: Bool { true }
+    private var totals: [String: (orders: Int64, revenue: Money)] = [:]
+
+    init(period: Period, date: Int, amount: Int, timezone: String) {
+        self.period = period
+        self.date = date
+        self.amount = amount
+        calendar = LocalCalendar(identifier: timezone)
+        outputSchema = Schema([Column("periode", .text), Column("nb_commandes", .int), Column("chiffre_affaires", .decimal, scale: 2)])
+    }
+
+    public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
+        let sales = inputs[0]
+        let date = requireColumn(config.string("date", default: "date_commande")!, in: sales, input: "sales", config: config, option: "date", types: [.date, .datetime])
+        let amount = requireColumn(config.string("amount", default: "net")!, in: sales, input: "sales", config: config, option: "amount", types: [.decimal, .int])
+        guard let date, let amount else { return nil }
+        return Trends(period: Period(rawValue: config.string("by", default: "month")!) ?? .month, date: date, amount: amount,
+                      timezone: context.settings.timezone)
+    }
+
+    /// The period label of a local day.
+    func label(_ day: CivilDate) -> String {
+        switch period {
+        case .day: return day.description
+        case .month:
+            let (year, month, _) = day.components
+            return "\(pad(year, 4))-\(pad(month, 2))"
+        case .week:
+            let week = day.isoWeek
+            return "\(pad(week.year, 4))-W\(pad(week.week, 2))"
+        }
+    }
+
+    public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
+        var undated = 0
+        for row in batch.rows {
+            guard let day = calendar.day(of: row[date]) else {
+                undated += 1
+                continue
+            }
+            let key = label(day)
+            var entry = totals[key] ?? (0, Money.zero(scale: 2))
+            entry.orders += 1
+            if let value = row[amount].asMoney { entry.revenue = try entry.revenue.adding(value) }
+            totals[key] = entry
+        }
+        context.filtered(undated, reason: "no order date")
+        context.countOut(batch.count - undated)
+    }
+
+    public func finish(_ context: StageContext, emit: Emit) throws {
+        let rows = totals.sorted { $0.key < $1.key }.map { [Value.text($0.key), .int($0.value.orders), .decimal($0.value.revenue)] }
+        try emit(Batch(rows: rows, origins: Array(repeating: .derived, count: rows.count)))
+    }
+}
