@@ -40,7 +40,8 @@ def data_rows(sheet):
 
 def test_workbook_has_the_four_sheets_in_order(run):
     _, workbook, _ = run
-    assert workbook.sheetnames == ["Commandes", "CA par mois", "Stock par entrepôt", "Stock bas"]
+    assert workbook.sheetnames == ["Commandes", "CA par mois", "Stock par entrepôt", "Clients", "Fournisseurs",
+                                   "Tendance hebdo", "Stock bas", "Constats"]
 
 
 def test_order_lines_total_matches_the_independent_computation(run):
@@ -91,6 +92,26 @@ def test_stock_by_warehouse_matches(run):
     rows = list(workbook["Stock par entrepôt"].iter_rows(min_row=2, values_only=True))[:-1]
     got = {str(row[0]): {"units": row[3], "value": str(cents(row[4]))} for row in rows}
     assert got == EXPECTED["stock_by_warehouse"]
+
+
+def test_customer_supplier_and_trend_sheets_add_up_to_the_revenue(run):
+    _, workbook, _ = run
+    revenue = Decimal(EXPECTED["revenue_total"])
+    for name, column in [("Clients", 4), ("Fournisseurs", 4), ("Tendance hebdo", 2)]:
+        rows = list(workbook[name].iter_rows(min_row=2, values_only=True))[:-1]
+        assert sum(cents(row[column]) for row in rows) == revenue, name
+    shares = [row[5] for row in list(workbook["Fournisseurs"].iter_rows(min_row=2, values_only=True))[:-1]]
+    assert abs(sum(shares) - 1) < 0.001
+    assert workbook["Fournisseurs"]["D2"].number_format == "0.00%"
+
+
+def test_findings_sheet_lists_every_finding(run):
+    out, workbook, _ = run
+    rows = list(workbook["Constats"].iter_rows(min_row=2, values_only=True))
+    findings = EXPECTED["findings"]
+    assert sorted(row[0] for row in rows) == sorted(["order-total-mismatch"] * findings["total_mismatch_count"]
+                                                    + ["stock-legacy-quantity"] * len(findings["legacy_quantity_mismatch_products"]))
+    assert len(rows) == len((out / "findings.csv").read_text().splitlines()) - 1
 
 
 def test_low_stock_lists_the_expected_products(run):

@@ -7,7 +7,8 @@ public final class XLSXLoad: StageRunner, StageKind {
         summary: "Writes an Excel workbook through libxlsxwriter in constant-memory mode (rows stream to disk, so a million-row sheet takes little memory). Each sheet reads one stage: styled, frozen and filtered header; fitted column widths; money with 2 places and the currency, real Excel dates, integers; an optional totals row (SUBTOTAL formulas with their exact cached values). A sheet that passes Excel's 1,048,576 rows continues on a next sheet `Name (2)`, and the run summary says so. The file is written to a temporary and renamed into place when the run succeeds.",
         options: [
             OptionSpec("path", .outputPath, required: true, "Workbook path under the output folder; `{as_of}` and `{pipeline}` are filled in."),
-            OptionSpec("sheets", .list, required: true, "Sheets in order, each `{name, input, columns?, headers?, totals?}`: `name` (≤ 31 characters), `input` (stage id), `columns` (subset and order, default all), `headers` (`{column: label}`), `totals` (columns summed in a totals row)."),
+            OptionSpec("sheets", .list, required: true, "Sheets in order, each `{name, input, columns?, headers?, totals?, formats?}`: `name` (≤ 27 characters), `input` (stage id), `columns` (subset and order, default all), `headers` (`{column: label}`), `totals` (columns summed in a totals row), `formats` (`{column: money | percent | number | integer | code | date | text}`; by default decimals are money, integers named code*/ *_id/id are codes, other integers numbers)."),
+            OptionSpec("findings_sheet", .string, "Name of a last sheet listing the run's findings (rule, source, evidence), from every stage of the pipeline. No such sheet when absent."),
             OptionSpec("max_rows_per_sheet", .int, default: "1048576", "Rows per sheet (header and totals row included) before continuing on a next sheet; Excel's limit by default."),
         ],
         example: """
@@ -25,6 +26,23 @@ public final class XLSXLoad: StageRunner, StageKind {
         var schema: Schema
         var headers: [String]
         var totals: Set<Int>
+        /// Number format overrides by sheet column position.
+        var formats: [Int: String]
+    }
+
+    /// Named number formats a sheet may ask for, by locale.
+    static func namedFormat(_ name: String, locale: String, currency: String) -> String? {
+        let french = locale == "fr_FR"
+        switch name {
+        case "money": return french ? "#,##0.00 \"\(currency)\"" : "\"\(currency)\"#,##0.00"
+        case "percent": return "0.00%"
+        case "number": return "#,##0.00"
+        case "integer": return "#,##0"
+        case "code": return "0"
+        case "date": return french ? "dd/mm/yyyy" : "mm/dd/yyyy"
+        case "text": return "@"
+        default: return nil
+        }
     }
 
     /// One worksheet part being written (a sheet spills over into several parts).
@@ -48,7 +66,10 @@ public final class XLSXLoad: StageRunner, StageKind {
     private var widths: [[Int]] = []
     private var formats: [String: XLSXFormat] = [:]
 
-    init(path: OutputPath, sheets: [Sheet], maxRows: Int, settings: PipelineSettings) {
+    let findingsSheet: String?
+
+    init(path: OutputPath, sheets: [Sheet], maxRows: Int, settings: PipelineSettings, findingsSheet: String?) {
+        self.findingsSheet = findingsSheet
         self.path = path
         self.sheets = sheets
         self.maxRows = maxRows
@@ -80,7 +101,7 @@ public final class XLSXLoad: StageRunner, StageKind {
         var names = Set<String>()
         for (index, item) in items.enumerated() where index < inputs.count {
             let schema = inputs[index]
-            let allowed = ["name", "input", "columns", "headers", "totals"]
+            let allowed = ["name", "input", "columns", "headers", "totals", "formats"]
             for entry in item.entries ?? [] where !allowed.contains(entry.key) {
                 config.error("unknown key '\(entry.key)' in a sheet of stage '\(config.id)'\(didYouMean(entry.key, allowed))", at: entry.keyPosition)
             }
@@ -118,9 +139,26 @@ public final class XLSXLoad: StageRunner, StageKind {
                 }
                 totals.insert(column)
             }
-            sheets.append(Sheet(name: name, columns: columns, schema: schema, headers: headers, totals: totals))
+            var formats: [Int: String] = [:]
+            for entry in item["formats"]?.entries ?? [] {
+                guard let position = columns.firstIndex(where: { schema.columns[$0].name == entry.key }) else {
+                    config.error("format for unknown column '\(entry.key)' in sheet '\(name)'\(didYouMean(entry.key, schema.names))", at: entry.keyPosition)
+                    continue
+                }
+                let names = ["money", "percent", "number", "integer", "code", "date", "text"]
+                guard let formatName = entry.value.scalar, names.contains(formatName) else {
+                    config.error("format of column '\(entry.key)' must be one of \(names.joined(separator: ", ")), found \(entry.value.shapeName)", at: entry.value.position)
+                    continue
+                }
+                formats[position] = formatName
+            }
+            sheets.append(Sheet(name: name, columns: columns, schema: schema, headers: headers, totals: totals, formats: formats))
         }
-        return XLSXLoad(path: path, sheets: sheets, maxRows: maxRows, settings: context.settings)
+        let findingsSheet = config.string("findings_sheet")
+        if let findingsSheet, names.contains(findingsSheet.lowercased()) {
+            config.error("findings_sheet '\(findingsSheet)' has the name of another sheet", at: config.node["findings_sheet"]?.position)
+        }
+        return XLSXLoad(path: path, sheets: sheets, maxRows: maxRows, settings: context.settings, findingsSheet: findingsSheet)
     }
 
     private var currencySymbol: String {
@@ -133,13 +171,16 @@ public final class XLSXLoad: StageRunner, StageKind {
         }
     }
 
-    private func format(for column: Column) throws -> XLSXFormat? {
+    private func format(for column: Column, override: String? = nil) throws -> XLSXFormat? {
+        if let override, let numberFormat = XLSXLoad.namedFormat(override, locale: settings.locale, currency: currencySymbol) {
+            return try cachedFormat("named-\(override)", XLSXFormatSpec(numberFormat: numberFormat))
+        }
         let key: String
         let numberFormat: String?
         switch column.type {
         case .decimal:
             key = "money"
-            numberFormat = settings.locale == "fr_FR" ? "#,##0.00 \"\(currencySymbol)\"" : "\"\(currencySymbol)\"#,##0.00"
+            numberFormat = XLSXLoad.namedFormat("money", locale: settings.locale, currency: currencySymbol)
         case .int:
             let isCode = column.name.hasPrefix("code") || column.name.hasSuffix("_id") || column.name == "id"
             key = isCode ? "code" : "int"
@@ -196,7 +237,7 @@ public final class XLSXLoad: StageRunner, StageKind {
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
         try open(context)
         let sheet = sheets[port]
-        let columnFormats = try sheet.columns.map { try format(for: sheet.schema.columns[$0]) }
+        let columnFormats = try sheet.columns.indices.map { try format(for: sheet.schema.columns[sheet.columns[$0]], override: sheet.formats[$0]) }
         // Room for the totals row: data rows stop one row earlier on sheets with totals.
         let lastDataRow = maxRows - (sheet.totals.isEmpty ? 1 : 2)
         for row in batch.rows {
@@ -256,7 +297,7 @@ public final class XLSXLoad: StageRunner, StageKind {
             if let labelColumn { try part.worksheet.writeString(row: part.nextRow, col: labelColumn, "Total", format: bold) }
             for position in sheet.totals.sorted() {
                 let column = sheet.schema.columns[sheet.columns[position]]
-                let base = try format(for: column)?.spec ?? XLSXFormatSpec()
+                let base = try format(for: column, override: sheet.formats[position])?.spec ?? XLSXFormatSpec()
                 var spec = base
                 spec.bold = true
                 let format = try cachedFormat("total-\(column.type.rawValue)-\(base.numberFormat ?? "")", spec)
@@ -282,12 +323,42 @@ public final class XLSXLoad: StageRunner, StageKind {
                 context.note("sheet '\(sheet.name)' passed \(maxRows) rows and continues on \(parts[port].count - 1) more sheet(s): \(parts[port].dropFirst().map(\.worksheet.name).joined(separator: ", "))")
             }
         }
+    }
+
+    public func finalize(_ context: StageContext) throws {
+        guard workbook != nil else { return }
+        if let findingsSheet { try writeFindings(context.run.findings, named: findingsSheet) }
         do {
             try workbook?.close()
         } catch {
             throw StageError("cannot write workbook \(path.template): \(error)")
         }
         workbook = nil
+    }
+
+    /// A sheet listing the run's findings: rule, stage, source and evidence, for the finance reader.
+    private func writeFindings(_ log: IssueLog, named name: String) throws {
+        guard let workbook else { return }
+        let sheet = try workbook.addWorksheet(named: name)
+        let header = try cachedFormat("header", XLSXFormatSpec(bold: true, backgroundColor: 0x1F4E78, fontColor: 0xFFFFFF,
+                                                               borderBottom: .thin, verticalAlignment: .center, textWrap: true))
+        let titles = settings.locale == "fr_FR" ? ["Règle", "Étape", "Source", "Constat", "Ligne"] : ["Rule", "Stage", "Source", "Finding", "Row"]
+        for (index, title) in titles.enumerated() { try sheet.writeString(row: 0, col: index, title, format: header) }
+        var widths = titles.map { $0.count + 2 }
+        for (offset, entry) in log.firstEntries.enumerated() {
+            let cells = [entry[2], entry[0], entry[1], entry[3], entry[4]]
+            for (index, cell) in cells.enumerated() {
+                try sheet.writeString(row: offset + 1, col: index, cell)
+                widths[index] = max(widths[index], cell.utf8.count + 1)
+            }
+        }
+        if log.count > log.firstEntries.count {
+            try sheet.writeString(row: log.firstEntries.count + 1, col: 0,
+                                  "… \(log.count - log.firstEntries.count) more in findings.csv")
+        }
+        for (index, width) in widths.enumerated() { try sheet.setColumn(first: index, last: index, width: Double(min(width, 80))) }
+        try sheet.freezePanes(row: 1, col: 0)
+        try sheet.autofilter(firstRow: 0, firstCol: 0, lastRow: max(log.firstEntries.count, 1), lastCol: titles.count - 1)
     }
 }
 

@@ -175,6 +175,10 @@ public final class IssueLog {
     public private(set) var count = 0
     /// Counts per rule, for the summary.
     public private(set) var countsByRule: [String: Int] = [:]
+    /// The first entries, kept for reports that list them (a Findings sheet); the file has them all.
+    public private(set) var firstEntries: [[String]] = []
+    /// How many entries `firstEntries` keeps.
+    public static let keptEntries = 10_000
 
     init(outputs: OutputSet, name: String, detailHeader: String) throws {
         self.name = name
@@ -187,7 +191,9 @@ public final class IssueLog {
     public func record(stage: String, source: String, rule: String, message: String, row: String) throws {
         count += 1
         countsByRule[rule, default: 0] += 1
-        try writer.write([stage, source, rule, message, row])
+        let fields = [stage, source, rule, message, row]
+        if firstEntries.count < IssueLog.keptEntries { firstEntries.append(fields) }
+        try writer.write(fields)
     }
 
     /// Finishes the file.

@@ -37,6 +37,9 @@ public enum ReferenceDocs {
             for kind in StageRegistry.kinds(role: role) {
                 let spec = kind.spec
                 text += "\n### `\(role.rawValue): \(spec.kind)`\n\n\(spec.summary)\n\n"
+                if spec.namedInputs {
+                    text += "Inputs: `inputs: {name: stage_id, ...}`, any names.\n\n"
+                }
                 if !spec.ports.isEmpty {
                     text += "Inputs (`inputs:`):\n\n"
                     for port in spec.ports {

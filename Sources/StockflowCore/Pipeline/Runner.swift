@@ -200,6 +200,11 @@ public final class PipelineRunner {
         if let stuck = nodes.first(where: { !$0.finished }) {
             throw StageError("stage '\(stuck.stage.id)' never received the end of its inputs")
         }
+        for (index, node) in nodes.enumerated() {
+            enter(index)
+            defer { leave() }
+            try node.stage.runner.finalize(node.context)
+        }
     }
 
     /// Extracts in an order where lookup inputs are complete before the streams that probe them.

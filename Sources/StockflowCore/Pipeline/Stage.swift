@@ -30,6 +30,9 @@ public protocol StageRunner: AnyObject {
     func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws
     /// Called once every input is exhausted: emit what is held (aggregates), close files (loads).
     func finish(_ context: StageContext, emit: Emit) throws
+    /// Called once every stage has finished, before outputs are committed: loads that report on the
+    /// whole run (a Findings sheet) complete their files here.
+    func finalize(_ context: StageContext) throws
     /// Whether the stage counts its own `rows_out` (aggregates, loads) instead of rows emitted.
     var countsOwnOutput: Bool { get }
 }
@@ -38,6 +41,7 @@ extension StageRunner {
     public func produce(_ context: StageContext, emit: Emit) throws {}
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {}
     public func finish(_ context: StageContext, emit: Emit) throws {}
+    public func finalize(_ context: StageContext) throws {}
     public var countsOwnOutput: Bool { false }
 }
 

@@ -78,6 +78,7 @@ public final class StageConfig {
         let known = spec.options + StageSpec.commonOptions
         var allowed = Set(known.map(\.name))
         allowed.insert(spec.role.rawValue)
+        if spec.namedInputs { allowed.insert("inputs") }
         if !spec.ports.isEmpty {
             allowed.insert("inputs")
             if spec.ports.count == 1 { allowed.insert("input") }

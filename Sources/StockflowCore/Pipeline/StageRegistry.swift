@@ -12,6 +12,7 @@ public enum StageRegistry {
         Customers.self,
         Suppliers.self,
         Trends.self,
+        SQLTransform.self,
         Filter.self,
         Select.self,
         Join.self,

@@ -75,10 +75,13 @@ public struct StageSpec: Sendable {
     public var ports: [PortSpec]
     /// A YAML example of the stage, as it would appear under `stages:`.
     public var example: String
+    /// Inputs are named freely under `inputs:` (each name becomes, e.g., a table of a `sql` stage).
+    public var namedInputs: Bool
 
     /// Declares a stage kind.
     public init(kind: String, role: StageRole, summary: String, options: [OptionSpec], ports: [PortSpec] = [],
-                example: String) {
+                example: String, namedInputs: Bool = false) {
+        self.namedInputs = namedInputs
         self.kind = kind
         self.role = role
         self.summary = summary

@@ -5,7 +5,7 @@ public final class Aggregate: StageRunner, StageKind {
         summary: "Groups rows by key columns and computes measures; emits one row per group, sorted by the keys. Memory is one entry per group. Sums are exact. In run.json, rows_out counts the rows folded into groups and rows_emitted the groups.",
         options: [
             OptionSpec("group_by", .list, "Key columns; empty or absent for one overall row."),
-            OptionSpec("measures", .mapping, required: true, "Output columns: `name: sum(column)`, `count()`, `count(column)` (non-null), `min(column)`, `max(column)`, `count_distinct(column)`."),
+            OptionSpec("measures", .mapping, required: true, "Output columns: `name: sum(column)`, `count()`, `count(column)` (non-null), `min(column)`, `max(column)`, `count_distinct(column)`, `count_true(column)` (rows where a boolean is true)."),
         ],
         ports: [PortSpec("rows", "The rows to group.")],
         example: """
@@ -19,7 +19,7 @@ public final class Aggregate: StageRunner, StageKind {
             chiffre_affaires: sum(montant_commande)
         """)
 
-    enum Function: String, CaseIterable { case sum, count, min, max, count_distinct }
+    enum Function: String, CaseIterable { case sum, count, count_true, min, max, count_distinct }
 
     struct Measure {
         var function: Function
@@ -62,7 +62,7 @@ public final class Aggregate: StageRunner, StageKind {
         for entry in config.node["measures"]?.entries ?? [] {
             guard let text = entry.value.scalar, let open = text.firstIndex(of: "("), text.hasSuffix(")"),
                   let function = Function(rawValue: text[..<open].trimmingCharacters(in: .whitespaces).lowercased()) else {
-                config.error("measure '\(entry.key)' must be sum(column), count(), count(column), min(column), max(column) or count_distinct(column), found \(entry.value.shapeName)", at: entry.value.position)
+                config.error("measure '\(entry.key)' must be sum(column), count(), count(column), count_true(column), min(column), max(column) or count_distinct(column), found \(entry.value.shapeName)", at: entry.value.position)
                 continue
             }
             let argument = text[text.index(after: open)..<text.index(before: text.endIndex)].trimmingCharacters(in: .whitespaces)
@@ -83,7 +83,7 @@ public final class Aggregate: StageRunner, StageKind {
             }
             measures.append(Measure(function: function, column: column))
             switch function {
-            case .count, .count_distinct: columns.append(Column(entry.key, .int))
+            case .count, .count_distinct, .count_true: columns.append(Column(entry.key, .int))
             case .sum: columns.append(Column(entry.key, input.columns[column!].type, scale: input.columns[column!].scale))
             case .min, .max: columns.append(Column(entry.key, input.columns[column!].type, scale: input.columns[column!].scale))
             }
@@ -95,7 +95,7 @@ public final class Aggregate: StageRunner, StageKind {
         measures.map { measure in
             switch measure.function {
             case .sum: return .sum(nil)
-            case .count: return .count(0)
+            case .count, .count_true: return .count(0)
             case .min, .max: return .extreme(.null)
             case .count_distinct: return .distinct([])
             }
@@ -113,6 +113,8 @@ public final class Aggregate: StageRunner, StageKind {
                     if let amount = value.asMoney {
                         accumulators[index] = .sum(try total.map { try $0.adding(amount) } ?? amount)
                     }
+                case (.count(let count), .count_true):
+                    if value == .bool(true) { accumulators[index] = .count(count + 1) }
                 case (.count(let count), _):
                     if !value.isNull { accumulators[index] = .count(count + 1) }
                 case (.extreme(let current), .min):

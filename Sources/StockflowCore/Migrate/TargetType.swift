@@ -1,0 +1,264 @@
+import Foundation
+
+/// A PostgreSQL column type the migration creates, chosen from the SQLite declared type as Django
+/// would have declared it on PostgreSQL.
+public enum TargetType: Sendable, Equatable, CustomStringConvertible {
+    case smallint, integer, bigint
+    case numeric(precision: Int, scale: Int)
+    case varchar(Int), char(Int), text
+    case boolean, timestamptz, date, time
+    case jsonb, bytea, double
+
+    /// The SQL spelling.
+    public var description: String {
+        switch self {
+        case .smallint: return "smallint"
+        case .integer: return "integer"
+        case .bigint: return "bigint"
+        case .numeric(let p, let s): return "numeric(\(p),\(s))"
+        case .varchar(let n): return "varchar(\(n))"
+        case .char(let n): return "char(\(n))"
+        case .text: return "text"
+        case .boolean: return "boolean"
+        case .timestamptz: return "timestamp with time zone"
+        case .date: return "date"
+        case .time: return "time"
+        case .jsonb: return "jsonb"
+        case .bytea: return "bytea"
+        case .double: return "double precision"
+        }
+    }
+
+    /// True for integer types.
+    var isInteger: Bool { self == .smallint || self == .integer || self == .bigint }
+
+    /// Maps an SQLite declared type (Django's SQLite spellings); decimals get their precision later.
+    static func fromSQLite(declared: String, isJSON: Bool) -> TargetType {
+        let type = declared.lowercased().replacingOccurrences(of: " unsigned", with: "").trimmingCharacters(in: .whitespaces)
+        if isJSON { return .jsonb }
+        func length() -> Int? {
+            guard let open = type.firstIndex(of: "("), let close = type.firstIndex(of: ")") else { return nil }
+            return Int(type[type.index(after: open)..<close].split(separator: ",")[0].trimmingCharacters(in: .whitespaces))
+        }
+        if type.hasPrefix("bool") { return .boolean }
+        if type == "smallint" || type == "tinyint" { return .smallint }
+        if type == "bigint" { return .bigint }
+        if type.contains("int") { return .integer }
+        if type.hasPrefix("varchar") || type.hasPrefix("character varying") || type.hasPrefix("nvarchar") {
+            return length().map { .varchar($0) } ?? .text
+        }
+        if type.hasPrefix("char") || type.hasPrefix("character") || type.hasPrefix("nchar") { return length().map { .char($0) } ?? .text }
+        if type.hasPrefix("decimal") || type.hasPrefix("numeric") {
+            if let open = type.firstIndex(of: "("), let close = type.firstIndex(of: ")") {
+                let parts = type[type.index(after: open)..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                if parts.count == 2 { return .numeric(precision: parts[0], scale: parts[1]) }
+            }
+            return .numeric(precision: 0, scale: -1)  // unknown: inferred from the data or a hint
+        }
+        if type.contains("datetime") || type.hasPrefix("timestamp") { return .timestamptz }
+        if type == "date" { return .date }
+        if type == "time" { return .time }
+        if type.contains("real") || type.contains("floa") || type.contains("doub") { return .double }
+        if type.contains("blob") { return .bytea }
+        if type == "json" || type == "jsonb" { return .jsonb }
+        return .text
+    }
+
+    /// Parses PostgreSQL's `format_type` text (for `--verify-only` against an existing target).
+    static func fromPostgres(_ name: String) -> TargetType {
+        let type = name.lowercased()
+        switch type {
+        case "smallint": return .smallint
+        case "integer": return .integer
+        case "bigint": return .bigint
+        case "boolean": return .boolean
+        case "timestamp with time zone", "timestamp without time zone": return .timestamptz
+        case "date": return .date
+        case "time without time zone": return .time
+        case "jsonb", "json": return .jsonb
+        case "bytea": return .bytea
+        case "double precision", "real": return .double
+        default: break
+        }
+        if type.hasPrefix("numeric") {
+            let inside = type.drop { $0 != "(" }.dropFirst().prefix { $0 != ")" }
+            let parts = inside.split(separator: ",").compactMap { Int($0) }
+            return parts.count == 2 ? .numeric(precision: parts[0], scale: parts[1]) : .numeric(precision: 0, scale: -1)
+        }
+        let length = Int(type.drop { $0 != "(" }.dropFirst().prefix { $0 != ")" })
+        if type.hasPrefix("character varying") { return length.map { .varchar($0) } ?? .text }
+        if type.hasPrefix("character") { return length.map { .char($0) } ?? .text }
+        return .text
+    }
+
+    /// The SQL giving a column's canonical text on PostgreSQL; must match `CellConverter`'s canonical bytes.
+    func canonicalSQL(_ column: String) -> String {
+        switch self {
+        case .smallint, .integer, .bigint, .numeric, .varchar, .text: return "\(column)::text"
+        case .char: return "rtrim(\(column)::text, ' ')"
+        case .double: return "\(column)::text"
+        case .boolean: return "CASE WHEN \(column) THEN 't' ELSE 'f' END"
+        case .timestamptz: return "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+        case .date: return "to_char(\(column), 'YYYY-MM-DD')"
+        case .time: return "to_char(\(column), 'HH24:MI:SS.US')"
+        // jsonb normalizes key order and spacing, so only presence is compared; content is checked by the parser.
+        case .jsonb: return "'j'"
+        case .bytea: return "encode(\(column), 'hex')"
+        }
+    }
+}
+
+/// Converts SQLite cells to COPY text for one target type, and to the canonical text the checksum hashes.
+///
+/// Canonical text is the value as PostgreSQL will print it through `TargetType.canonicalSQL`;
+/// COPY text is the canonical text escaped (plus `+00` for instants, so the server's zone never applies).
+struct CellConverter {
+    let type: TargetType
+
+    /// A value that cannot be carried, with the reason.
+    struct Rejection: Error { var reason: String }
+
+    /// Writes the canonical text of the cell at `index` into `out`; throws a rejection.
+    func canonical(_ statement: SQLiteStatement, _ index: Int, into out: inout [UInt8]) throws {
+        let storage = statement.storage(index)
+        switch type {
+        case .smallint, .integer, .bigint:
+            var value: Int64
+            switch storage {
+            case .integer: value = statement.int64(index)
+            case .real:
+                let double = statement.double(index)
+                guard double == double.rounded(), abs(double) < 9e18 else { throw Rejection(reason: "\(double) is not a whole number") }
+                value = Int64(double)
+            default:
+                guard let parsed = Int64(statement.text(index).trimmingCharacters(in: .whitespaces)) else {
+                    throw Rejection(reason: "'\(statement.text(index).prefix(40))' is not a whole number")
+                }
+                value = parsed
+            }
+            let range: ClosedRange<Int64> = type == .smallint ? -32768...32767 : type == .integer ? -2_147_483_648...2_147_483_647 : Int64.min...Int64.max
+            guard range.contains(value) else { throw Rejection(reason: "\(value) does not fit \(type)") }
+            out.append(contentsOf: String(value).utf8)
+        case .numeric(let precision, let scale):
+            var money: Money?
+            switch storage {
+            // Django stores decimals with NUMERIC affinity: REAL or INTEGER; read back as Django does, rounded to the scale.
+            case .integer: money = Money(statement.int64(index))
+            case .real: money = Money(shortestRepresentationOf: statement.double(index)).map { $0.scale > scale ? $0.rounded(to: scale) : $0 }
+            default: money = Money(statement.text(index).trimmingCharacters(in: .whitespaces))
+            }
+            guard let value = money else { throw Rejection(reason: "'\(statement.text(index).prefix(40))' is not a decimal") }
+            guard value.scale <= scale, let scaled = try? value.rescaledUp(to: scale) else {
+                throw Rejection(reason: "\(value) has more than \(scale) decimal places (numeric(\(precision),\(scale)))")
+            }
+            let text = scaled.description
+            var integerPart = scaled.units.magnitude / UInt64(Money.powersOfTen[scale])
+            var integerDigits = 0
+            while integerPart > 0 { integerDigits += 1; integerPart /= 10 }
+            if integerDigits > precision - scale {
+                throw Rejection(reason: "\(text) does not fit numeric(\(precision),\(scale))")
+            }
+            out.append(contentsOf: text.utf8)
+        case .boolean:
+            switch storage {
+            case .integer: out.append(statement.int64(index) != 0 ? UInt8(ascii: "t") : UInt8(ascii: "f"))
+            default:
+                let text = statement.text(index).lowercased()
+                if ["1", "t", "true"].contains(text) { out.append(UInt8(ascii: "t")) }
+                else if ["0", "f", "false"].contains(text) { out.append(UInt8(ascii: "f")) }
+                else { throw Rejection(reason: "'\(text.prefix(40))' is not a boolean") }
+            }
+        case .timestamptz:
+            let text = statement.text(index)
+            guard let stamp = parseStoredDatetime(text) else { throw Rejection(reason: "'\(text.prefix(40))' is not a datetime") }
+            appendInstant(stamp, to: &out)
+        case .date:
+            let text = statement.text(index)
+            guard text.utf8.count == 10, let date = CivilDate(iso: text) else { throw Rejection(reason: "'\(text.prefix(40))' is not a date (YYYY-MM-DD)") }
+            out.append(contentsOf: date.description.utf8)
+        case .time:
+            let text = statement.text(index)
+            let parts = text.split(separator: ".", maxSplits: 1)
+            let clock = parts[0].split(separator: ":").compactMap { Int($0) }
+            guard clock.count >= 2, clock.count <= 3, clock[0] < 24, clock[1] < 60, (clock.count == 2 || clock[2] < 60) else {
+                throw Rejection(reason: "'\(text.prefix(40))' is not a time (HH:MM:SS)")
+            }
+            var fraction = parts.count > 1 ? String(parts[1].prefix(6)) : ""
+            guard fraction.allSatisfy(\.isNumber) else { throw Rejection(reason: "'\(text.prefix(40))' is not a time (HH:MM:SS)") }
+            fraction += String(repeating: "0", count: 6 - fraction.count)
+            out.append(contentsOf: "\(pad(clock[0], 2)):\(pad(clock[1], 2)):\(pad(clock.count == 3 ? clock[2] : 0, 2)).\(fraction)".utf8)
+        case .double:
+            let double = storage == .real || storage == .integer ? statement.double(index) : Double(statement.text(index).trimmingCharacters(in: .whitespaces))
+            guard let double, double.isFinite else { throw Rejection(reason: "'\(statement.text(index).prefix(40))' is not a number") }
+            if double == double.rounded(), abs(double) < 1e15 { out.append(contentsOf: String(Int64(double)).utf8) }
+            else { out.append(contentsOf: "\(double)".utf8) }
+        case .varchar(let limit), .char(let limit):
+            let text = try plainText(statement, index, storage)
+            if text.count > limit { throw Rejection(reason: "text of \(text.count) characters is longer than \(type)") }
+            if case .char = type {
+                var bytes = Array(text.utf8)
+                while bytes.last == 32 { bytes.removeLast() }
+                out.append(contentsOf: bytes)
+            } else {
+                out.append(contentsOf: text.utf8)
+            }
+        case .text:
+            out.append(contentsOf: try plainText(statement, index, storage).utf8)
+        case .jsonb:
+            let text = try plainText(statement, index, storage)
+            // A cheap shape check; PostgreSQL's parser is the judge (a bad document fails the COPY).
+            guard let first = text.utf8.first(where: { $0 != 32 && $0 != 9 && $0 != 10 && $0 != 13 }),
+                  "{[\"tfn-0123456789".utf8.contains(first), !text.contains("\\u0000") else {
+                throw Rejection(reason: "'\(text.prefix(40))' is not JSON")
+            }
+            out.append(contentsOf: text.utf8)
+        case .bytea:
+            let bytes = storage == .blob ? statement.bytes(index) : Array(statement.text(index).utf8)
+            let digits = Array("0123456789abcdef".utf8)
+            for byte in bytes {
+                out.append(digits[Int(byte >> 4)])
+                out.append(digits[Int(byte & 15)])
+            }
+        }
+    }
+
+    private func plainText(_ statement: SQLiteStatement, _ index: Int, _ storage: SQLiteStorage) throws -> String {
+        let text: String
+        switch storage {
+        case .integer: text = String(statement.int64(index))
+        case .real: text = "\(statement.double(index))"
+        default: text = statement.text(index)
+        }
+        if text.utf8.contains(0) { throw Rejection(reason: "text holds a NUL character, which PostgreSQL cannot store") }
+        return text
+    }
+
+    /// Appends the COPY field for canonical bytes (escaped; `+00` after instants; `\\x` before bytea).
+    func appendCopy(_ canonical: [UInt8], to line: inout [UInt8]) {
+        if type == .bytea { line.append(contentsOf: "\\\\x".utf8) }
+        appendCopyEscaped(canonical, to: &line)
+        if type == .timestamptz { line.append(contentsOf: "+00".utf8) }
+    }
+}
+
+/// Appends bytes in COPY text form: backslash, tab, newline and carriage return escaped.
+func appendCopyEscaped(_ bytes: [UInt8], to line: inout [UInt8]) {
+    for byte in bytes {
+        switch byte {
+        case UInt8(ascii: "\\"): line.append(UInt8(ascii: "\\")); line.append(UInt8(ascii: "\\"))
+        case 9: line.append(UInt8(ascii: "\\")); line.append(UInt8(ascii: "t"))
+        case 10: line.append(UInt8(ascii: "\\")); line.append(UInt8(ascii: "n"))
+        case 13: line.append(UInt8(ascii: "\\")); line.append(UInt8(ascii: "r"))
+        default: line.append(byte)
+        }
+    }
+}
+
+/// Appends `YYYY-MM-DD HH:MM:SS.ffffff` (UTC) for an instant.
+func appendInstant(_ stamp: Timestamp, to out: inout [UInt8]) {
+    let date = stamp.utcDate
+    let inDay = stamp.microseconds - Int64(date.days) * 86_400_000_000
+    let seconds = Int(inDay / 1_000_000)
+    let micro = Int(inDay % 1_000_000)
+    out.append(contentsOf: "\(date) \(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2)).\(pad(micro, 6))".utf8)
+}
