@@ -11,7 +11,7 @@ struct Stockflow: ParsableCommand {
         Exit codes: 0 success (rejects allowed and reported), 1 run failed, 2 invalid pipeline or usage,
         65 rejects over the pipeline's max_rejects, 75 temporary failure worth retrying.
         """,
-        subcommands: [Validate.self, Plan.self, Run.self, List.self, Docs.self]
+        subcommands: [Validate.self, Plan.self, Run.self, List.self, Docs.self, Migrate.self]
     )
 }
 
@@ -20,7 +20,8 @@ func report(_ diagnostics: DiagnosticList) {
     FileHandle.standardError.write(Data((diagnostics.description + "\n").utf8))
 }
 
-/// Loads a pipeline, or prints its problems and exits with status 2.
+/// Loads a pipeline, or prints its problems and exits with status 2 (75 when every problem is
+/// temporary, such as a locked database).
 func loadOrExit(_ path: String) throws -> Pipeline {
     do {
         return try Pipeline.load(path: path)
@@ -28,6 +29,6 @@ func loadOrExit(_ path: String) throws -> Pipeline {
         report(list)
         let count = list.diagnostics.count
         FileHandle.standardError.write(Data("\(count) error\(count == 1 ? "" : "s") in \(path)\n".utf8))
-        throw ExitCode(ExitStatus.invalid.rawValue)
+        throw ExitCode(list.isTemporary ? ExitStatus.temporary.rawValue : ExitStatus.invalid.rawValue)
     }
 }

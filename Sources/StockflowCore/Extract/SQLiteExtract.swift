@@ -132,7 +132,7 @@ public final class SQLiteExtract: StageRunner, StageKind {
             if error.isNotADatabase {
                 config.error("'\(url.lastPathComponent)' is not an SQLite database (\(error.message))", at: where_)
             } else if error.isTemporary {
-                config.diagnostics.error("database \(url.lastPathComponent) is locked by another process (\(error.message)); try again later", at: where_)
+                config.diagnostics.error("database \(url.lastPathComponent) is locked by another process (\(error.message)); try again later", at: where_, temporary: true)
             } else {
                 config.error("cannot read \(url.lastPathComponent): \(error)", at: where_)
             }

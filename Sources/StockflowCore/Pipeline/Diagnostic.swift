@@ -21,11 +21,14 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
     public var position: SourcePosition?
     /// What was expected, what was found and, where possible, the fix.
     public var message: String
+    /// The problem may go away by itself (a database locked by another process): worth a retry.
+    public var temporary: Bool
 
     /// Makes a diagnostic.
-    public init(_ message: String, at position: SourcePosition?) {
+    public init(_ message: String, at position: SourcePosition?, temporary: Bool = false) {
         self.message = message
         self.position = position
+        self.temporary = temporary
     }
 
     public var description: String {
@@ -43,6 +46,9 @@ public struct DiagnosticList: Error, Sendable, CustomStringConvertible {
     public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
 
     public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+
+    /// True when every problem is temporary, so the command should exit 75 (retry later), not 2.
+    public var isTemporary: Bool { !diagnostics.isEmpty && diagnostics.allSatisfy(\.temporary) }
 }
 
 /// Collects diagnostics while a pipeline is read, so every problem is reported in one pass.
@@ -54,8 +60,8 @@ public final class DiagnosticCollector {
     public init() {}
 
     /// Records a problem.
-    public func error(_ message: String, at position: SourcePosition?) {
-        let diagnostic = Diagnostic(message, at: position)
+    public func error(_ message: String, at position: SourcePosition?, temporary: Bool = false) {
+        let diagnostic = Diagnostic(message, at: position, temporary: temporary)
         if !diagnostics.contains(diagnostic) { diagnostics.append(diagnostic) }
     }
 
