@@ -81,7 +81,7 @@ public enum ConfigLoader {
         do {
             node = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            diagnostics.error(describe(error), at: position(of: error, file: file))
+            diagnostics.error(describe(error), at: position(of: error, file: file, text: text))
             return nil
         } catch {
             diagnostics.error("cannot read YAML: \(error)", at: SourcePosition(file: file, line: 1, column: 1))
@@ -115,11 +115,25 @@ public enum ConfigLoader {
         }
     }
 
-    private static func position(of error: YamlError, file: String) -> SourcePosition {
+    private static func position(of error: YamlError, file: String, text: String) -> SourcePosition {
         switch error {
         case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
             return SourcePosition(file: file, line: mark.line, column: mark.column)
-        case .duplicatedKeysInMapping(_, let context):
+        case .duplicatedKeysInMapping(let keys, let context):
+            // Yams marks the first occurrence; point at the repeat, the line the user must change:
+            // the next line after it that starts, at the same column, with the same key.
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            if let key = keys.first, context.mark.line >= 1 {
+                for index in context.mark.line..<lines.count {
+                    let line = lines[index]
+                    let indent = line.prefix { $0 == " " }.count
+                    let rest = line.dropFirst(indent)
+                    if indent + 1 == context.mark.column,
+                       rest.hasPrefix("\(key):") || rest.hasPrefix("\"\(key)\":") || rest.hasPrefix("'\(key)':") {
+                        return SourcePosition(file: file, line: index + 1, column: indent + 1)
+                    }
+                }
+            }
             return SourcePosition(file: file, line: context.mark.line, column: context.mark.column)
         default:
             return SourcePosition(file: file, line: 1, column: 1)
