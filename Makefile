@@ -4,14 +4,15 @@
 #   make bench  1M-order benchmark against the pandas baseline (see bench/run.sh)
 
 SHELL := /bin/bash
-APT_PACKAGES := pkg-config libsqlite3-dev libxlsxwriter-dev sqlite3 unzip time python3-venv
+APT_PACKAGES := pkg-config libsqlite3-dev libxlsxwriter-dev sqlite3 unzip time python3-venv postgresql libpq-dev \
+                libcurl4-openssl-dev openssl chromium fonts-dejavu-core
 SWIFT ?= swift
 OUT ?= out/demo
 AS_OF ?= $(shell date +%F)
 VENV := .venv-test
 JOBS ?= $(shell nproc)
 
-.PHONY: demo test deps build build-tests swift-tests acceptance bench docs clean
+.PHONY: demo test deps build build-tests swift-tests acceptance bench bench-migrate docs clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -30,6 +31,8 @@ demo: build
 	.build/debug/stockflow validate pipelines/nightly-inventory.yml
 	.build/debug/stockflow run pipelines/nightly-inventory.yml --out $(OUT) --as-of $(AS_OF)
 	@echo; echo "demo outputs:"; ls -1 $(OUT) | sed 's|^|  $(OUT)/|'
+	@echo; echo "workbook: $(OUT)/inventaire-$(AS_OF).xlsx"; echo "report:   $(OUT)/rapport-$(AS_OF).html"; \
+	  echo "digest:   $(OUT)/outbox/nightly-inventory-$(AS_OF).eml (no STOCKFLOW_SMTP_URL set, so written instead of sent)"
 
 $(VENV)/.installed: tests/acceptance/requirements.txt
 	python3 -m venv $(VENV)
@@ -39,16 +42,23 @@ $(VENV)/.installed: tests/acceptance/requirements.txt
 build-tests: deps
 	$(SWIFT) build --build-tests
 
+# The PostgreSQL tests talk to a private server (scripts/pg-test-server.sh) that with-postgres.sh
+# starts on a free loopback port, exports as STOCKFLOW_TEST_PG_URL and stops afterwards, even on failure.
 swift-tests: build-tests
-	$(SWIFT) test --skip-build --parallel --num-workers $(JOBS)
+	scripts/with-postgres.sh $(SWIFT) test --skip-build --parallel --num-workers $(JOBS)
 
 acceptance: build-tests $(VENV)/.installed
-	$(VENV)/bin/python -m pytest -q tests/acceptance
+	scripts/with-postgres.sh $(VENV)/bin/python -m pytest -q tests/acceptance
 
-test: swift-tests acceptance
+test: build-tests $(VENV)/.installed
+	scripts/with-postgres.sh bash -c '$(SWIFT) test --skip-build --parallel --num-workers $(JOBS) && $(VENV)/bin/python -m pytest -q tests/acceptance'
 
 bench: deps
 	bench/run.sh
+
+bench-migrate: deps
+	@dpkg -s pgloader >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq pgloader >/dev/null; }
+	bench/migrate.sh
 
 docs: build
 	.build/debug/stockflow docs > docs/pipelines.md

@@ -62,6 +62,7 @@ public func redactPassword(_ conninfo: String) -> String {
 public final class PostgresConnection {
     private let handle: OpaquePointer
     private let secrets: [String]
+    private var activeCopy: PostgresCopyWriter?
     /// Where the connection went, password removed (`host:port/dbname user`).
     public let target: String
 
@@ -219,6 +220,27 @@ public final class PostgresConnection {
         if let failure { throw failure }
     }
 
+    /// Starts `COPY ... FROM STDIN` for a caller that writes across several calls; end it with `endCopyIn()`.
+    public func beginCopyIn(_ sql: String) throws -> PostgresCopyWriter {
+        let result = PQexec(handle, sql)
+        try check(result, sql: sql, expected: [PGRES_COPY_IN])
+        PQclear(result)
+        activeCopy = PostgresCopyWriter(connection: self)
+        return activeCopy!
+    }
+
+    /// Sends what `beginCopyIn`'s writer holds and ends the COPY; throws the server's verdict.
+    public func endCopyIn() throws {
+        try activeCopy?.flush()
+        activeCopy = nil
+        guard PQputCopyEnd(handle, nil) == 1 else { throw connectionError(sql: "COPY FROM STDIN") }
+        var failure: Error?
+        while let result = PQgetResult(handle) {
+            do { try check(result, sql: "COPY FROM STDIN", expected: [PGRES_COMMAND_OK]); PQclear(result) } catch { failure = failure ?? error }
+        }
+        if let failure { throw failure }
+    }
+
     fileprivate func putCopyData(_ bytes: UnsafeBufferPointer<UInt8>) throws {
         let sent = bytes.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
         if sent != 1 { throw connectionError(sql: "COPY FROM STDIN") }
@@ -266,7 +288,7 @@ public final class PostgresConnection {
 
 /// A buffered writer of COPY text-format data; sends in 256 KiB chunks.
 public final class PostgresCopyWriter {
-    private unowned let connection: PostgresConnection
+    private unowned(unsafe) let connection: PostgresConnection
     private var buffer: [UInt8] = []
     private static let chunk = 1 << 18
 

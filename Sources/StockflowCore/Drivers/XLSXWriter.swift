@@ -511,6 +511,100 @@ public final class XLSXWorksheet {
     }
 }
 
+// MARK: - Charts
+
+/// The native Excel chart types the wrapper draws.
+public enum XLSXChartKind: String, Sendable, CaseIterable {
+    case bar, column, line, pie, doughnut
+
+    fileprivate var lxwValue: UInt8 {
+        switch self {
+        case .bar: UInt8(LXW_CHART_BAR.rawValue)
+        case .column: UInt8(LXW_CHART_COLUMN.rawValue)
+        case .line: UInt8(LXW_CHART_LINE.rawValue)
+        case .pie: UInt8(LXW_CHART_PIE.rawValue)
+        case .doughnut: UInt8(LXW_CHART_DOUGHNUT.rawValue)
+        }
+    }
+}
+
+/// One series of a chart: a name and two ranges of the workbook's own cells.
+public struct XLSXChartSeries: Sendable, Equatable {
+    public var name: String
+    /// Labels, e.g. `='Stock par produit'!$B$2:$B$39`.
+    public var categories: String
+    /// Numbers, e.g. `='Stock par produit'!$C$2:$C$39`.
+    public var values: String
+
+    public init(name: String, categories: String, values: String) {
+        self.name = name
+        self.categories = categories
+        self.values = values
+    }
+
+    /// An absolute range of one column of a sheet, rows 0-based and inclusive: `='Sheet'!$B$2:$B$10`.
+    public static func range(sheet: String, col: Int, firstRow: Int, lastRow: Int) -> String {
+        let letters = columnLetters(col)
+        return "='\(sheet.replacingOccurrences(of: "'", with: "''"))'!$\(letters)$\(firstRow + 1):$\(letters)$\(lastRow + 1)"
+    }
+}
+
+/// A chart registered in a workbook (obtain via `XLSXWorkbook.addChart`); the workbook owns and frees it.
+public final class XLSXChart {
+    public let kind: XLSXChartKind
+    fileprivate let pointer: UnsafeMutablePointer<lxw_chart>
+    fileprivate weak var workbook: XLSXWorkbook?
+
+    fileprivate init(kind: XLSXChartKind, pointer: UnsafeMutablePointer<lxw_chart>, workbook: XLSXWorkbook) {
+        self.kind = kind
+        self.pointer = pointer
+        self.workbook = workbook
+    }
+}
+
+extension XLSXWorkbook {
+    /// Makes a chart with a title and its series (libxlsxwriter copies every string).
+    public func addChart(_ kind: XLSXChartKind, title: String, series: [XLSXChartSeries]) throws -> XLSXChart {
+        let context = "adding \(kind.rawValue) chart \"\(title)\""
+        let handle = try liveHandle(context)
+        guard let pointer = workbook_add_chart(handle, kind.lxwValue) else {
+            throw XLSXError(code: .creationFailed, message: "workbook_add_chart returned NULL", context: context)
+        }
+        stripNUL(title).withCString { chart_title_set_name(pointer, $0) }
+        for item in series {
+            let added = stripNUL(item.categories).withCString { categories in
+                stripNUL(item.values).withCString { values in chart_add_series(pointer, categories, values) }
+            }
+            guard let added else {
+                throw XLSXError(code: .invalidArgument, message: "chart_add_series rejected \(item.values)", context: context)
+            }
+            stripNUL(item.name).withCString { chart_series_set_name(added, $0) }
+        }
+        if series.count < 2 && kind != .pie && kind != .doughnut {
+            chart_legend_set_position(pointer, UInt8(LXW_CHART_LEGEND_NONE.rawValue))
+        } else {
+            chart_legend_set_position(pointer, UInt8(LXW_CHART_LEGEND_BOTTOM.rawValue))
+        }
+        return XLSXChart(kind: kind, pointer: pointer, workbook: self)
+    }
+}
+
+extension XLSXWorksheet {
+    /// Places a chart with its top-left corner at a cell, scaled from Excel's 480 × 288 pixels.
+    public func insertChart(_ chart: XLSXChart, row: Int, col: Int, xScale: Double = 1, yScale: Double = 1) throws {
+        let context = "inserting a chart in '\(name)'"
+        _ = try workbook.liveHandle(context)
+        guard chart.workbook === workbook else {
+            throw XLSXError(code: .invalidArgument, message: "the chart belongs to another workbook", context: context)
+        }
+        var options = lxw_chart_options()
+        options.x_scale = xScale
+        options.y_scale = yScale
+        let error = worksheet_insert_chart_opt(pointer, try self.row(row, context), try column(col, context), chart.pointer, &options)
+        guard error == LXW_NO_ERROR else { throw XLSXError(error, context: context) }
+    }
+}
+
 // MARK: - File-private helpers
 
 /// Calls `body` with a NUL-terminated copy of `string`, or NULL when `string` is nil.

@@ -21,6 +21,26 @@ enum TextEncoding: String, CaseIterable {
         0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
     ]
 
+    /// Encodes a string into this encoding's bytes; nil when a character has no byte.
+    func encode(_ text: String) -> [UInt8]? {
+        switch self {
+        case .utf8:
+            return Array(text.utf8)
+        case .latin1, .windows1252:
+            var bytes: [UInt8] = []
+            for scalar in text.unicodeScalars {
+                if scalar.value < 0x80 || (scalar.value >= 0xA0 && scalar.value <= 0xFF) {
+                    bytes.append(UInt8(scalar.value))
+                } else if self == .windows1252, let index = TextEncoding.windows1252High.firstIndex(of: scalar.value), scalar.value != 0 {
+                    bytes.append(UInt8(0x80 + index))
+                } else {
+                    return nil
+                }
+            }
+            return bytes
+        }
+    }
+
     /// Decodes bytes to a String; nil when they are not valid in this encoding.
     func decode<Bytes: Collection>(_ bytes: Bytes) -> String? where Bytes.Element == UInt8 {
         if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
@@ -54,7 +74,7 @@ public final class CSVExtract: StageRunner, StageKind {
             OptionSpec("quote", .string, default: "\"", "Quote character."),
             OptionSpec("encoding", .choice(TextEncoding.allCases.map(\.rawValue)), default: "utf-8", "Text encoding of the file."),
             OptionSpec("decimal_mark", .choice([".", ","]), default: ".", "Decimal mark of decimal columns."),
-            OptionSpec("thousands_separator", .string, "Grouping separator accepted in decimal columns (e.g. a space or `.`)."),
+            OptionSpec("thousands_separator", .string, "Grouping separator accepted in decimal columns: a space, `.`, or the no-break space French Excel writes (`\"\\u00a0\"` in double quotes)."),
             OptionSpec("date_format", .string, default: "yyyy-MM-dd", "Default pattern of date columns."),
             OptionSpec("datetime_format", .string, default: "yyyy-MM-dd HH:mm:ss", "Default pattern of datetime columns (naive times are taken as UTC)."),
             OptionSpec("null_values", .list, default: "[\"\"]", "Field texts that mean 'no value'."),
@@ -83,7 +103,8 @@ public final class CSVExtract: StageRunner, StageKind {
     let quote: UInt8
     let encoding: TextEncoding
     let decimalMark: UInt8
-    let thousandsSeparator: UInt8?
+    /// The grouping separator as bytes of the file's encoding (the no-break space is two bytes in UTF-8).
+    let thousandsSeparator: [UInt8]?
     let nullValues: [[UInt8]]
     let declarations: [ColumnDeclaration]
     let dateFormat: DateFormat
@@ -91,7 +112,7 @@ public final class CSVExtract: StageRunner, StageKind {
     public let outputSchema: Schema
 
     init(path: URL, displayPath: String, delimiter: UInt8, quote: UInt8, encoding: TextEncoding, decimalMark: UInt8,
-         thousandsSeparator: UInt8?, nullValues: [[UInt8]], declarations: [ColumnDeclaration],
+         thousandsSeparator: [UInt8]?, nullValues: [[UInt8]], declarations: [ColumnDeclaration],
          dateFormat: DateFormat, datetimeFormat: DateFormat) {
         self.path = path
         self.displayPath = displayPath
@@ -122,10 +143,12 @@ public final class CSVExtract: StageRunner, StageKind {
         let quote = singleByte("quote", default: "\"")
         let encoding = TextEncoding.named(config.string("encoding", default: "utf-8") ?? "utf-8") ?? .utf8
         let decimalMark: UInt8 = config.string("decimal_mark") == "," ? UInt8(ascii: ",") : UInt8(ascii: ".")
-        var thousands: UInt8?
-        if config.string("thousands_separator") != nil { thousands = singleByte("thousands_separator", default: " ") }
-        if let delimiter, delimiter == decimalMark && thousands == nil {
-            // Allowed: quoted fields can still carry decimals; nothing to report.
+        var thousands: [UInt8]?
+        if let separator = config.string("thousands_separator") {
+            thousands = encoding.encode(separator)
+            if thousands == nil || separator.unicodeScalars.count != 1 {
+                config.error("'thousands_separator' of stage '\(config.id)' must be one character that \(encoding.rawValue) can hold, found '\(separator)'", at: config.node["thousands_separator"]?.position)
+            }
         }
         var formats: [DateFormat] = []
         for (name, fallback) in [("date_format", "yyyy-MM-dd"), ("datetime_format", "yyyy-MM-dd HH:mm:ss")] {
@@ -233,6 +256,26 @@ public final class CSVExtract: StageRunner, StageKind {
         try emit(batch)
     }
 
+    /// Parses a decimal field, accepting the grouping separator even when it is several bytes long.
+    private func parseDecimal(_ bytes: ArraySlice<UInt8>) -> Money? {
+        guard let separator = thousandsSeparator, separator.count > 1 else {
+            return Money.parse(bytes, decimalMark: decimalMark, thousandsSeparator: thousandsSeparator?.first)
+        }
+        // Replace each multi-byte separator by one byte (0x01, never in text) that Money.parse groups on.
+        var single: [UInt8] = []
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            if bytes[index...].starts(with: separator) {
+                single.append(1)
+                index += separator.count
+            } else {
+                single.append(bytes[index])
+                index += 1
+            }
+        }
+        return Money.parse(single, decimalMark: decimalMark, thousandsSeparator: 1)
+    }
+
     private func rawRecord(_ reader: CSVReader) -> String {
         encoding.decode(reader.recordBytes) ?? String(decoding: reader.recordBytes, as: UTF8.self)
     }
@@ -264,7 +307,7 @@ public final class CSVExtract: StageRunner, StageKind {
             }
             return .success(.int(value))
         case .decimal:
-            guard var value = Money.parse(bytes, decimalMark: decimalMark, thousandsSeparator: thousandsSeparator) else {
+            guard var value = parseDecimal(bytes) else {
                 return .failure(Problem(rule: "decimal", message: "column '\(declaration.name)': '\(shown())' is not a decimal number (decimal mark '\(UnicodeScalar(decimalMark))')"))
             }
             if let scale = declaration.scale {

@@ -40,7 +40,7 @@ public final class CSVLoad: StageRunner, StageKind {
 
     private func open(_ context: StageContext) throws -> CSVWriter {
         if let writer { return writer }
-        let temporary = try context.run.outputs.create(path.resolved(asOf: context.run.asOf, pipeline: context.run.pipelineName))
+        let temporary = try context.createOutput(path.resolved(asOf: context.run.asOf, pipeline: context.run.pipelineName))
         let writer = try CSVWriter(url: temporary, delimiter: delimiter)
         try writer.write(schema.names)
         self.writer = writer

@@ -9,6 +9,8 @@ public final class XLSXLoad: StageRunner, StageKind {
             OptionSpec("path", .outputPath, required: true, "Workbook path under the output folder; `{as_of}` and `{pipeline}` are filled in."),
             OptionSpec("sheets", .list, required: true, "Sheets in order, each `{name, input, columns?, headers?, totals?, formats?}`: `name` (≤ 27 characters), `input` (stage id), `columns` (subset and order, default all), `headers` (`{column: label}`), `totals` (columns summed in a totals row), `formats` (`{column: money | percent | number | integer | code | date | text}`; by default decimals are money, integers named code*/ *_id/id are codes, other integers numbers)."),
             OptionSpec("findings_sheet", .string, "Name of a last sheet listing the run's findings (rule, source, evidence), from every stage of the pipeline. No such sheet when absent."),
+            OptionSpec("charts", .list, "Native Excel charts on a summary sheet, drawn from the workbook's own cells, each `{type, title?, sheet, categories, values}`: `type` bar, column, line, pie or doughnut; `sheet` (name of a sheet above); `categories` (its column of labels); `values` (one number column, or a list for several series)."),
+            OptionSpec("charts_sheet", .string, default: "Graphiques (fr_FR), Charts (en_US)", "Name of the summary sheet holding the charts, placed after the data sheets."),
             OptionSpec("max_rows_per_sheet", .int, default: "1048576", "Rows per sheet (header and totals row included) before continuing on a next sheet; Excel's limit by default."),
         ],
         example: """
@@ -67,6 +69,18 @@ public final class XLSXLoad: StageRunner, StageKind {
     private var formats: [String: XLSXFormat] = [:]
 
     let findingsSheet: String?
+
+    /// A native chart over one sheet's cells: positions are columns of that sheet.
+    struct ChartRequest {
+        var kind: XLSXChartKind
+        var title: String
+        var sheet: Int
+        var categories: Int
+        var values: [Int]
+    }
+
+    var charts: [ChartRequest] = []
+    var chartsSheet = "Charts"
 
     init(path: OutputPath, sheets: [Sheet], maxRows: Int, settings: PipelineSettings, findingsSheet: String?) {
         self.findingsSheet = findingsSheet
@@ -158,7 +172,73 @@ public final class XLSXLoad: StageRunner, StageKind {
         if let findingsSheet, names.contains(findingsSheet.lowercased()) {
             config.error("findings_sheet '\(findingsSheet)' has the name of another sheet", at: config.node["findings_sheet"]?.position)
         }
-        return XLSXLoad(path: path, sheets: sheets, maxRows: maxRows, settings: context.settings, findingsSheet: findingsSheet)
+        let load = XLSXLoad(path: path, sheets: sheets, maxRows: maxRows, settings: context.settings, findingsSheet: findingsSheet)
+        load.charts = chartRequests(config, sheets: sheets)
+        load.chartsSheet = config.string("charts_sheet") ?? (context.settings.locale == "fr_FR" ? "Graphiques" : "Charts")
+        if !load.charts.isEmpty && (names.contains(load.chartsSheet.lowercased()) || load.chartsSheet.lowercased() == findingsSheet?.lowercased()) {
+            config.error("charts_sheet '\(load.chartsSheet)' has the name of another sheet", at: config.node["charts_sheet"]?.position)
+        }
+        return load
+    }
+
+    /// Reads `charts:` against the sheets' columns.
+    static func chartRequests(_ config: StageConfig, sheets: [Sheet]) -> [ChartRequest] {
+        (config.node["charts"]?.items ?? []).compactMap { item in
+            let allowed = ["type", "title", "sheet", "categories", "values"]
+            for entry in item.entries ?? [] where !allowed.contains(entry.key) {
+                config.error("unknown key '\(entry.key)' in a chart of stage '\(config.id)'\(didYouMean(entry.key, allowed))", at: entry.keyPosition)
+            }
+            let kinds = XLSXChartKind.allCases.map(\.rawValue)
+            guard let kind = item["type"]?.scalar.flatMap(XLSXChartKind.init(rawValue:)) else {
+                config.error("each chart needs 'type:' one of \(kinds.joined(separator: ", ")), found \(item["type"]?.shapeName ?? "nothing")", at: item["type"]?.position ?? item.position)
+                return nil
+            }
+            guard let sheetName = item["sheet"]?.scalar, let sheetIndex = sheets.firstIndex(where: { $0.name == sheetName }) else {
+                config.error("a chart's 'sheet' must name a sheet of this workbook (\(sheets.map(\.name).joined(separator: ", "))), found \(item["sheet"]?.shapeName ?? "nothing")", at: item["sheet"]?.position ?? item.position)
+                return nil
+            }
+            let sheet = sheets[sheetIndex]
+            let columnNames = sheet.columns.map { sheet.schema.columns[$0].name }
+            func position(_ node: ConfigNode?, numeric: Bool) -> Int? {
+                guard let node, let name = node.scalar, let position = columnNames.firstIndex(of: name) else {
+                    config.error("a chart over sheet '\(sheetName)' names column \(node?.shapeName ?? "nothing"), which the sheet does not have (columns: \(columnNames.joined(separator: ", ")))", at: node?.position ?? item.position)
+                    return nil
+                }
+                if numeric && ![.int, .decimal].contains(sheet.schema.columns[sheet.columns[position]].type) {
+                    config.error("chart values must be number columns; '\(name)' is not", at: node.position)
+                    return nil
+                }
+                return position
+            }
+            guard let categories = position(item["categories"], numeric: false) else { return nil }
+            let valueNodes = item["values"]?.items ?? [item["values"]].compactMap { $0 }
+            let values = valueNodes.compactMap { position($0, numeric: true) }
+            guard !values.isEmpty, values.count == valueNodes.count else {
+                if valueNodes.isEmpty { config.error("a chart needs 'values:' a number column of sheet '\(sheetName)'", at: item.position) }
+                return nil
+            }
+            return ChartRequest(kind: kind, title: item["title"]?.scalar ?? sheetName, sheet: sheetIndex, categories: categories, values: values)
+        }
+    }
+
+    /// The summary sheet: each chart reads the first part of its sheet (the rows up to Excel's limit).
+    private func writeCharts(_ context: StageContext) throws {
+        guard let workbook, !charts.isEmpty else { return }
+        let summary = try workbook.addWorksheet(named: chartsSheet)
+        for (index, request) in charts.enumerated() {
+            guard let part = parts[request.sheet].first, part.nextRow > 1 else {
+                context.note("chart '\(request.title)' left out: sheet '\(sheets[request.sheet].name)' has no rows")
+                continue
+            }
+            let sheet = sheets[request.sheet]
+            let series = request.values.map { value in
+                XLSXChartSeries(name: sheet.headers[value],
+                                categories: XLSXChartSeries.range(sheet: part.worksheet.name, col: request.categories, firstRow: 1, lastRow: part.nextRow - 1),
+                                values: XLSXChartSeries.range(sheet: part.worksheet.name, col: value, firstRow: 1, lastRow: part.nextRow - 1))
+            }
+            let chart = try workbook.addChart(request.kind, title: request.title, series: series)
+            try summary.insertChart(chart, row: 1 + (index / 2) * 24, col: 1 + (index % 2) * 10, xScale: 1.25, yScale: 1.5)
+        }
     }
 
     private var currencySymbol: String {
@@ -208,7 +288,7 @@ public final class XLSXLoad: StageRunner, StageKind {
     private func open(_ context: StageContext) throws {
         guard workbook == nil else { return }
         let relative = path.resolved(asOf: context.run.asOf, pipeline: context.run.pipelineName)
-        let temporary = try context.run.outputs.create(relative)
+        let temporary = try context.createOutput(relative)
         self.temporary = temporary
         let book = try XLSXWorkbook(path: temporary.path, constantMemory: true,
                                     tmpdir: temporary.deletingLastPathComponent().path)
@@ -327,6 +407,7 @@ public final class XLSXLoad: StageRunner, StageKind {
 
     public func finalize(_ context: StageContext) throws {
         guard workbook != nil else { return }
+        try writeCharts(context)
         if let findingsSheet { try writeFindings(context.run.findings, named: findingsSheet) }
         do {
             try workbook?.close()
@@ -352,13 +433,14 @@ public final class XLSXLoad: StageRunner, StageKind {
                 widths[index] = max(widths[index], cell.utf8.count + 1)
             }
         }
+        // constant_memory: the filter range must be set before a row past it is written.
+        try sheet.autofilter(firstRow: 0, firstCol: 0, lastRow: max(log.firstEntries.count, 1), lastCol: titles.count - 1)
         if log.count > log.firstEntries.count {
             try sheet.writeString(row: log.firstEntries.count + 1, col: 0,
                                   "… \(log.count - log.firstEntries.count) more in findings.csv")
         }
         for (index, width) in widths.enumerated() { try sheet.setColumn(first: index, last: index, width: Double(min(width, 80))) }
         try sheet.freezePanes(row: 1, col: 0)
-        try sheet.autofilter(firstRow: 0, firstCol: 0, lastRow: max(log.firstEntries.count, 1), lastCol: titles.count - 1)
     }
 }
 

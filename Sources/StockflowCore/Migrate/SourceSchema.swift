@@ -103,8 +103,12 @@ enum SourceSchemaReader {
             var type = TargetType.fromSQLite(declared: column.declared, isJSON: jsonColumns.contains(column.name))
             var source: String?
             let isIdentity = primaryKey == [column.name] && column.declared.lowercased() == "integer"
+            if isIdentity, let hint = decimalHints["\(name).\(column.name)"], hint.1 < 0 {
+                type = .bigint  // a Django BigAutoField
+                source = "BigAutoField in the Django migrations"
+            }
             if case .numeric(_, let scale) = type {
-                if let hint = decimalHints["\(name).\(column.name)"] {
+                if let hint = decimalHints["\(name).\(column.name)"], hint.1 >= 0 {
                     type = .numeric(precision: hint.0, scale: hint.1)
                     source = "hint"
                 } else if scale >= 0 {

@@ -102,7 +102,7 @@ public enum TargetType: Sendable, Equatable, CustomStringConvertible {
         case .date: return "to_char(\(column), 'YYYY-MM-DD')"
         case .time: return "to_char(\(column), 'HH24:MI:SS.US')"
         // jsonb normalizes key order and spacing, so only presence is compared; content is checked by the parser.
-        case .jsonb: return "'j'"
+        case .jsonb: return "CASE WHEN \(column) IS NULL THEN NULL ELSE 'j' END"
         case .bytea: return "encode(\(column), 'hex')"
         }
     }

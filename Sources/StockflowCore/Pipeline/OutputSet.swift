@@ -12,6 +12,8 @@ public final class OutputSet {
     private var pending: [(temporary: URL, final: URL)] = []
     /// Final paths of the files committed so far.
     public private(set) var committed: [URL] = []
+    /// Final paths of the files each stage created, by stage id (for loads that attach them).
+    public private(set) var filesByStage: [String: [URL]] = [:]
 
     /// Opens (and creates) the output folder and removes temporaries left by killed runs.
     public init(directory: URL) throws {
@@ -24,8 +26,9 @@ public final class OutputSet {
         removeStaleTemporaries()
     }
 
-    /// A temporary file for `relativePath`; the caller writes it, the run commits it.
-    public func create(_ relativePath: String) throws -> URL {
+    /// A temporary file for `relativePath`; the caller writes it, the run commits it. `stage` records
+    /// which stage owns the file.
+    public func create(_ relativePath: String, stage: String? = nil) throws -> URL {
         if let problem = OutputPath.problem(with: relativePath) {
             throw StageError("output path '\(relativePath)' \(problem)")
         }
@@ -38,6 +41,7 @@ public final class OutputSet {
         let temporary = folder.appendingPathComponent(".\(final.lastPathComponent).tmp-\(getpid())")
         try? FileManager.default.removeItem(at: temporary)
         pending.append((temporary, final))
+        if let stage, !(filesByStage[stage] ?? []).contains(final) { filesByStage[stage, default: []].append(final) }
         return temporary
     }
 

@@ -6,6 +6,8 @@ public struct PipelineSchedule: Sendable {
     public var cron: CronExpression
     /// The IANA time zone the expression is read in.
     public var timezone: String
+    /// What happens to fire times missed while the scheduler was down (`catchup:`, default latest).
+    public var catchup: CatchUpPolicy = .latest
 }
 
 /// One stage, built and placed in run order.
@@ -36,13 +38,19 @@ public struct Pipeline {
     public var settings: PipelineSettings
     /// Stages in run order (every stage after its inputs).
     public var stages: [PlannedStage]
+    /// How stages that talk to a server retry temporary failures (`retries:`).
+    public var retries = RetryPolicy()
+    /// The alert sent when a run fails (`on_failure:`).
+    public var onFailure: FailureAlert?
 
     /// The top-level keys of a pipeline file, with their docs.
     public static let topLevelOptions: [OptionSpec] = [
         OptionSpec("version", .int, required: true, "Format version; must be 1."),
         OptionSpec("name", .string, required: true, "Pipeline name, used in run.json, logs and output placeholders ({pipeline})."),
         OptionSpec("description", .string, "What the pipeline is for."),
-        OptionSpec("schedule", .mapping, "`{cron: \"30 2 * * *\", timezone: Europe/Paris}`: a 5-field cron expression (or @daily, @hourly, ...) and an IANA time zone."),
+        OptionSpec("schedule", .mapping, "`{cron: \"30 2 * * *\", timezone: Europe/Paris, catchup: latest}`: a 5-field cron expression (or @daily, @hourly, ...), an IANA time zone (default UTC) and what `stockflow schedule` does with fire times missed while it was down: `none`, `latest` (default: run the most recent once) or `all` (each, with its own as-of date). A local time skipped by a daylight-saving change runs once at the next valid minute; a repeated one runs once."),
+        OptionSpec("retries", .mapping, "Retries of temporary failures (a server unreachable, a database locked) with exponential backoff and jitter: `{max_retries: 3, initial_delay: 1, max_delay: 60, multiplier: 2, jitter: 0.5}` (seconds; these are the defaults). When they run out the run exits 75."),
+        OptionSpec("on_failure", .mapping, "`{email: {to: [ops@example.com], subject: ..., log_lines: 50}}`: an alert with the error and the log tail when a run fails; SMTP keys (`smtp_url`, `smtp_user`, `smtp_password`, `starttls`, `from`, `cc`) as in the email load."),
         OptionSpec("settings", .mapping, "Pipeline-wide settings (below)."),
         OptionSpec("stages", .mapping, required: true, "The stages, keyed by id; each has exactly one of `extract:`, `transform:` or `load:`."),
     ]
@@ -95,7 +103,9 @@ public struct Pipeline {
         let context = BuildContext(settings: settings, baseDirectory: url.deletingLastPathComponent())
         let stages = buildStages(stageEntries, context: context, diagnostics: diagnostics)
         return Pipeline(name: name, description: root["description"]?.scalar, file: url, schedule: schedule,
-                        settings: settings, stages: stages)
+                        settings: settings, stages: stages,
+                        retries: RetryPolicy.read(root["retries"], diagnostics: diagnostics),
+                        onFailure: FailureAlert.read(root["on_failure"], diagnostics: diagnostics))
     }
 
     private static func readSchedule(_ node: ConfigNode, diagnostics: DiagnosticCollector) -> PipelineSchedule? {
@@ -131,7 +141,8 @@ public struct Pipeline {
             diagnostics.error("schedule 'catchup' must be one of none, latest, all, found \(catchup.shapeName)", at: catchup.position)
         }
         guard let cron else { return nil }
-        return PipelineSchedule(cron: cron, timezone: zone)
+        return PipelineSchedule(cron: cron, timezone: zone,
+                                catchup: node["catchup"]?.scalar.flatMap(CatchUpPolicy.init(rawValue:)) ?? .latest)
     }
 
     private static func readSettings(_ node: ConfigNode?, diagnostics: DiagnosticCollector) -> PipelineSettings {

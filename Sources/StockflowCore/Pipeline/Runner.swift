@@ -41,6 +41,19 @@ public struct RunReport: Codable, Sendable {
     public var findings_file: String
 }
 
+/// A request to stop a run early (SIGTERM), checked between batches and before outputs are committed;
+/// a cancelled run commits nothing, not even rejects.csv, and ends with status `cancelled`, exit 75.
+public final class RunCancellation: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
+    /// Makes a flag, not set.
+    public init() {}
+    /// Sets the flag.
+    public func cancel() { lock.withLock { cancelled = true } }
+    /// Whether the run should stop.
+    public var isCancelled: Bool { lock.withLock { cancelled } }
+}
+
 /// Runs a pipeline: streams batches from extracts through transforms into loads, then commits the
 /// outputs atomically and writes run.json, rejects.csv and findings.csv.
 public final class PipelineRunner {
@@ -48,6 +61,8 @@ public final class PipelineRunner {
     private let outputDirectory: URL
     private let asOf: CivilDate
     private let clock: () -> Date
+    private let cancellation: RunCancellation?
+    private let redact: (String) -> String
 
     /// One node of the running graph.
     private final class Node {
@@ -88,11 +103,15 @@ public final class PipelineRunner {
     }
 
     /// Prepares a run writing into `outputDirectory` for the day `asOf`; `clock` is injectable for tests.
-    public init(pipeline: Pipeline, outputDirectory: URL, asOf: CivilDate, clock: @escaping () -> Date = Date.init) {
+    /// `redact` cleans every text of the report before run.json is written (secrets from the environment).
+    public init(pipeline: Pipeline, outputDirectory: URL, asOf: CivilDate, clock: @escaping () -> Date = Date.init,
+                cancellation: RunCancellation? = nil, redact: @escaping (String) -> String = { $0 }) {
         self.pipeline = pipeline
         self.outputDirectory = outputDirectory
         self.asOf = asOf
         self.clock = clock
+        self.cancellation = cancellation
+        self.redact = redact
     }
 
     /// Runs the pipeline and returns its report (also written to run.json). Never throws for data
@@ -130,6 +149,11 @@ public final class PipelineRunner {
             status = .failed
             report.error = "\(error)"
         }
+        let cancelled = cancellation?.isCancelled == true
+        if cancelled {
+            status = .temporary
+            report.error = "cancelled (SIGTERM) before it finished; no output replaced"
+        }
         report.stages = nodes.map { node in
             let counters = node.context.counters
             return RunReport.StageReport(
@@ -144,11 +168,13 @@ public final class PipelineRunner {
         do {
             try run.rejects.close()
             try run.findings.close()
+            if cancelled { outputs.discardAll() }
             try outputs.commit(run.rejects.temporary)
             try outputs.commit(run.findings.temporary)
             if status == .success {
                 report.outputs = outputs.pendingFinalPaths.map(\.path)
                 try outputs.commitAll()
+                deliver(outputs, status: &status, report: &report)
             } else {
                 outputs.discardAll()
             }
@@ -159,10 +185,30 @@ public final class PipelineRunner {
             report.error = report.error ?? "\(error)"
         }
         report.status = status == .success ? "succeeded" : (status == .tooManyRejects ? "too_many_rejects" : "failed")
+        if cancelled { report.status = "cancelled" }
         report.exit_code = status.rawValue
         report.finished = iso8601(clock())
+        report = report.redacted(redact)
         writeRunFile(report, outputs: outputs)
         return report
+    }
+
+    /// Runs the stages' `afterCommit` (sending an email with the committed files). The outputs stay in
+    /// place whatever happens; a failure sets the exit code and the report's error.
+    private func deliver(_ outputs: OutputSet, status: inout ExitStatus, report: inout RunReport) {
+        let before = Set(outputs.committed)
+        for node in nodes {
+            do {
+                try node.stage.runner.afterCommit(node.context)
+            } catch let error as StageError {
+                if status == .success { status = error.kind == .temporary ? .temporary : .failed }
+                report.error = report.error ?? "stage '\(node.stage.id)': \(error.message)"
+            } catch {
+                if status == .success { status = .failed }
+                report.error = report.error ?? "stage '\(node.stage.id)': \(error)"
+            }
+        }
+        report.outputs += outputs.committed.filter { !before.contains($0) }.map(\.path)
     }
 
     private func writeRunFile(_ report: RunReport, outputs: OutputSet) {
@@ -188,7 +234,7 @@ public final class PipelineRunner {
             let node = nodes[source]
             enter(source)
             do {
-                try node.stage.runner.produce(node.context) { batch in try self.dispatch(batch, from: source) }
+                try produce(node, source)
             } catch {
                 leave()
                 throw error
@@ -248,7 +294,22 @@ public final class PipelineRunner {
         return order
     }
 
+    /// Runs an extract, retrying it per the pipeline's `retries:` when it fails temporarily (a
+    /// database locked, a server unreachable) before reading any row.
+    private func produce(_ node: Node, _ index: Int) throws {
+        try pipeline.retries.perform(isTemporary: { error in
+            (error as? StageError)?.kind == .temporary && node.context.counters.rowsIn == 0
+                && node.context.counters.rowsRejected == 0 && node.context.counters.rowsEmitted == 0
+                && cancellation?.isCancelled != true
+        }, onRetry: { error, attempt, wait in
+            node.context.note(String(format: "retry %d after a temporary failure, waiting %.1f s: %@", attempt, wait, "\(error)"))
+        }) { _ in
+            try node.stage.runner.produce(node.context) { batch in try self.dispatch(batch, from: index) }
+        }
+    }
+
     private func dispatch(_ batch: Batch, from index: Int) throws {
+        if cancellation?.isCancelled == true { throw StageError("cancelled", kind: .temporary) }
         guard !batch.isEmpty else { return }
         let node = nodes[index]
         node.context.counters.rowsEmitted += batch.count

@@ -33,6 +33,9 @@ public protocol StageRunner: AnyObject {
     /// Called once every stage has finished, before outputs are committed: loads that report on the
     /// whole run (a Findings sheet) complete their files here.
     func finalize(_ context: StageContext) throws
+    /// Called once the run's outputs are committed (renamed into place), for stages that deliver
+    /// them elsewhere (an email). A failure here leaves the outputs in place and sets the exit code.
+    func afterCommit(_ context: StageContext) throws
     /// Whether the stage counts its own `rows_out` (aggregates, loads) instead of rows emitted.
     var countsOwnOutput: Bool { get }
 }
@@ -42,6 +45,7 @@ extension StageRunner {
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {}
     public func finish(_ context: StageContext, emit: Emit) throws {}
     public func finalize(_ context: StageContext) throws {}
+    public func afterCommit(_ context: StageContext) throws {}
     public var countsOwnOutput: Bool { false }
 }
 
@@ -150,6 +154,11 @@ public final class StageContext {
 
     /// Counts rows delivered, for stages whose `countsOwnOutput` is true.
     public func countOut(_ count: Int) { counters.rowsOut += count }
+
+    /// A temporary file for an output of this stage; the run commits it and remembers its owner.
+    public func createOutput(_ relativePath: String) throws -> URL {
+        try run.outputs.create(relativePath, stage: stageID)
+    }
 
     /// Adds a remark to the run summary.
     public func note(_ text: String) { counters.notes.append(text) }

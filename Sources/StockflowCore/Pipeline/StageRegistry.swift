@@ -5,6 +5,7 @@ public enum StageRegistry {
     public static let all: [StageKind.Type] = [
         CSVExtract.self,
         SQLiteExtract.self,
+        PostgresExtract.self,
         OrderTotals.self,
         WarehouseRollup.self,
         Returns.self,
@@ -18,7 +19,10 @@ public enum StageRegistry {
         Join.self,
         Aggregate.self,
         XLSXLoad.self,
+        HTMLReportLoad.self,
+        EmailLoad.self,
         CSVLoad.self,
+        PostgresLoad.self,
     ]
 
     /// The kinds of one role.

@@ -102,11 +102,16 @@ public final class Suppliers: StageRunner, StageKind {
         let totalRevenue = try revenue.values.reduce(Money.zero(scale: 2)) { try $0.adding($1) }
         var batch = Batch()
         var keys = names.map(\.0)
-        if stockValue_[.null] != nil || revenue[.null] != nil { keys.append(.null) }
         let nameOf = Dictionary(names, uniquingKeysWith: { first, _ in first })
+        // A product naming a supplier the suppliers table lacks keeps its figures in a row of its own,
+        // so the rows still add up to the totals.
+        let unknown = Set(stockValue_.keys).union(revenue.keys).filter { !$0.isNull && nameOf[$0] == nil }
+        keys += unknown.sorted { Value.compare($0, $1) < 0 }
+        if stockValue_[.null] != nil || revenue[.null] != nil { keys.append(.null) }
         for key in keys {
             let stock = stockValue_[key] ?? Money.zero(scale: 2), sales = revenue[key] ?? Money.zero(scale: 2)
-            batch.append([key, nameOf[key] ?? .text("(sans fournisseur)"), .decimal(stock), .decimal(try Suppliers.share(stock, of: totalStock)),
+            let name = nameOf[key] ?? .text(key.isNull ? "(sans fournisseur)" : "(fournisseur inconnu \(key))")
+            batch.append([key, name, .decimal(stock), .decimal(try Suppliers.share(stock, of: totalStock)),
                           .decimal(sales), .decimal(try Suppliers.share(sales, of: totalRevenue))], origin: .derived)
         }
         try emit(batch)

@@ -106,6 +106,22 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
         #expect(readCSV(scratch.read("out/out.csv") ?? "").map { $0[1] } == ["montant", "1234.50", "-0.50", "12.00", "1000000.01"])
     }
 
+    @Test(arguments: [("windows-1252", [0xA0] as [UInt8]), ("utf-8", [0xC2, 0xA0])])
+    func theNoBreakSpaceFrenchExcelGroupsWithIsAThousandsSeparator(encoding: String, space: [UInt8]) throws {
+        let scratch = Scratch()
+        defer { scratch.cleanup() }
+        let lines: [[UInt8]] = [Array("code;montant\n1;1".utf8) + space + Array("234,50\n".utf8),
+                                Array("2;12".utf8) + space + Array("345".utf8) + space + Array("678,9\n".utf8),
+                                Array("3;1".utf8) + space + Array("23,4\n".utf8)]
+        scratch.write("in.csv", bytes: lines.flatMap { $0 })
+        let report = try runPipeline(csvPipeline(options: ["delimiter: \";\"", "decimal_mark: \",\"", "encoding: \(encoding)",
+                                                           "thousands_separator: \"\\u00a0\""],
+                                                 columns: "{code: int, montant: decimal}"), in: scratch)
+        #expect(report.exit_code == 0, "\(report.error ?? "")")
+        #expect(readCSV(scratch.read("out/out.csv") ?? "").map { $0[1] } == ["montant", "1234.50", "12345678.9"])
+        #expect(rejectedRecords(scratch).map { [$0[1], $0[2]] } == [["in.csv:4", "decimal"]], "groups of three digits only")
+    }
+
     @Test func nullMarkersMakeNullsInNullableColumnsAndRejectsInRequiredOnes() throws {
         let scratch = Scratch()
         defer { scratch.cleanup() }

@@ -1,0 +1,129 @@
+import Foundation
+
+/// `extract: postgres` — streams a table or a query from PostgreSQL in libpq's single-row mode.
+public final class PostgresExtract: StageRunner, StageKind {
+    public static let spec = StageSpec(
+        kind: "postgres", role: .extract,
+        summary: "Streams a table or a query from PostgreSQL (single-row mode, never the whole result in memory) with exact types: integer types as int, numeric as exact decimals with their declared scale, boolean, date, timestamptz as UTC instants (the session runs in UTC whatever the server's zone), json/jsonb as text, bytea as hex text. An unreachable server fails with exit 75 after the retries; the password never appears in messages or run.json.",
+        options: [
+            OptionSpec("connection", .string, required: true, "libpq connection: `postgres://user@host:port/db?sslmode=require`, `host=... dbname=...`, or empty for the PG* environment variables; passwords best from ~/.pgpass or `${PGPASSWORD}`."),
+            OptionSpec("table", .string, "Table to read, optionally `schema.table`. Give `table` or `query`."),
+            OptionSpec("query", .string, "SELECT statement to run instead of a table."),
+            OptionSpec("retries", .int, default: "3", "Connection attempts after the first while the server is unreachable (1 s, 2 s, 4 s... apart)."),
+        ],
+        example: """
+        orders:
+          extract: postgres
+          connection: "postgres://reporting@db.internal/stock?sslmode=require"
+          query: SELECT code_cmd, produit_id, quantite_cmd, montant_commande, date_commande FROM stock_commande
+        """)
+
+    let options: PostgresConnectionOptions
+    let sql: String
+    let displayName: String
+    let scales: [Int?]
+    public let outputSchema: Schema
+
+    init(options: PostgresConnectionOptions, sql: String, displayName: String, schema: Schema, scales: [Int?]) {
+        self.options = options
+        self.sql = sql
+        self.displayName = displayName
+        self.scales = scales
+        outputSchema = schema
+    }
+
+    /// The stockflow column type of a PostgreSQL type OID.
+    static func columnType(_ oid: UInt32) -> ColumnType {
+        switch oid {
+        case PostgresType.int2, PostgresType.int4, PostgresType.int8, PostgresType.oid: return .int
+        case PostgresType.numeric, PostgresType.float4, PostgresType.float8: return .decimal
+        case PostgresType.bool: return .bool
+        case PostgresType.date: return .date
+        case PostgresType.timestamp, PostgresType.timestamptz: return .datetime
+        default: return .text
+        }
+    }
+
+    public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
+        let table = config.string("table")
+        let query = config.string("query")
+        if (table == nil) == (query == nil) {
+            config.error("stage '\(config.id)' needs exactly one of 'table' or 'query'")
+            return nil
+        }
+        let options = PostgresConnectionOptions(config.string("connection") ?? "", retries: config.int("retries", default: 3))
+        let sql: String
+        if let table {
+            sql = "SELECT * FROM " + table.split(separator: ".", maxSplits: 1).map { quoteIdentifier(String($0)) }.joined(separator: ".")
+        } else {
+            sql = query!
+        }
+        do {
+            let connection = try PostgresConnection(options)
+            let columns = try connection.describe(sql)
+            var scales: [Int?] = []
+            let schema = Schema(columns.map { column in
+                let type = columnType(column.type)
+                let scale: Int? = column.type == PostgresType.numeric && column.modifier >= 4 ? Int((column.modifier - 4) & 0xffff) : nil
+                scales.append(scale)
+                return Column(column.name, type, scale: scale)
+            })
+            return PostgresExtract(options: options, sql: sql, displayName: table ?? "query on \(connection.target)", schema: schema, scales: scales)
+        } catch let error as PostgresError {
+            config.diagnostics.error("stage '\(config.id)': \(error)", at: config.node[table == nil ? "query" : "table"]?.position ?? config.position, temporary: error.isTemporary)
+            return nil
+        } catch {
+            config.error("stage '\(config.id)': \(error)")
+            return nil
+        }
+    }
+
+    public func produce(_ context: StageContext, emit: Emit) throws {
+        let source = context.run.origins.register(displayName, kind: .fileLine)
+        var batch = Batch(capacity: Batch.preferredSize)
+        var ordinal: Int64 = 0
+        let types = outputSchema.columns.map(\.type)
+        do {
+            let connection = try PostgresConnection(options)
+            try connection.execute("SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; SET extra_float_digits TO 1; SET client_encoding TO 'UTF8'")
+            try connection.forEachRow(sql) { row in
+                ordinal += 1
+                context.countRead(1)
+                var values = Row()
+                values.reserveCapacity(types.count)
+                var problem: String?
+                for index in 0..<types.count {
+                    if row.isNull(index) { values.append(.null); continue }
+                    let text = row.text(index)
+                    switch types[index] {
+                    case .int: if let value = Int64(text) { values.append(.int(value)) } else { problem = "'\(text)' is not a whole number" }
+                    case .decimal:
+                        if var value = Money(text) ?? Double(text).flatMap({ Money(shortestRepresentationOf: $0) }) {
+                            if let scale = scales[index] { value = (try? value.rescaledUp(to: scale)) ?? value }
+                            values.append(.decimal(value))
+                        } else { problem = "'\(text)' does not fit an exact decimal" }
+                    case .bool: values.append(.bool(text == "t"))
+                    case .date: if let date = CivilDate(iso: text) { values.append(.date(date)) } else { problem = "'\(text)' is not a date" }
+                    case .datetime: if let stamp = parseStoredDatetime(text) { values.append(.datetime(stamp)) } else { problem = "'\(text)' is not a datetime" }
+                    case .text: values.append(.text(text))
+                    }
+                    if problem != nil { break }
+                }
+                let origin = RowOrigin(source: source, position: ordinal)
+                if let problem {
+                    try context.reject(origin, rule: "postgres-type", message: problem, row: (0..<row.count).map { row.text($0) }.joined(separator: "|"))
+                    return true
+                }
+                batch.append(values, origin: origin)
+                if batch.count >= Batch.preferredSize {
+                    try emit(batch)
+                    batch = Batch(capacity: Batch.preferredSize)
+                }
+                return true
+            }
+        } catch let error as PostgresError {
+            throw StageError("\(displayName): \(error)", kind: error.isTemporary ? .temporary : .failed)
+        }
+        try emit(batch)
+    }
+}

@@ -1,0 +1,211 @@
+import Foundation
+
+/// `load: email` — the run's digest by SMTP: a plain-text and an HTML body (KPIs, the run's counts,
+/// the first findings) from Mustache templates, with other loads' files attached.
+public final class EmailLoad: StageRunner, StageKind {
+    public static let spec = StageSpec(
+        kind: "email", role: .load,
+        summary: "Sends the run's digest by SMTP through libcurl: multipart/alternative with a plain-text and an HTML body (KPI tiles, the run's reject and finding counts, the first findings) from Mustache templates, and the files of other loads attached (`attach: [workbook, report]`) with their content types and names. Headers Date, Message-ID, From, To, Cc and a templated Subject. The message is sent once the run's outputs are committed, so the attachments are the files in place; a 4xx reply or a connection failure is retried with backoff (then exit 75), a 5xx reply is a permanent failure (exit 1); the outputs stay committed either way, and the message is kept in `outbox/`. With no SMTP URL (no `smtp_url`, no STOCKFLOW_SMTP_URL), the message is written as an .eml file to `outbox/` under the output folder instead, exactly as it would be sent.",
+        options: [
+            OptionSpec("to", .list, required: true, "Recipients, `Name <address>` or `address`."),
+            OptionSpec("from", .string, required: true, "Sender, `Name <address>`."),
+            OptionSpec("cc", .list, "Copy recipients."),
+            OptionSpec("subject", .string, default: "{{pipeline}} — {{as_of}}", "Subject, a Mustache template over the digest's fields (`pipeline`, `as_of`, `rejects`, `findings_count`, `kpis`)."),
+            OptionSpec("attach", .list, "Ids of load stages whose files are attached (an xlsx workbook, an html_report)."),
+            OptionSpec("kpis", .list, "KPI lines of the digest, each `{label, input, value, agg?, format?}` as in html_report."),
+            OptionSpec("smtp_url", .string, default: "$STOCKFLOW_SMTP_URL", "`smtp://host:587` (STARTTLS per `starttls`) or `smtps://host:465` (TLS from the start). None: write the .eml to the outbox."),
+            OptionSpec("smtp_user", .string, default: "$STOCKFLOW_SMTP_USER", "AUTH user name."),
+            OptionSpec("smtp_password", .string, default: "$STOCKFLOW_SMTP_PASSWORD", "AUTH password: write `${SOME_VARIABLE}` so it comes from the environment, never the password itself. Never printed."),
+            OptionSpec("starttls", .choice(STARTTLSPolicy.allCases.map(\.rawValue)), default: "required", "For `smtp://`: `required` fails when the server does not offer STARTTLS, `optional` upgrades when offered, `off` never upgrades."),
+            OptionSpec("ca_file", .inputPath, default: "$STOCKFLOW_SMTP_CA_FILE, else the system's", "PEM file of the certificate authority (or self-signed certificate) the server is verified with."),
+            OptionSpec("timeout_seconds", .int, default: "60", "Seconds allowed for one attempt (connecting: at most 20)."),
+            OptionSpec("retries", .int, default: "3", "Further attempts after a 4xx reply or a connection failure."),
+            OptionSpec("retry_delay_seconds", .int, default: "5", "Wait before the first retry; doubled for each next one."),
+            OptionSpec("outbox", .string, default: "outbox", "Folder under the output folder where .eml files are written."),
+            OptionSpec("template", .inputPath, default: "the bundled reports/digest.html.mustache", "Mustache template of the HTML body."),
+            OptionSpec("text_template", .inputPath, default: "the bundled reports/digest.txt.mustache", "Mustache template of the plain-text body."),
+        ],
+        example: """
+        digest:
+          load: email
+          from: "Stockflow <stockflow@example.com>"
+          to: [finance@example.com]
+          subject: "Inventaire du {{as_of}} : {{rejects}} rejet(s), {{findings_count}} constat(s)"
+          attach: [workbook, report]
+          kpis:
+            - {label: Valeur du stock, input: stock_by_warehouse, value: valeur}
+          smtp_url: ${STOCKFLOW_SMTP_URL:-}
+          smtp_user: ${STOCKFLOW_SMTP_USER:-}
+          smtp_password: ${STOCKFLOW_SMTP_PASSWORD:-}
+        """)
+
+    struct Settings {
+        var from: String
+        var to: [String]
+        var cc: [String]
+        var attach: [String]
+        var server: SMTPServer?
+        var retries: Int
+        var retryDelay: Int
+        var outbox: String
+    }
+
+    let settings: Settings
+    let subject: ReportTemplate
+    let html: ReportTemplate
+    let text: ReportTemplate
+    let locale: ReportLocale
+    let collector: ReportCollector
+    /// Waits between attempts; tests make it instant.
+    var sleep: (Int) -> Void = { seconds in Thread.sleep(forTimeInterval: Double(seconds)) }
+    private var message: MailMessage?
+    public let outputSchema = Schema([])
+    public var countsOwnOutput: Bool { true }
+
+    init(settings: Settings, subject: ReportTemplate, html: ReportTemplate, text: ReportTemplate, locale: ReportLocale, collector: ReportCollector) {
+        self.settings = settings
+        self.subject = subject
+        self.html = html
+        self.text = text
+        self.locale = locale
+        self.collector = collector
+    }
+
+    public static func inputReferences(_ config: StageConfig) -> [InputReference] {
+        ReportOptions.inputReferences(config, keys: ["kpis"])
+    }
+
+    public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
+        let environment = ProcessInfo.processInfo.environment
+        func addresses(_ key: String) -> [String] {
+            let list = config.stringList(key) ?? []
+            for address in list where !bareAddress(address).contains("@") {
+                config.error("'\(address)' in '\(key)' of stage '\(config.id)' is not an email address (expected name@domain or Name <name@domain>)", at: config.node[key]?.position)
+            }
+            return list
+        }
+        let to = addresses("to"), cc = addresses("cc")
+        let from = addresses("from").first ?? ""
+        if config.node["to"] != nil && to.isEmpty { config.error("'to' of stage '\(config.id)' lists no recipient", at: config.node["to"]?.position) }
+        let attach = config.stringList("attach") ?? []
+        let schemas = ReportOptions.schemas(config, keys: ["kpis"], inputs: inputs)
+        let kpis = ReportOptions.kpis(config, inputs: schemas)
+        func optional(_ key: String, _ variable: String) -> String? {
+            let value = config.string(key) ?? environment[variable]
+            return value?.isEmpty == false ? value : nil
+        }
+        var server: SMTPServer?
+        if let url = optional("smtp_url", "STOCKFLOW_SMTP_URL") {
+            if !(url.hasPrefix("smtp://") || url.hasPrefix("smtps://")) {
+                config.error("'smtp_url' of stage '\(config.id)' must start with smtp:// or smtps://, found '\(SMTPServer(url: url).displayURL)'", at: config.node["smtp_url"]?.position)
+            }
+            let timeout = config.int("timeout_seconds", default: 60)
+            server = SMTPServer(url: url, user: optional("smtp_user", "STOCKFLOW_SMTP_USER"),
+                                password: optional("smtp_password", "STOCKFLOW_SMTP_PASSWORD"),
+                                starttls: config.string("starttls").flatMap(STARTTLSPolicy.init(rawValue:)) ?? .required,
+                                caFile: config.node["ca_file"] != nil ? config.inputPath("ca_file")?.path : optional("ca_file", "STOCKFLOW_SMTP_CA_FILE"),
+                                connectTimeout: min(20, timeout), timeout: timeout)
+        }
+        let retries = config.int("retries", default: 3), delay = config.int("retry_delay_seconds", default: 5)
+        if retries < 0 || retries > 10 { config.error("'retries' must be between 0 and 10", at: config.node["retries"]?.position) }
+        if delay < 0 { config.error("'retry_delay_seconds' must be 0 or more", at: config.node["retry_delay_seconds"]?.position) }
+        let outbox = config.string("outbox", default: "outbox")!
+        if let problem = OutputPath.problem(with: outbox) {
+            config.error("'outbox' of stage '\(config.id)' \(problem)", at: config.node["outbox"]?.position)
+        }
+        guard let htmlURL = BundledReports.resolve(config, option: "template", bundled: "digest.html.mustache"),
+              let textURL = BundledReports.resolve(config, option: "text_template", bundled: "digest.txt.mustache") else { return nil }
+        do {
+            let subject = try ReportTemplate.text(config.string("subject", default: "{{pipeline}} — {{as_of}}")!, named: "subject")
+            let settings = Settings(from: from, to: to, cc: cc, attach: attach, server: server, retries: max(retries, 0),
+                                    retryDelay: max(delay, 0), outbox: outbox)
+            return EmailLoad(settings: settings, subject: subject, html: try ReportTemplate.load(htmlURL), text: try ReportTemplate.load(textURL),
+                             locale: ReportLocale(context.settings),
+                             collector: ReportCollector(kpis: kpis, charts: [], ports: schemas.mapValues(\.port)))
+        } catch {
+            config.error("\(error)")
+            return nil
+        }
+    }
+
+    public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
+        try collector.receive(batch, port: port)
+        context.countOut(batch.count)
+    }
+
+    /// Renders the bodies once every stage has run (the findings are complete); a template error
+    /// fails the run before anything is committed.
+    public func finalize(_ context: StageContext) throws {
+        var fields = RunFacts.context(context, locale: locale)
+        fields["kpis"] = collector.kpiTiles(locale: locale)
+        fields["has_kpis"] = !collector.kpis.isEmpty
+        fields["text"] = ReportWords.words(for: locale)
+        fields["lang"] = locale.language
+        fields["attachments"] = settings.attach
+        let domain = bareAddress(settings.from).split(separator: "@").last.map(String.init) ?? "stockflow.invalid"
+        message = MailMessage(from: settings.from, to: settings.to, cc: settings.cc,
+                              subject: try subject.render(fields).trimmingCharacters(in: .whitespacesAndNewlines),
+                              date: Date(), messageID: "<\(UUID().uuidString.lowercased()).\(context.run.pipelineName)@\(domain)>",
+                              text: try text.render(fields), html: try html.render(fields))
+    }
+
+    /// Attaches the committed files and sends (or writes the .eml): after the commit, so that a mail
+    /// server's trouble never costs the run its outputs.
+    public func afterCommit(_ context: StageContext) throws {
+        guard var message else { return }
+        for stage in settings.attach {
+            let files = context.run.outputs.filesByStage[stage] ?? []
+            guard !files.isEmpty else {
+                throw StageError("stage '\(stage)' named in 'attach' of '\(context.stageID)' wrote no file; attach names load stages of this pipeline (xlsx, html_report, csv)")
+            }
+            for file in files where FileManager.default.fileExists(atPath: file.path) {
+                message.attachments.append(MailAttachment(path: file.path, filename: file.lastPathComponent,
+                                                          contentType: MailAttachment.contentType(forFileNamed: file.lastPathComponent)))
+            }
+        }
+        guard let server = settings.server else {
+            let url = try writeToOutbox(message, context: context)
+            context.note("no SMTP server configured: the digest was written to \(url.path)")
+            return
+        }
+        var delay = settings.retryDelay
+        for attempt in 0...settings.retries {
+            do {
+                try CurlMailer.send(message, via: server)
+                context.note("digest sent to \(settings.to.count + settings.cc.count) recipient(s) through \(server.displayURL)")
+                return
+            } catch let error as CurlError {
+                if error.isTemporary && attempt < settings.retries {
+                    sleep(delay)
+                    delay *= 2
+                    continue
+                }
+                let kept = try? writeToOutbox(message, context: context)
+                let where_ = kept.map { "; the message is kept in \($0.path)" } ?? ""
+                if error.isTemporary {
+                    throw StageError("could not send the digest after \(attempt + 1) attempt(s): \(error)\(where_)", kind: .temporary)
+                }
+                throw StageError("the mail server refused the digest: \(error)\(where_)")
+            }
+        }
+    }
+
+    /// Writes the message as `<outbox>/<pipeline>-<as of>.eml` and commits it at once.
+    private func writeToOutbox(_ message: MailMessage, context: StageContext) throws -> URL {
+        let data: Data
+        do {
+            data = try CurlMailer.render(message)
+        } catch {
+            throw StageError("cannot write the digest to the outbox: \(error)")
+        }
+        let name = "\(settings.outbox)/\(context.run.pipelineName)-\(context.run.asOf).eml"
+        let temporary = try context.createOutput(name)
+        do {
+            try data.write(to: temporary)
+        } catch {
+            throw StageError("cannot write \(name): \(error.localizedDescription)")
+        }
+        try context.run.outputs.commit(temporary)
+        return context.run.outputs.directory.appendingPathComponent(name)
+    }
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Checks that pandas_monthly.py and stockflow's monthly-finance agree, figure for figure.
+
+Usage: compare_monthly.py STOCKFLOW_OUTDIR PANDAS_OUTDIR
+
+Reads stockflow's finance-*.xlsx and findings.csv and pandas' finance.xlsx and findings counts
+(from its Constats sheet) with openpyxl (bench/.venv). Compares every data row of the four
+figure sheets (keyed, so row order within equal keys does not matter), their column totals
+(summed from the data rows: stockflow writes SUBTOTAL formulas) and the number of findings
+per rule. Prints the totals side by side; exits 1 on any difference.
+"""
+
+import collections
+import csv
+import sys
+from pathlib import Path
+
+import openpyxl
+
+SHEETS = ["Factures par mois", "CA par client", "Fournisseurs", "Retours par motif"]
+
+
+def data_rows(ws):
+    rows = list(ws.iter_rows(values_only=True))
+    header, body = list(rows[0]), rows[1:]
+    if body and body[-1][0] == "Total":
+        body = body[:-1]
+    return header, [tuple(norm(v) for v in r) for r in body]
+
+
+def norm(value):
+    if isinstance(value, float):
+        return round(value, 4)
+    if hasattr(value, "date"):
+        return value.date().isoformat()
+    return value
+
+
+def main(argv):
+    if len(argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    sf_dir, pd_dir = Path(argv[1]), Path(argv[2])
+    sf_file = sorted(sf_dir.glob("finance-*.xlsx"))[-1]
+    sf = openpyxl.load_workbook(sf_file, read_only=True)
+    pd_ = openpyxl.load_workbook(pd_dir / "finance.xlsx", read_only=True)
+    ok = True
+    for name in SHEETS:
+        sh, srows = data_rows(sf[name])
+        ph, prows = data_rows(pd_[name])
+        if sh != ph:
+            print(f"{name}: headers differ: {sh} vs {ph}")
+            ok = False
+            continue
+        same = collections.Counter(srows) == collections.Counter(prows)
+        ok &= same
+        print(f"{name}: {len(srows)} rows (stockflow) / {len(prows)} rows (pandas): "
+              f"{'identical' if same else 'DIFFERENT'}")
+        if not same:
+            only_s = collections.Counter(srows) - collections.Counter(prows)
+            only_p = collections.Counter(prows) - collections.Counter(srows)
+            for r in list(only_s)[:5]:
+                print(f"   only stockflow: {r}")
+            for r in list(only_p)[:5]:
+                print(f"   only pandas:    {r}")
+        for i, column in enumerate(sh):
+            values = [r[i] for r in srows if isinstance(r[i], (int, float)) and not isinstance(r[i], bool)]
+            if len(values) != len(srows) or not values:
+                continue
+            s_total = round(sum(values), 2)
+            p_total = round(sum(r[i] for r in prows), 2)
+            mark = "" if abs(s_total - p_total) < 0.005 else "   <-- differs"
+            print(f"   {column:<20} {s_total:>18,.2f} {p_total:>18,.2f}{mark}")
+            ok &= not mark
+    with open(sf_dir / "findings.csv", newline="", encoding="utf-8") as f:
+        s_rules = collections.Counter(row["rule"] for row in csv.DictReader(f))
+    p_rules = collections.Counter(r[0] for r in list(pd_["Constats"].iter_rows(values_only=True))[1:])
+    same = s_rules == p_rules
+    ok &= same
+    print(f"Constats: stockflow {dict(sorted(s_rules.items()))}, pandas {dict(sorted(p_rules.items()))}: "
+          f"{'identical' if same else 'DIFFERENT'}")
+    print("monthly-finance: stockflow and pandas agree" if ok else "monthly-finance: FIGURES DIFFER")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

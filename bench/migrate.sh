@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Benchmark of the SQLite → PostgreSQL migration on a generated app database (1M orders ≈ 3.4M rows):
+#   stockflow migrate   vs   pgloader (Debian's, default settings)   vs   the floor:
+#   `sqlite3 -csv | psql \copy` per table into pre-created tables, keys/indexes/foreign keys after.
+# Prints wall time and peak RSS (of the client processes; the server is the same for all three).
+#
+#   bench/migrate.sh                 # 1,000,000 orders (data generated once into bench/data/)
+#   ORDERS=100000 bench/migrate.sh   # smaller
+#   STOCKFLOW_JOBS=2 bench/migrate.sh
+#   STOCKFLOW_BIN=.build-release/release/stockflow bench/migrate.sh   # skip the release build
+# Needs apt packages postgresql, pgloader, sqlite3, time (make deps installs the first three; pgloader: apt-get install pgloader).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+ORDERS="${ORDERS:-1000000}"
+JOBS="${STOCKFLOW_JOBS:-2}"
+DATA="$ROOT/bench/data/$ORDERS"
+DB="$DATA/inventory.sqlite3"
+command -v pgloader >/dev/null || { echo "bench: pgloader is not installed (apt-get install pgloader)" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "bench: GNU time is not installed (apt-get install time)" >&2; exit 1; }
+if [ ! -f "$DB" ]; then
+  echo "generating $ORDERS orders into $DATA ..."
+  mkdir -p "$DATA" && python3 fixtures/generate.py --orders "$ORDERS" --out "$DATA" > "$DATA.generate.json"
+fi
+if [ -z "${STOCKFLOW_BIN:-}" ]; then
+  swift build -c release --product stockflow | tail -1
+  SF="$ROOT/.build/release/stockflow"
+else
+  SF="$STOCKFLOW_BIN"   # an already built release binary
+fi
+
+eval "$(scripts/pg-test-server.sh start)"
+trap 'scripts/pg-test-server.sh stop "$STOCKFLOW_TEST_PG_DIR"' EXIT
+BASE="${STOCKFLOW_TEST_PG_URL%/*}"
+WORK="$(mktemp -d)"
+chmod 755 "$WORK"; cp "$DB" "$WORK/source.sqlite3"; chmod 644 "$WORK/source.sqlite3"
+rows=$(sqlite3 "$WORK/source.sqlite3" "SELECT (SELECT count(*) FROM stock_commande)+(SELECT count(*) FROM stock_facture)+(SELECT count(*) FROM stock_retour)+(SELECT count(*) FROM stock_historique)+(SELECT count(*) FROM stock_produitentrepot)+(SELECT count(*) FROM stock_client)+(SELECT count(*) FROM stock_produit)")
+psql -q "$STOCKFLOW_TEST_PG_URL" -c "CREATE DATABASE sf" -c "CREATE DATABASE pgl" -c "CREATE DATABASE floor"
+
+measure() {  # name, command...
+  local name=$1; shift
+  sync
+  /usr/bin/time -f "%e %M" -o "$WORK/$name.time" "$@" > "$WORK/$name.log" 2>&1 || { echo "bench: $name failed:"; tail -20 "$WORK/$name.log"; }
+}
+
+# The floor: pre-created tables (stockflow's DDL, so types match), one `sqlite3 -csv | psql \copy` per table, then keys and FKs.
+"$SF" migrate "$WORK/source.sqlite3" "$BASE/floor" --dry-run --django-project fixtures/django > "$WORK/plan.sql"
+sed -n '/^-- 1\./,/^-- 2\./p' "$WORK/plan.sql" | grep '^CREATE TABLE' | sed 's/"stockflow_migrate_public"\./"public"./' | psql -q "$BASE/floor"
+sed -n '/^-- 3\./,/^-- 5\./p' "$WORK/plan.sql" | grep -E '^(ALTER|CREATE|SELECT)' | sed 's/"stockflow_migrate_public"\./"public"./g; s/stockflow_migrate_public/public/g' > "$WORK/post.sql"
+cat > "$WORK/floor.sh" <<FLOOR
+set -euo pipefail
+for t in \$(sqlite3 "$WORK/source.sqlite3" "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"); do
+  sqlite3 -csv "$WORK/source.sqlite3" "SELECT * FROM \"\$t\"" | psql -q "$BASE/floor" -c "\\\\copy \"\$t\" FROM STDIN WITH (FORMAT csv)"
+done
+psql -q "$BASE/floor" -f "$WORK/post.sql" >/dev/null
+FLOOR
+
+echo "source: $DB ($rows stock_* rows), server $STOCKFLOW_TEST_PG_URL, $(nproc) cores"
+measure stockflow "$SF" migrate "$WORK/source.sqlite3" "$BASE/sf" --jobs "$JOBS" --django-project fixtures/django --rejects "$WORK/rejects.csv"
+measure pgloader pgloader "$WORK/source.sqlite3" "$BASE/pgl"
+measure floor bash "$WORK/floor.sh"
+
+printf "\n%-34s %10s %14s\n" "tool" "wall (s)" "peak RSS (MB)"
+for name in stockflow pgloader floor; do
+  read -r wall rss < <(tail -1 "$WORK/$name.time")
+  label=$name; [ "$name" = stockflow ] && label="stockflow migrate --jobs $JOBS"; [ "$name" = floor ] && label="floor: sqlite3 -csv | psql \\copy"
+  printf "%-34s %10s %14s\n" "$label" "$wall" "$((rss / 1024))"
+done
+sf=$(cut -d' ' -f1 < "$WORK/stockflow.time"); pg=$(cut -d' ' -f1 < "$WORK/pgloader.time"); fl=$(cut -d' ' -f1 < "$WORK/floor.time")
+python3 -c "print(f'pgloader / stockflow: {$pg/$sf:.2f}x   floor / stockflow: {$fl/$sf:.2f}x')"
+echo "stockflow's own check (row counts + checksums per table):"; tail -2 "$WORK/stockflow.log"
+rm -rf "$WORK"
