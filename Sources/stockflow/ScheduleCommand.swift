@@ -38,6 +38,9 @@ struct Schedule: ParsableCommand {
     @Option(help: "Seconds a current run may take to finish after SIGTERM before it is stopped.")
     var grace: Double = 300
 
+    @Option(name: .customLong("stop-timeout"), help: "Passed to each run: seconds a stopped run may take to reach a batch boundary before it abandons its temporaries.")
+    var stopTimeout: Double = 10
+
     func validate() throws {
         guard count >= 1 && count <= 1000 else { throw ValidationError("--count must be between 1 and 1000, found \(count)") }
         guard grace >= 0 else { throw ValidationError("--grace must be a number of seconds ≥ 0, found \(grace)") }
@@ -67,13 +70,13 @@ struct Schedule: ParsableCommand {
             logger.error("not starting: \(error)")
             throw ExitCode(ExitStatus.failed.rawValue)
         }
-        var arguments = ["--state", state, "--log-format", logFormat.rawValue]
+        var arguments = ["--state", state, "--log-format", logFormat.rawValue, "--stop-timeout", String(stopTimeout)]
         if let metricsFile { arguments += ["--metrics-file", metricsFile] }
         let launcher = ProcessLauncher(outputRoot: URL(fileURLWithPath: out), extraArguments: arguments, logger: logger)
         let directory = directory
         let scheduler = Scheduler(
             pipelines: pipelines, clock: SystemClock(), launcher: launcher, cursors: history,
-            options: SchedulerOptions(grace: grace), logger: logger,
+            options: SchedulerOptions(grace: grace, abortWait: stopTimeout + 20), logger: logger,
             signals: {
                 if SignalFlags.takeTerminate() { return .stop }
                 if SignalFlags.takeHangup() { return .reload }

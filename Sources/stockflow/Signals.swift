@@ -11,6 +11,9 @@ nonisolated(unsafe) private var hangupReceived: sig_atomic_t = 0
 enum SignalFlags {
     /// Installs the handlers (once per process).
     static func install(hangup: Bool) {
+        // A peer closing a socket (SMTP over TLS, PostgreSQL) must be an error to handle, not a
+        // silent death by SIGPIPE (exit 141) that a scheduler cannot explain.
+        signal(SIGPIPE, SIG_IGN)
         terminateReceived = 0
         hangupReceived = 0
         signal(SIGTERM) { _ in terminateReceived = 1 }

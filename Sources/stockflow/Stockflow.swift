@@ -17,7 +17,7 @@ struct Stockflow: ParsableCommand {
 
 /// Prints diagnostics to standard error.
 func report(_ diagnostics: DiagnosticList) {
-    FileHandle.standardError.write(Data((diagnostics.description + "\n").utf8))
+    FileHandle.standardError.write(Data((Log.redactor.redact(diagnostics.description) + "\n").utf8))
 }
 
 /// Loads a pipeline, or prints its problems and exits with status 2 (75 when every problem is

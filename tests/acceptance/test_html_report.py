@@ -168,3 +168,14 @@ def test_numbers_follow_the_french_locale(report):
     assert "1\u202f726\u202f352,80\u00a0€" in text
     assert "Situation au 25/11/2026" in text
     assert '<html lang="fr">' in text
+
+
+def test_the_workbook_has_native_charts_over_its_own_cells(report):
+    import zipfile
+    with zipfile.ZipFile(report[0] / f"inventaire-{AS_OF}.xlsx") as archive:
+        charts = sorted(name for name in archive.namelist() if name.startswith("xl/charts/chart"))
+        ranges = [archive.read(name).decode() for name in charts]
+    assert len(charts) == 3
+    assert "<c:barChart>" in ranges[0] and "'Stock par entrepôt'!$E$2:$E$4" in ranges[0]
+    assert "<c:lineChart>" in ranges[1] and "'Tendance hebdo'!$C$2:$C$101" in ranges[1]
+    assert "<c:doughnutChart>" in ranges[2] and "'Fournisseurs'!$C$2:$C$10" in ranges[2]

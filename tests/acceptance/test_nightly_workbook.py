@@ -41,7 +41,7 @@ def data_rows(sheet):
 def test_workbook_has_the_four_sheets_in_order(run):
     _, workbook, _ = run
     assert workbook.sheetnames == ["Commandes", "CA par mois", "Stock par entrepôt", "Clients", "Fournisseurs",
-                                   "Tendance hebdo", "Stock bas", "Constats"]
+                                   "Tendance hebdo", "Stock bas", "Graphiques", "Constats"]
 
 
 def test_order_lines_total_matches_the_independent_computation(run):
@@ -127,7 +127,8 @@ def test_run_json_reconciles_every_stage_and_lists_the_workbook(run):
     assert report["status"] == "succeeded" and report["exit_code"] == 0
     for stage in report["stages"]:
         assert stage["rows_in"] == stage["rows_out"] + stage["rows_rejected"] + stage["rows_filtered"], stage
-    assert report["outputs"] == [str(out / f"inventaire-{AS_OF}.xlsx")]
+    assert report["outputs"] == [str(out / f"inventaire-{AS_OF}.xlsx"), str(out / f"rapport-{AS_OF}.html"),
+                                 str(out / "outbox" / f"nightly-inventory-{AS_OF}.eml")]
     assert report["rejects"] == 7
     assert f"inventaire-{AS_OF}.xlsx" in stdout
 

@@ -143,6 +143,14 @@ public final class SQLiteStatement {
         let count = Int(sqlite3_column_bytes(handle, Int32(index)))
         return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
     }
+    /// Calls `body` with column `index`'s text as UTF-8 bytes, without making a String (hot paths:
+    /// parsing datetimes and decimals, copying cells); the bytes are valid only inside `body`.
+    public func withTextBytes<R>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        let pointer = sqlite3_column_text(handle, Int32(index))
+        let count = Int(sqlite3_column_bytes(handle, Int32(index)))
+        return try body(UnsafeBufferPointer(start: pointer, count: pointer == nil ? 0 : count))
+    }
+
     /// Column `index` as raw bytes.
     public func bytes(_ index: Int) -> [UInt8] {
         let count = Int(sqlite3_column_bytes(handle, Int32(index)))

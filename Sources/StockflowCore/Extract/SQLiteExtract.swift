@@ -223,7 +223,7 @@ public final class SQLiteExtract: StageRunner, StageKind {
             var money: Money?
             switch storage {
             case .integer: money = Money(statement.int64(index))
-            case .real: money = Money(shortestRepresentationOf: statement.double(index))
+            case .real: money = Money(storedReal: statement.double(index), scale: declaration.scale)
             case .text: money = Money(statement.text(index).trimmingCharacters(in: .whitespaces))
             default: money = nil
             }
@@ -244,6 +244,7 @@ public final class SQLiteExtract: StageRunner, StageKind {
             if let date = CivilDate(iso: String(text.prefix(10))) { return .success(.date(date)) }
             return .failure(Problem(message: "column '\(declaration.name)': '\(text)' is not a date (YYYY-MM-DD)"))
         case .datetime:
+            if let stamp = statement.withTextBytes(index, parseStoredDatetimeFast) { return .success(.datetime(stamp)) }
             let text = statement.text(index)
             if let stamp = parseStoredDatetime(text) { return .success(.datetime(stamp)) }
             return .failure(Problem(message: "column '\(declaration.name)': '\(text)' is not a datetime (YYYY-MM-DD HH:MM:SS)"))
@@ -270,6 +271,33 @@ func parseStoredDatetime(_ text: String) -> Timestamp? {
     let format = bytes.count > 19 ? storedDatetimeWithFraction : storedDatetime
     guard case .value(let date, let micro) = format.parse(bytes) else { return nil }
     return Timestamp(microseconds: Int64(date.days) * 86_400_000_000 + micro - Int64(offsetSeconds) * 1_000_000)
+}
+
+/// The common case of Django's storage, `YYYY-MM-DD HH:MM:SS[.ffffff]` (naive UTC), read straight from
+/// SQLite's bytes; nil for anything else (offsets, `T`), which `parseStoredDatetime` then handles.
+func parseStoredDatetimeFast(_ bytes: UnsafeBufferPointer<UInt8>) -> Timestamp? {
+    let count = bytes.count
+    guard count == 19 || (count > 20 && count <= 26 && bytes[19] == UInt8(ascii: ".")),
+          bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == 32,
+          bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":") else { return nil }
+    func number(_ start: Int, _ length: Int) -> Int? {
+        var value = 0
+        for offset in start..<(start + length) {
+            let digit = Int(bytes[offset]) - 48
+            guard digit >= 0 && digit <= 9 else { return nil }
+            value = value * 10 + digit
+        }
+        return value
+    }
+    guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
+          let minute = number(14, 2), let second = number(17, 2), hour < 24, minute < 60, second < 60,
+          let date = CivilDate(year: year, month: month, day: day) else { return nil }
+    var micro = 0
+    if count > 20 {
+        guard let fraction = number(20, count - 20) else { return nil }
+        micro = fraction * [1, 100_000, 10_000, 1_000, 100, 10, 1][count - 20]
+    }
+    return Timestamp(date: date, hour: hour, minute: minute, second: second, microsecond: micro)
 }
 
 private let storedDatetime = DateFormat("yyyy-MM-dd HH:mm:ss")!

@@ -139,16 +139,38 @@ public final class Migration {
         return statements
     }
 
-    func checkSQL(_ table: MigrationTable, schema: String) -> [String] {
-        table.checks.map { "ALTER TABLE \(qualified(schema, table.name)) ADD CONSTRAINT \(quoteIdentifier($0.name)) CHECK (\($0.expression))" }
+    /// `(name, ADD CONSTRAINT clause)` for each CHECK of a table.
+    func checkClauses(_ table: MigrationTable) -> [(name: String, clause: String)] {
+        table.checks.map { ($0.name, "ADD CONSTRAINT \(quoteIdentifier($0.name)) CHECK (\($0.expression))") }
     }
 
-    func foreignKeySQL(_ table: MigrationTable, schema: String) -> [String] {
+    /// `(name, ADD CONSTRAINT clause)` for each foreign key of a table whose parent is migrated too.
+    func foreignKeyClauses(_ table: MigrationTable, schema: String) -> [(name: String, clause: String)] {
         table.foreignKeys.compactMap { key in
             guard tables.contains(where: { $0.name == key.parent }) else { return nil }
             let name = postgresName("\(table.name)_\(key.columns.joined(separator: "_"))_fk_\(key.parent)_\(key.parentColumns.joined(separator: "_"))")
-            return "ALTER TABLE \(qualified(schema, table.name)) ADD CONSTRAINT \(quoteIdentifier(name)) FOREIGN KEY (\(key.columns.map(quoteIdentifier).joined(separator: ", "))) REFERENCES \(qualified(schema, key.parent)) (\(key.parentColumns.map(quoteIdentifier).joined(separator: ", "))) DEFERRABLE INITIALLY DEFERRED"
+            return (name, "ADD CONSTRAINT \(quoteIdentifier(name)) FOREIGN KEY (\(key.columns.map(quoteIdentifier).joined(separator: ", "))) REFERENCES \(qualified(schema, key.parent)) (\(key.parentColumns.map(quoteIdentifier).joined(separator: ", "))) DEFERRABLE INITIALLY DEFERRED")
         }
+    }
+
+    func checkSQL(_ table: MigrationTable, schema: String) -> [String] {
+        checkClauses(table).map { "ALTER TABLE \(qualified(schema, table.name)) \($0.clause)" }
+    }
+
+    func foreignKeySQL(_ table: MigrationTable, schema: String) -> [String] {
+        foreignKeyClauses(table, schema: schema).map { "ALTER TABLE \(qualified(schema, table.name)) \($0.clause)" }
+    }
+
+    /// One ALTER TABLE adding every CHECK and foreign key of a table (PostgreSQL validates all the checks in one scan), or nil.
+    func constraintSQL(_ table: MigrationTable, schema: String) -> String? {
+        let clauses = (checkClauses(table) + foreignKeyClauses(table, schema: schema)).map(\.clause)
+        return clauses.isEmpty ? nil : "ALTER TABLE \(qualified(schema, table.name)) \(clauses.joined(separator: ", "))"
+    }
+
+    /// The ALTER TABLE taking `constraintSQL`'s constraints off again, or nil.
+    func dropConstraintSQL(_ table: MigrationTable, schema: String) -> String? {
+        let names = (checkClauses(table) + foreignKeyClauses(table, schema: schema)).map(\.name)
+        return names.isEmpty ? nil : "ALTER TABLE \(qualified(schema, table.name)) " + names.map { "DROP CONSTRAINT IF EXISTS \(quoteIdentifier($0))" }.joined(separator: ", ")
     }
 
     func copySQL(_ table: MigrationTable, schema: String) -> String {
@@ -256,16 +278,22 @@ public final class Migration {
                 for statement in self.keySQL(self.tables[index], schema: self.staging) { try worker.postgres.execute(statement) }
             }
             var report = loaded.map { $0! }
-            try findConstraintRejects(control, rejects: rejects, report: &report)
-            if rejects.count > 0 && !options.carryValid {
-                try rejects.close()
-                throw MigrationFailure(message: "\(rejects.count) row(s) cannot be carried; nothing was changed. They are listed in \(options.rejectsPath):\n\(rejects.sample.joined(separator: "\n"))\nFix them in the source, or rerun with --carry-valid to load the other rows.", exitStatus: .tooManyRejects)
-            }
             log("adding check constraints and foreign keys")
-            try pool.run(ordered) { worker, index in
-                for statement in self.checkSQL(self.tables[index], schema: self.staging) { try worker.postgres.execute(statement) }
+            // Optimistic: PostgreSQL validates every constraint anyway, so rows breaking one are only looked
+            // up (a second pass over the data) when a constraint fails or rows were already rejected.
+            let violated = rejects.count > 0 ? Set(ordered) : try addConstraints(pool, ordered)
+            if !violated.isEmpty {
+                // Rows may be deleted below (--carry-valid): take off what was added, and add it all again after.
+                try pool.run(ordered.filter { !violated.contains($0) }) { worker, index in
+                    if let statement = self.dropConstraintSQL(self.tables[index], schema: self.staging) { try worker.postgres.execute(statement) }
+                }
+                try findConstraintRejects(control, rejects: rejects, report: &report)
+                if rejects.count > 0 && !options.carryValid {
+                    try rejects.close()
+                    throw MigrationFailure(message: "\(rejects.count) row(s) cannot be carried; nothing was changed. They are listed in \(options.rejectsPath):\n\(rejects.sample.joined(separator: "\n"))\nFix them in the source, or rerun with --carry-valid to load the other rows.", exitStatus: .tooManyRejects)
+                }
+                _ = try addConstraints(pool, ordered, tolerateViolations: false)
             }
-            for table in tables { for statement in foreignKeySQL(table, schema: staging) { try control.execute(statement) } }
             log("verifying counts and checksums")
             let checked = Locked(report)
             try pool.run(ordered) { worker, index in
@@ -289,6 +317,29 @@ public final class Migration {
             if rejects.count == 0 { rejects.remove() }
             throw failure(error)
         }
+    }
+
+    /// Adds each table's CHECKs and foreign keys (one ALTER TABLE per table, tables in parallel) and
+    /// returns the tables where a row breaks one (nothing added there); other errors are thrown.
+    private func addConstraints(_ pool: WorkerPool, _ ordered: [Int], tolerateViolations: Bool = true) throws -> Set<Int> {
+        let violated = Locked(Set<Int>())
+        try pool.run(ordered) { worker, index in
+            guard let statement = self.constraintSQL(self.tables[index], schema: self.staging) else { return }
+            var attempt = 0
+            while true {
+                do {
+                    try worker.postgres.execute(statement)
+                    return
+                } catch let error as PostgresError where error.sqlState == "40P01" && attempt < 5 {
+                    // Two foreign keys lock their tables in opposite orders: PostgreSQL cancelled one; run it again.
+                    attempt += 1
+                } catch let error as PostgresError where tolerateViolations && (error.sqlState == "23514" || error.sqlState == "23503") {
+                    violated.mutate { _ = $0.insert(index) }
+                    return
+                }
+            }
+        }
+        return violated.value
     }
 
     /// Lists rows that break a CHECK or reference a missing parent; with --carry-valid deletes them
@@ -325,8 +376,7 @@ public final class Migration {
                         try rejects.record(table: table.name, key: (table.keyColumn.map { "\($0)=" } ?? "ctid=") + (row[0] ?? ""), column: condition.column, reason: reason, value: row[1] ?? "")
                     }
                     if options.carryValid {
-                        let removed = try connection.query(RowChecksum.sql(table: "\(name) t", rowText: rowTextSQL(table.columns, alias: "t"), filter: condition.condition))
-                        report[tableIndex].expected.remove(RowChecksum(rows: Int64(removed[0][0] ?? "0") ?? 0, sum: UInt64(removed[0][1] ?? "0") ?? 0))
+                        report[tableIndex].expected.remove(try RowChecksum.query(connection, table: "\(name) t", rowText: rowTextSQL(table.columns, alias: "t"), filter: condition.condition))
                         report[tableIndex].rejected += Int64(rows.count)
                         try connection.execute("DELETE FROM \(name) t WHERE \(condition.condition)")
                     }
@@ -359,8 +409,7 @@ public final class Migration {
                 let expected = try sourceChecksum(table)
                 var actual: RowChecksum?
                 if !types.isEmpty {
-                    let row = try control.query(RowChecksum.sql(table: qualified(options.schema, table.name), rowText: rowTextSQL(table.columns)))
-                    actual = RowChecksum(rows: Int64(row[0][0] ?? "0") ?? 0, sum: UInt64(row[0][1] ?? "0") ?? 0)
+                    actual = try RowChecksum.query(control, table: qualified(options.schema, table.name), rowText: rowTextSQL(table.columns))
                 }
                 report.append(MigratedTable(name: table.name, sourceRows: table.rowCount, rejected: 0, expected: expected, actual: actual))
             }
@@ -408,7 +457,8 @@ struct SourceRowReader {
             canonical.removeAll(keepingCapacity: true)
             for (index, column) in table.columns.enumerated() {
                 if index > 0 { line.append(9); canonical.append(9) }
-                if statement.storage(index + offset) == .null {
+                let storage = statement.storage(index + offset)
+                if storage == .null {
                     if column.notNull {
                         try onReject(key(statement, keyIndex, offset, ordinal), column.name, "NULL in a NOT NULL column", "")
                         continue rows
@@ -417,15 +467,12 @@ struct SourceRowReader {
                     canonical.append(contentsOf: [92, 78])
                     continue
                 }
-                cell.removeAll(keepingCapacity: true)
                 do {
-                    try converters[index].canonical(statement, index + offset, into: &cell)
+                    try converters[index].append(statement, index + offset, storage: storage, line: &line, canonical: &canonical, scratch: &cell)
                 } catch let rejection as CellConverter.Rejection {
                     try onReject(key(statement, keyIndex, offset, ordinal), column.name, "\(column.type): \(rejection.reason)", String(statement.text(index + offset).prefix(200)))
                     continue rows
                 }
-                converters[index].appendCopy(cell, to: &line)
-                if column.type == .jsonb { canonical.append(UInt8(ascii: "j")) } else { canonical.append(contentsOf: cell) }
             }
             line.append(10)
             try body(line, canonical)
@@ -473,8 +520,7 @@ final class MigrationWorker {
 
     /// The target side's count and checksum of one table.
     func checksum(_ table: MigrationTable, schema: String) throws -> RowChecksum {
-        let row = try postgres.query(RowChecksum.sql(table: migration.qualified(schema, table.name), rowText: migration.rowTextSQL(table.columns)))
-        return RowChecksum(rows: Int64(row[0][0] ?? "0") ?? 0, sum: UInt64(row[0][1] ?? "0") ?? 0)
+        try RowChecksum.query(postgres, table: migration.qualified(schema, table.name), rowText: migration.rowTextSQL(table.columns))
     }
 }
 

@@ -1,11 +1,13 @@
-/// An order-independent table checksum: the sum, modulo 2^64, of the first 60 bits of each row's MD5.
+/// An order-independent table checksum: the count, and the sum modulo 2^64 of each row's 64-bit hash.
 ///
-/// A row's text is its columns' canonical forms joined by tabs, `\N` for NULL. PostgreSQL computes
-/// the same sum in SQL (`RowChecksum.sql`), so both sides are hashed the same way without sorting.
+/// A row's text is its columns' canonical forms joined by tabs, `\N` for NULL. The hash is
+/// PostgreSQL's own `hashtextextended(text, 0)` (the Jenkins hash it uses for hash partitioning,
+/// stable across versions since 11), which PostgreSQL computes in SQL (`RowChecksum.query`) several
+/// times faster than `md5()`, and `PostgresHash` computes identically while streaming the source.
 public struct RowChecksum: Sendable, Equatable, CustomStringConvertible {
     /// Rows counted.
     public var rows: Int64 = 0
-    /// Sum of the rows' 60-bit hashes, wrapping.
+    /// Sum of the rows' 64-bit hashes, wrapping.
     public var sum: UInt64 = 0
 
     /// An empty checksum.
@@ -18,9 +20,10 @@ public struct RowChecksum: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Adds one row's text.
+    @inline(__always)
     public mutating func add(row bytes: UnsafeBufferPointer<UInt8>) {
         rows += 1
-        sum &+= MD5.first60Bits(bytes)
+        sum &+= PostgresHash.bytesExtended(bytes)
     }
 
     /// Adds another checksum (rows loaded by another connection).
@@ -38,72 +41,93 @@ public struct RowChecksum: Sendable, Equatable, CustomStringConvertible {
     /// `rows/hex sum`.
     public var description: String { "\(rows) rows, sum \(String(sum, radix: 16))" }
 
-    /// The SQL that computes `count, sum` for `table` whose canonical row text is `rowText`.
+    /// The SQL that computes `count, sum` (the sum as an exact numeric) for `table` whose canonical row text is `rowText`.
     static func sql(table: String, rowText: String, filter: String? = nil) -> String {
-        "SELECT count(*), coalesce(sum(('x' || substr(md5(\(rowText)), 1, 15))::bit(60)::bigint), 0) % 18446744073709551616 FROM \(table)"
-            + (filter.map { " WHERE \($0)" } ?? "")
+        "SELECT count(*), coalesce(sum(hashtextextended(\(rowText), 0)), 0) FROM \(table)" + (filter.map { " WHERE \($0)" } ?? "")
     }
-}
 
-/// MD5 (RFC 1321), enough to hash short row texts the way PostgreSQL's md5() does.
-enum MD5 {
-    private static let shifts: [UInt32] = [7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-                                           5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
-                                           4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-                                           6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21]
-    private static let constants: [UInt32] = (0..<64).map { UInt32(truncatingIfNeeded: Int64(abs(sin(Double($0 + 1))) * 4_294_967_296)) }
+    /// Runs `sql(...)` on `connection` and reads the result.
+    static func query(_ connection: PostgresConnection, table: String, rowText: String, filter: String? = nil) throws -> RowChecksum {
+        let row = try connection.query(sql(table: table, rowText: rowText, filter: filter))
+        return RowChecksum(rows: Int64(row.first?[0] ?? "0") ?? 0, sum: wrapping(decimal: row.first?[1] ?? "0"))
+    }
 
-    /// The digest's first 15 hex digits as an integer (what `('x'||substr(md5(t),1,15))::bit(60)::bigint` gives).
-    static func first60Bits(_ message: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        let digest = hash(message)
+    /// A (possibly huge, possibly negative) decimal integer modulo 2^64: PostgreSQL sums bigints exactly,
+    /// and the sum of signed hashes modulo 2^64 equals the sum of their bit patterns.
+    static func wrapping(decimal text: String) -> UInt64 {
         var value: UInt64 = 0
-        for index in 0..<8 { value = value << 8 | UInt64(digest[index]) }
-        return value >> 4
-    }
-
-    /// The 16-byte digest.
-    static func hash(_ message: UnsafeBufferPointer<UInt8>) -> [UInt8] {
-        var a0: UInt32 = 0x67452301, b0: UInt32 = 0xefcdab89, c0: UInt32 = 0x98badcfe, d0: UInt32 = 0x10325476
-        let length = message.count
-        let total = (length + 8) / 64 * 64 + 64
-        var block = [UInt32](repeating: 0, count: 16)
-        var offset = 0
-        while offset < total {
-            for word in 0..<16 {
-                var value: UInt32 = 0
-                for byteIndex in 0..<4 {
-                    let position = offset + word * 4 + byteIndex
-                    let byte: UInt8
-                    if position < length { byte = message[position] }
-                    else if position == length { byte = 0x80 }
-                    else if position >= total - 8 { byte = UInt8(truncatingIfNeeded: (UInt64(length) * 8) >> (UInt64(position - (total - 8)) * 8)) }
-                    else { byte = 0 }
-                    value |= UInt32(byte) << (UInt32(byteIndex) * 8)
-                }
-                block[word] = value
-            }
-            var a = a0, b = b0, c = c0, d = d0
-            for i in 0..<64 {
-                var f: UInt32
-                let g: Int
-                switch i {
-                case 0..<16: f = (b & c) | (~b & d); g = i
-                case 16..<32: f = (d & b) | (~d & c); g = (5 * i + 1) % 16
-                case 32..<48: f = b ^ c ^ d; g = (3 * i + 5) % 16
-                default: f = c ^ (b | ~d); g = (7 * i) % 16
-                }
-                f = f &+ a &+ constants[i] &+ block[g]
-                a = d; d = c; c = b
-                b = b &+ (f << shifts[i] | f >> (32 - shifts[i]))
-            }
-            a0 = a0 &+ a; b0 = b0 &+ b; c0 = c0 &+ c; d0 = d0 &+ d
-            offset += 64
+        var negative = false
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: "-") { negative = true; continue }
+            guard byte >= 48 && byte <= 57 else { break }
+            value = value &* 10 &+ UInt64(byte - 48)
         }
-        var digest: [UInt8] = []
-        digest.reserveCapacity(16)
-        for word in [a0, b0, c0, d0] { for shift in stride(from: 0, to: 32, by: 8) { digest.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) } }
-        return digest
+        return negative ? 0 &- value : value
     }
 }
 
-import Foundation
+/// PostgreSQL's `hash_bytes_extended` (src/common/hashfn.c: Bob Jenkins' lookup3, 64-bit result),
+/// which `hashtextextended(text, seed)` applies to a text's bytes under a deterministic collation.
+enum PostgresHash {
+    @inline(__always) private static func rotate(_ x: UInt32, _ k: UInt32) -> UInt32 { (x << k) | (x >> (32 - k)) }
+
+    @inline(__always) private static func mix(_ a: inout UInt32, _ b: inout UInt32, _ c: inout UInt32) {
+        a &-= c; a ^= rotate(c, 4); c &+= b
+        b &-= a; b ^= rotate(a, 6); a &+= c
+        c &-= b; c ^= rotate(b, 8); b &+= a
+        a &-= c; a ^= rotate(c, 16); c &+= b
+        b &-= a; b ^= rotate(a, 19); a &+= c
+        c &-= b; c ^= rotate(b, 4); b &+= a
+    }
+
+    @inline(__always) private static func final(_ a: inout UInt32, _ b: inout UInt32, _ c: inout UInt32) {
+        c ^= b; c &-= rotate(b, 14)
+        a ^= c; a &-= rotate(c, 11)
+        b ^= a; b &-= rotate(a, 25)
+        c ^= b; c &-= rotate(b, 16)
+        a ^= c; a &-= rotate(c, 4)
+        b ^= a; b &-= rotate(a, 14)
+        c ^= b; c &-= rotate(b, 24)
+    }
+
+    /// The 64-bit hash of `bytes` with `seed` (0: none), as PostgreSQL computes it on a little-endian machine
+    /// (the result is defined by little-endian word reads, which is what x86 and ARM servers do).
+    static func bytesExtended(_ bytes: UnsafeBufferPointer<UInt8>, seed: UInt64 = 0) -> UInt64 {
+        var a = 0x9e3779b9 &+ UInt32(truncatingIfNeeded: bytes.count) &+ 3923095
+        var b = a
+        var c = a
+        if seed != 0 {
+            a &+= UInt32(truncatingIfNeeded: seed >> 32)
+            b &+= UInt32(truncatingIfNeeded: seed)
+            mix(&a, &b, &c)
+        }
+        guard let base = bytes.baseAddress else {
+            final(&a, &b, &c)
+            return UInt64(b) << 32 | UInt64(c)
+        }
+        @inline(__always) func word(_ offset: Int) -> UInt32 { UInt32(littleEndian: UnsafeRawPointer(base + offset).loadUnaligned(as: UInt32.self)) }
+        var offset = 0
+        var length = bytes.count
+        while length >= 12 {
+            a &+= word(offset); b &+= word(offset + 4); c &+= word(offset + 8)
+            mix(&a, &b, &c)
+            offset += 12
+            length -= 12
+        }
+        // The last 0...11 bytes, little-endian; the lowest byte of c is left for the length (lookup2's layout).
+        @inline(__always) func byte(_ index: Int, _ shift: UInt32) -> UInt32 { UInt32(base[offset + index]) << shift }
+        if length >= 11 { c &+= byte(10, 24) }
+        if length >= 10 { c &+= byte(9, 16) }
+        if length >= 9 { c &+= byte(8, 8) }
+        if length >= 8 { b &+= byte(7, 24) }
+        if length >= 7 { b &+= byte(6, 16) }
+        if length >= 6 { b &+= byte(5, 8) }
+        if length >= 5 { b &+= byte(4, 0) }
+        if length >= 4 { a &+= byte(3, 24) }
+        if length >= 3 { a &+= byte(2, 16) }
+        if length >= 2 { a &+= byte(1, 8) }
+        if length >= 1 { a &+= byte(0, 0) }
+        final(&a, &b, &c)
+        return UInt64(b) << 32 | UInt64(c)
+    }
+}

@@ -118,6 +118,128 @@ struct CellConverter {
     /// A value that cannot be carried, with the reason.
     struct Rejection: Error { var reason: String }
 
+    /// Appends the cell at `index` (not NULL) as a COPY field to `line` and as canonical text to
+    /// `canonical`; throws a rejection. The common Django storage classes are read as bytes straight
+    /// from SQLite (no String per cell); anything else goes through `canonical(_:_:into:)`.
+    @inline(__always)
+    func append(_ statement: SQLiteStatement, _ index: Int, storage: SQLiteStorage,
+                line: inout [UInt8], canonical: inout [UInt8], scratch: inout [UInt8]) throws {
+        switch type {
+        case .smallint, .integer, .bigint:
+            if storage == .integer {
+                let value = statement.int64(index)
+                if type == .smallint && !(-32768...32767).contains(value) || type == .integer && !(-2_147_483_648...2_147_483_647).contains(value) {
+                    throw Rejection(reason: "\(value) does not fit \(type)")
+                }
+                let start = canonical.count
+                appendInteger(value, to: &canonical)
+                line.append(contentsOf: canonical[start...])
+                return
+            }
+        case .boolean:
+            if storage == .integer {
+                let flag = statement.int64(index) != 0 ? UInt8(ascii: "t") : UInt8(ascii: "f")
+                line.append(flag)
+                canonical.append(flag)
+                return
+            }
+        case .numeric(let precision, let scale):
+            if storage == .integer || storage == .real {
+                // Django stores decimals with NUMERIC affinity (REAL or INTEGER); read back as Django does, rounded to the scale.
+                let read = storage == .integer ? Money(statement.int64(index)) : Money(storedReal: statement.double(index), scale: scale).map { $0.scale > scale ? $0.rounded(to: scale) : $0 }
+                guard let value = read else { throw Rejection(reason: "\(statement.double(index)) is not a decimal") }
+                try appendNumeric(value, precision: precision, scale: scale, line: &line, canonical: &canonical)
+                return
+            }
+        case .timestamptz:
+            // Django's own form, checked by the fast parser, is already canonical once the fraction has 6 digits.
+            if storage == .text, try statement.withTextBytes(index, { bytes -> Bool in
+                guard parseStoredDatetimeFast(bytes) != nil else { return false }
+                let start = canonical.count
+                canonical.append(contentsOf: bytes)
+                if bytes.count == 19 { canonical.append(UInt8(ascii: ".")) }
+                for _ in 0..<(26 - max(bytes.count, 20)) { canonical.append(UInt8(ascii: "0")) }
+                line.append(contentsOf: canonical[start...])
+                line.append(contentsOf: "+00".utf8)
+                return true
+            }) {
+                return
+            }
+        case .varchar(let limit), .char(let limit):
+            if storage == .text {
+                try statement.withTextBytes(index) { bytes in
+                    var bytes = bytes
+                    if case .char = type {
+                        while let last = bytes.last, last == 32 { bytes = UnsafeBufferPointer(rebasing: bytes.dropLast()) }
+                    }
+                    let characters = try checkedTextLength(bytes)
+                    if characters > limit { throw Rejection(reason: "text of \(characters) characters is longer than \(type)") }
+                    canonical.append(contentsOf: bytes)
+                    appendCopyEscaped(bytes, to: &line)
+                }
+                return
+            }
+        case .text:
+            if storage == .text {
+                try statement.withTextBytes(index) { bytes in
+                    _ = try checkedTextLength(bytes)
+                    canonical.append(contentsOf: bytes)
+                    appendCopyEscaped(bytes, to: &line)
+                }
+                return
+            }
+        case .jsonb:
+            if storage == .text {
+                try statement.withTextBytes(index) { bytes in
+                    _ = try checkedTextLength(bytes)
+                    // A cheap shape check; PostgreSQL's parser is the judge (a bad document fails the COPY).
+                    guard let first = bytes.first(where: { $0 != 32 && $0 != 9 && $0 != 10 && $0 != 13 }),
+                          "{[\"tfn-0123456789".utf8.contains(first), !containsEscapedNUL(bytes) else {
+                        throw Rejection(reason: "'\(String(decoding: bytes.prefix(40), as: UTF8.self))' is not JSON")
+                    }
+                    appendCopyEscaped(bytes, to: &line)
+                }
+                canonical.append(UInt8(ascii: "j"))
+                return
+            }
+        default:
+            break
+        }
+        scratch.removeAll(keepingCapacity: true)
+        try self.canonical(statement, index, into: &scratch)
+        appendCopy(scratch, to: &line)
+        if type == .jsonb { canonical.append(UInt8(ascii: "j")) } else { canonical.append(contentsOf: scratch) }
+    }
+
+    /// Appends a decimal at exactly `scale` places to both buffers, or rejects it when it does not fit numeric(precision, scale).
+    private func appendNumeric(_ value: Money, precision: Int, scale: Int, line: inout [UInt8], canonical: inout [UInt8]) throws {
+        guard value.scale <= scale, let scaled = try? value.rescaledUp(to: scale) else {
+            throw Rejection(reason: "\(value) has more than \(scale) decimal places (numeric(\(precision),\(scale)))")
+        }
+        let magnitude = scaled.units.magnitude
+        let divisor = UInt64(Money.powersOfTen[scale])
+        var integerPart = magnitude / divisor
+        var integerDigits = 0
+        while integerPart > 0 { integerDigits += 1; integerPart /= 10 }
+        if integerDigits > precision - scale { throw Rejection(reason: "\(scaled) does not fit numeric(\(precision),\(scale))") }
+        let start = canonical.count
+        if scaled.units < 0 { canonical.append(UInt8(ascii: "-")) }
+        appendInteger(Int64(magnitude / divisor), to: &canonical)
+        if scale > 0 {
+            canonical.append(UInt8(ascii: "."))
+            var fraction = magnitude % divisor
+            let fractionStart = canonical.count
+            for _ in 0..<scale { canonical.append(UInt8(ascii: "0")) }
+            var position = canonical.count - 1
+            while fraction > 0 && position >= fractionStart {
+                canonical[position] = UInt8(48 + fraction % 10)
+                fraction /= 10
+                position -= 1
+            }
+        }
+        line.append(contentsOf: canonical[start...])
+    }
+
     /// Writes the canonical text of the cell at `index` into `out`; throws a rejection.
     func canonical(_ statement: SQLiteStatement, _ index: Int, into out: inout [UInt8]) throws {
         let storage = statement.storage(index)
@@ -241,8 +363,63 @@ struct CellConverter {
     }
 }
 
-/// Appends bytes in COPY text form: backslash, tab, newline and carriage return escaped.
-func appendCopyEscaped(_ bytes: [UInt8], to line: inout [UInt8]) {
+/// Counts the characters (code points, as PostgreSQL's varchar(n) does) of SQLite text, rejecting
+/// what PostgreSQL cannot store: NUL, and bytes that are not UTF-8 (which would fail the whole COPY).
+@inline(__always)
+func checkedTextLength(_ bytes: UnsafeBufferPointer<UInt8>) throws -> Int {
+    var ascii = true
+    for byte in bytes {
+        if byte == 0 { throw CellConverter.Rejection(reason: "text holds a NUL character, which PostgreSQL cannot store") }
+        if byte >= 0x80 { ascii = false; break }
+    }
+    if ascii { return bytes.count }
+    var characters = 0
+    var iterator = bytes.makeIterator()
+    var decoder = UTF8()
+    while true {
+        switch decoder.decode(&iterator) {
+        case .scalarValue(let scalar):
+            if scalar.value == 0 { throw CellConverter.Rejection(reason: "text holds a NUL character, which PostgreSQL cannot store") }
+            characters += 1
+        case .emptyInput: return characters
+        case .error: throw CellConverter.Rejection(reason: "text is not valid UTF-8")
+        }
+    }
+}
+
+/// True when JSON text holds `\u0000`, which jsonb refuses.
+private func containsEscapedNUL(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard bytes.count >= 6 else { return false }
+    for start in 0...(bytes.count - 6) where bytes[start] == UInt8(ascii: "\\") && bytes[start + 1] == UInt8(ascii: "u")
+        && bytes[start + 2] == 48 && bytes[start + 3] == 48 && bytes[start + 4] == 48 && bytes[start + 5] == 48 {
+        return true
+    }
+    return false
+}
+
+/// Appends an integer's decimal digits without making a String.
+@inline(__always)
+func appendInteger(_ value: Int64, to out: inout [UInt8]) {
+    if value < 0 { out.append(UInt8(ascii: "-")) }
+    var magnitude = value.magnitude
+    if magnitude < 10 { out.append(UInt8(48 + magnitude)); return }
+    let start = out.count
+    while magnitude > 0 {
+        out.append(UInt8(48 + magnitude % 10))
+        magnitude /= 10
+    }
+    out[start...].reverse()
+}
+
+/// Appends bytes in COPY text form: backslash, tab, newline and carriage return escaped; copied whole when none occurs.
+@inline(__always)
+func appendCopyEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to line: inout [UInt8]) {
+    var clean = true
+    for byte in bytes where byte == UInt8(ascii: "\\") || byte == 9 || byte == 10 || byte == 13 { clean = false; break }
+    if clean {
+        line.append(contentsOf: bytes)
+        return
+    }
     for byte in bytes {
         switch byte {
         case UInt8(ascii: "\\"): line.append(UInt8(ascii: "\\")); line.append(UInt8(ascii: "\\"))
@@ -252,6 +429,11 @@ func appendCopyEscaped(_ bytes: [UInt8], to line: inout [UInt8]) {
         default: line.append(byte)
         }
     }
+}
+
+/// Appends bytes in COPY text form (an array).
+func appendCopyEscaped(_ bytes: [UInt8], to line: inout [UInt8]) {
+    bytes.withUnsafeBufferPointer { appendCopyEscaped($0, to: &line) }
 }
 
 /// Appends `YYYY-MM-DD HH:MM:SS.ffffff` (UTC) for an instant.

@@ -191,8 +191,12 @@ public final class IssueLog {
         try writer.write(["stage", "source", detailHeader, "message", "row"])
     }
 
-    /// Records one row.
+    private let lock = NSLock()
+
+    /// Records one row (extracts on their own threads and transforms may record at once).
     public func record(stage: String, source: String, rule: String, message: String, row: String) throws {
+        lock.lock()
+        defer { lock.unlock() }
         count += 1
         countsByRule[rule, default: 0] += 1
         let fields = [stage, source, rule, message, row]

@@ -74,6 +74,19 @@ public final class PipelineRunner {
         var held: [(port: Int, batch: Batch)] = []
         var finished = false
         var seconds: Double = 0
+        /// Rows an extract emitted, counted on the runner's thread while the extract runs on its own.
+        var emittedWhileProducing = 0
+        /// Time the extract's thread spent reading (not waiting for room in the queue).
+        var producerSeconds: Double = 0
+
+        /// Adds what was counted on the runner's thread to the extract's own counters.
+        func mergeProducerCounts() {
+            context.counters.rowsEmitted += emittedWhileProducing
+            if !stage.runner.countsOwnOutput { context.counters.rowsOut += emittedWhileProducing }
+            emittedWhileProducing = 0
+            seconds += producerSeconds
+            producerSeconds = 0
+        }
 
         init(stage: PlannedStage, context: StageContext) {
             self.stage = stage
@@ -231,15 +244,7 @@ public final class PipelineRunner {
             }
         }
         for source in extractOrder() {
-            let node = nodes[source]
-            enter(source)
-            do {
-                try produce(node, source)
-            } catch {
-                leave()
-                throw error
-            }
-            leave()
+            try produce(nodes[source], source)
             try finish(source)
         }
         // A stage with no inputs at all that is not an extract never runs; report it rather than skip it.
@@ -296,24 +301,54 @@ public final class PipelineRunner {
 
     /// Runs an extract, retrying it per the pipeline's `retries:` when it fails temporarily (a
     /// database locked, a server unreachable) before reading any row.
+    /// Runs an extract on its own thread, handing batches over through a bounded queue, while this
+    /// thread pushes them through the transforms and loads: reading overlaps with the rest.
     private func produce(_ node: Node, _ index: Int) throws {
-        try pipeline.retries.perform(isTemporary: { error in
-            (error as? StageError)?.kind == .temporary && node.context.counters.rowsIn == 0
-                && node.context.counters.rowsRejected == 0 && node.context.counters.rowsEmitted == 0
-                && cancellation?.isCancelled != true
-        }, onRetry: { error, attempt, wait in
-            node.context.note(String(format: "retry %d after a temporary failure, waiting %.1f s: %@", attempt, wait, "\(error)"))
-        }) { _ in
-            try node.stage.runner.produce(node.context) { batch in try self.dispatch(batch, from: index) }
+        let queue = BatchQueue()
+        let work = Handoff(value: (node: node, retries: pipeline.retries, cancellation: cancellation))
+        let thread = Thread {
+            let (node, retries, cancellation) = work.value
+            let start = DispatchTime.now().uptimeNanoseconds
+            do {
+                try retries.perform(isTemporary: { error in
+                    // Retry only what failed before a single row was read: nothing went downstream yet.
+                    (error as? StageError)?.kind == .temporary && node.context.counters.rowsIn == 0
+                        && node.context.counters.rowsRejected == 0 && cancellation?.isCancelled != true
+                }, onRetry: { error, attempt, wait in
+                    node.context.note(String(format: "retry %d after a temporary failure, waiting %.1f s: %@", attempt, wait, "\(error)"))
+                }) { _ in
+                    try node.stage.runner.produce(node.context) { batch in try queue.put(batch) }
+                }
+                queue.finish(nil)
+            } catch {
+                queue.finish(error)
+            }
+            node.producerSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 - queue.producerWaitSeconds
         }
+        thread.stackSize = 8 << 20
+        thread.start()
+        do {
+            while let batch = try queue.take() { try dispatch(batch, from: index) }
+        } catch {
+            queue.cancelAndWait()
+            node.mergeProducerCounts()
+            throw error
+        }
+        queue.waitUntilFinished()
+        node.mergeProducerCounts()
     }
 
     private func dispatch(_ batch: Batch, from index: Int) throws {
         if cancellation?.isCancelled == true { throw StageError("cancelled", kind: .temporary) }
         guard !batch.isEmpty else { return }
         let node = nodes[index]
-        node.context.counters.rowsEmitted += batch.count
-        if !node.stage.runner.countsOwnOutput { node.context.counters.rowsOut += batch.count }
+        if node.stage.inputs.isEmpty {
+            // An extract's counters belong to its thread until it ends; count here, merge afterwards.
+            node.emittedWhileProducing += batch.count
+        } else {
+            node.context.counters.rowsEmitted += batch.count
+            if !node.stage.runner.countsOwnOutput { node.context.counters.rowsOut += batch.count }
+        }
         for edge in node.consumers {
             try deliver(batch, to: edge.node, port: edge.port)
         }

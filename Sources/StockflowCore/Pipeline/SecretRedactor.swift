@@ -35,6 +35,8 @@ public struct SecretRedactor: Sendable {
         for secret in secrets where result.contains(secret) {
             result = result.replacingOccurrences(of: secret, with: SecretRedactor.mask)
         }
+        // Every URL's password, not only the first (redactPassword also masks `password=...` pairs).
+        result = result.replacingOccurrences(of: #"(://[^/\s:@]+:)[^@\s/]+@"#, with: "$1***@", options: .regularExpression)
         return redactPassword(result)
     }
 

@@ -155,7 +155,8 @@ public final class Scheduler {
         logger.info("scheduler started", metadata: ["pipelines": "\(pipelines.map(\.name).joined(separator: ","))"])
         while true {
             let now = clock.now()
-            while let signal = signals() {
+            // One signal a turn: a source that keeps answering `stop` must not hold the loop.
+            if let signal = signals() {
                 switch signal {
                 case .stop where stopDeadline == nil:
                     stopDeadline = now.addingTimeInterval(options.grace)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A named, typed column.
 public struct Column: Sendable, Hashable {
     /// The column name as the source or stage spells it.
@@ -92,18 +94,24 @@ public final class OriginRegistry: @unchecked Sendable {
     public enum Kind: Sendable { case fileLine, tableKey(String), tableRowid }
 
     private var entries: [(name: String, kind: Kind)] = []
+    // Extracts register on their own threads while transforms describe origins on the runner's.
+    private let lock = NSLock()
 
     /// Makes an empty registry.
     public init() {}
 
     /// Registers a source and returns its id.
     public func register(_ name: String, kind: Kind) -> Int32 {
+        lock.lock()
+        defer { lock.unlock() }
         entries.append((name, kind))
         return Int32(entries.count - 1)
     }
 
     /// Human text for an origin: `fixtures/commandes.csv:14` or `stock_produit code_prod=12`.
     public func describe(_ origin: RowOrigin) -> String {
+        lock.lock()
+        defer { lock.unlock() }
         guard origin.source >= 0, Int(origin.source) < entries.count else { return "(computed)" }
         let entry = entries[Int(origin.source)]
         switch entry.kind {

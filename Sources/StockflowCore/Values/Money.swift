@@ -206,6 +206,21 @@ public struct Money: Sendable, Hashable, Comparable, CustomStringConvertible {
         self = value
     }
 
+    /// A decimal stored by Django's SQLite backend as REAL. With the column's scale known, the common
+    /// case is checked arithmetically (the scaled integer converts back to the very same double, so
+    /// the shortest representation has at most `scale` places) without formatting any text.
+    public init?(storedReal double: Double, scale: Int?) {
+        if let scale, (0...Money.maxScale).contains(scale), double.isFinite {
+            let factor = Double(Money.powersOfTen[scale])
+            let scaled = (double * factor).rounded()
+            if abs(scaled) < 9.0e15, scaled / factor == double {
+                self = Money(units: Int64(scaled), scale: scale)
+                return
+            }
+        }
+        self.init(shortestRepresentationOf: double)
+    }
+
     /// The exact decimal that a Double prints as in its shortest round-trip form.
     ///
     /// Django's SQLite backend stores decimals as REAL; `12.3` comes back as the double nearest to

@@ -161,11 +161,20 @@ private func options(_ source: String, _ target: ScratchDatabase, _ scratch: Scr
         #expect(try db.scalar("SELECT label FROM t WHERE id = 7") == "ligne 7\ttab")
     }
 
-    @Test func md5MatchesPostgres() throws {
-        for text in ["", "abc", String(repeating: "é", count: 100)] {
-            let digest = Array(text.utf8).withUnsafeBufferPointer { MD5.hash($0) }.map { String(format: "%02x", $0) }.joined()
-            let db = try PostgresConnection(PostgresConnectionOptions(try testServerURL()))
-            #expect(try db.scalar("SELECT md5($1)", [text]) == digest)
+    @Test func rowHashMatchesPostgresHashtextextended() throws {
+        let db = try PostgresConnection(PostgresConnectionOptions(try testServerURL()))
+        // Every tail length (0...11 bytes after the 12-byte blocks), multi-byte text and a tab-joined row.
+        var texts = (0...25).map { String("abcdefghijklmnopqrstuvwxyz".prefix($0)) }
+        texts += [String(repeating: "é", count: 100), "1\tproduit\t966\t2023-01-01 03:26:10.793854\t\\N"]
+        for text in texts {
+            let ours = Array(text.utf8).withUnsafeBufferPointer { Int64(bitPattern: PostgresHash.bytesExtended($0)) }
+            #expect(try db.scalar("SELECT hashtextextended($1, 0)", [text]) == String(ours), "\(text)")
         }
+    }
+
+    @Test func exactSumsWrapModulo2To64() {
+        #expect(RowChecksum.wrapping(decimal: "-3") == UInt64.max - 2)
+        #expect(RowChecksum.wrapping(decimal: "18446744073709551617") == 1)
+        #expect(RowChecksum.wrapping(decimal: "0") == 0)
     }
 }
