@@ -94,8 +94,12 @@ struct Run: ParsableCommand {
             }
         }
         if result.exit_code != 0, let alert = pipeline.onFailure {
-            // The alert needs the email load (issue 5); until it lands the alert is only logged.
-            logger.error("on_failure: alert email to \(alert.to.joined(separator: ", ")) not sent: this build has no email load yet")
+            do {
+                let target = try alert.send(report: result, logTail: Log.tail.last(alert.logLines), outputDirectory: outputDirectory)
+                logger.notice("on_failure: alert sent to \(alert.to.joined(separator: ", ")) via \(target)")
+            } catch {
+                logger.error("on_failure: alert email to \(alert.to.joined(separator: ", ")) not sent: \(error)")
+            }
         }
         withExtendedLifetime(lock) {}
         print(RunSummary.text(result))

@@ -1,4 +1,5 @@
 """The exit codes schedulers read (README): 0, 1, 2, 65, 75 — from the real binary."""
+import os
 import sqlite3
 import shutil
 import subprocess
@@ -69,3 +70,24 @@ def test_list_shows_every_bundled_pipeline_with_its_schedule():
     assert result.returncode == 0, result.stdout
     assert "nightly-inventory\t30 2 * * * (Europe/Paris)" in result.stdout
     assert "monthly-finance\t0 6 1 * * (Europe/Paris)" in result.stdout
+
+
+def test_a_failed_run_with_on_failure_writes_the_alert_with_the_error(tmp_path):
+    import email
+    from email import policy
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "p.yml").write_text(
+        "version: 1\nname: alerting\non_failure: {email: {to: [ops@example.com], subject: \"ALERTE {pipeline} {status}\"}}\n"
+        "stages:\n  rows: {extract: csv, path: empty.csv, columns: {a: int}}\n  out: {load: csv, input: rows, path: rows.csv}\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("STOCKFLOW_SMTP")}
+    result = subprocess.run([str(STOCKFLOW), "run", str(tmp_path / "p.yml"), "--out", str(tmp_path / "out"),
+                             "--state", str(tmp_path / "state.sqlite")], capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    alerts = list((tmp_path / "out" / "outbox").glob("alert-alerting-*.eml"))
+    assert len(alerts) == 1, result.stderr
+    message = email.message_from_bytes(alerts[0].read_bytes(), policy=policy.default)
+    assert message["To"] == "ops@example.com"
+    assert message["Subject"] == "ALERTE alerting failed"
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert "file is empty" in body
+    assert "Last log lines" in body

@@ -89,3 +89,59 @@ public struct FailureAlert: Sendable, Equatable {
         return parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !text.contains(" ")
     }
 }
+
+extension FailureAlert {
+    /// Sends the alert for a failed run: the error, the stage figures and the log tail, over the
+    /// configured SMTP server (retrying temporary failures), or written as an .eml under
+    /// `<out>/outbox/` when no server is configured. Returns where it went, for the log.
+    public func send(report: RunReport, logTail: [String], outputDirectory: URL,
+                     environment: [String: String] = ProcessInfo.processInfo.environment,
+                     clock: () -> Date = Date.init) throws -> String {
+        func setting(_ key: String, _ variable: String) -> String? {
+            let value = smtp[key] ?? environment[variable]
+            return value?.isEmpty == false ? value : nil
+        }
+        let fill = { (text: String) in
+            text.replacingOccurrences(of: "{pipeline}", with: report.pipeline)
+                .replacingOccurrences(of: "{as_of}", with: report.as_of)
+                .replacingOccurrences(of: "{status}", with: report.status)
+        }
+        let host = ProcessInfo.processInfo.hostName
+        let summary = RunSummary.text(report)
+        let tail = logTail.suffix(logLines).joined(separator: "\n")
+        let text = "\(summary)\n\nLast log lines:\n\(tail)\n"
+        let html = "<html><body><h1>\(htmlEscape(fill("{pipeline} as of {as_of}: {status}")))</h1>"
+            + "<pre>\(htmlEscape(summary))</pre><h2>Last log lines</h2><pre>\(htmlEscape(tail))</pre></body></html>"
+        let now = clock()
+        let message = MailMessage(from: from ?? "stockflow@\(host)", to: to, cc: cc, subject: fill(subject), date: now,
+                                  messageID: "<alert-\(UUID().uuidString)@\(host)>", text: text, html: html)
+        guard let url = setting("smtp_url", "STOCKFLOW_SMTP_URL") else {
+            let outbox = outputDirectory.appendingPathComponent("outbox")
+            try FileManager.default.createDirectory(at: outbox, withIntermediateDirectories: true)
+            let file = outbox.appendingPathComponent("alert-\(report.pipeline)-\(Int(now.timeIntervalSince1970)).eml")
+            try CurlMailer.render(message).write(to: file, options: .atomic)
+            return file.path
+        }
+        let server = SMTPServer(url: url, user: setting("smtp_user", "STOCKFLOW_SMTP_USER"),
+                                password: setting("smtp_password", "STOCKFLOW_SMTP_PASSWORD"),
+                                starttls: smtp["starttls"].flatMap(STARTTLSPolicy.init(rawValue:)) ?? .required,
+                                caFile: environment["STOCKFLOW_SMTP_CA_FILE"])
+        var delay = 1.0
+        for attempt in 1...3 {
+            do {
+                try CurlMailer.send(message, via: server)
+                return server.displayURL
+            } catch let error as CurlError where error.isTemporary && attempt < 3 {
+                Thread.sleep(forTimeInterval: delay)
+                delay *= 2
+            }
+        }
+        return server.displayURL
+    }
+}
+
+/// Escapes text for HTML element content.
+private func htmlEscape(_ text: String) -> String {
+    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        .replacingOccurrences(of: ">", with: "&gt;")
+}
