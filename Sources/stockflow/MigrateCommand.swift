@@ -101,12 +101,3 @@ struct Migrate: ParsableCommand {
         }
     }
 }
-
-/// Parses `table.column=P,S`.
-func parseDecimalHint(_ text: String) -> (String, (Int, Int))? {
-    let parts = text.split(separator: "=", maxSplits: 1)
-    guard parts.count == 2, parts[0].contains(".") else { return nil }
-    let numbers = parts[1].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-    guard numbers.count == 2, numbers[0] >= numbers[1], numbers[1] >= 0, numbers[0] <= 1000 else { return nil }
-    return (String(parts[0]), (numbers[0], numbers[1]))
-}

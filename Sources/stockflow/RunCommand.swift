@@ -31,6 +31,9 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("log-format"), help: "Log lines on standard error: text or json.")
     var logFormat: LogFormat = .text
 
+    @Option(name: .long, help: "Run only these stages (comma-separated ids) and the stages they read from, e.g. --only workbook.")
+    var only: String?
+
     @Option(name: .customLong("scheduled-for"), help: .hidden)
     var scheduledFor: String?
 
@@ -49,7 +52,15 @@ struct Run: ParsableCommand {
     func run() throws {
         Log.bootstrap(format: logFormat)
         SignalFlags.install(hangup: false)
-        let pipeline = try loadOrExit(file)
+        var pipeline = try loadOrExit(file)
+        if let only {
+            do {
+                pipeline = try pipeline.restricted(to: only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            } catch let list as DiagnosticList {
+                report(list)
+                throw ExitCode(ExitStatus.invalid.rawValue)
+            }
+        }
         let day = asOf.flatMap(CivilDate.init(iso:)) ?? today(in: pipeline.settings.timezone)
         let runID = makeRunID()
         let logger = Log.runLogger(runID: runID, pipeline: pipeline.name)

@@ -12,6 +12,7 @@ public final class EmailLoad: StageRunner, StageKind {
             OptionSpec("cc", .list, "Copy recipients."),
             OptionSpec("subject", .string, default: "{{pipeline}} — {{as_of}}", "Subject, a Mustache template over the digest's fields (`pipeline`, `as_of`, `rejects`, `findings_count`, `kpis`)."),
             OptionSpec("attach", .list, "Ids of load stages whose files are attached (an xlsx workbook, an html_report)."),
+            OptionSpec("max_attachment_mb", .int, default: "20", "A file larger than this is not attached (mail servers refuse big messages); the message names it and where it is instead."),
             OptionSpec("kpis", .list, "KPI lines of the digest, each `{label, input, value, agg?, format?}` as in html_report."),
             OptionSpec("smtp_url", .string, default: "$STOCKFLOW_SMTP_URL", "`smtp://host:587` (STARTTLS per `starttls`) or `smtps://host:465` (TLS from the start). None: write the .eml to the outbox."),
             OptionSpec("smtp_user", .string, default: "$STOCKFLOW_SMTP_USER", "AUTH user name."),
@@ -48,6 +49,7 @@ public final class EmailLoad: StageRunner, StageKind {
         var retries: Int
         var retryDelay: Int
         var outbox: String
+        var maxAttachmentBytes: Int
     }
 
     let settings: Settings
@@ -118,7 +120,8 @@ public final class EmailLoad: StageRunner, StageKind {
         do {
             let subject = try ReportTemplate.text(config.string("subject", default: "{{pipeline}} — {{as_of}}")!, named: "subject")
             let settings = Settings(from: from, to: to, cc: cc, attach: attach, server: server, retries: max(retries, 0),
-                                    retryDelay: max(delay, 0), outbox: outbox)
+                                    retryDelay: max(delay, 0), outbox: outbox,
+                                    maxAttachmentBytes: max(config.int("max_attachment_mb", default: 20), 0) * 1_000_000)
             return EmailLoad(settings: settings, subject: subject, html: try ReportTemplate.load(htmlURL), text: try ReportTemplate.load(textURL),
                              locale: ReportLocale(context.settings),
                              collector: ReportCollector(kpis: kpis, charts: [], ports: schemas.mapValues(\.port)))
@@ -159,6 +162,16 @@ public final class EmailLoad: StageRunner, StageKind {
                 throw StageError("stage '\(stage)' named in 'attach' of '\(context.stageID)' wrote no file; attach names load stages of this pipeline (xlsx, html_report, csv)")
             }
             for file in files where FileManager.default.fileExists(atPath: file.path) {
+                // Mail servers commonly refuse messages over 20-25 MB: a larger file is named, not attached.
+                let bytes = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
+                if bytes > settings.maxAttachmentBytes {
+                    let size = String(format: "%.1f MB", Double(bytes) / 1_000_000)
+                    let line = "\(file.lastPathComponent) (\(size)) is not attached, over the \(settings.maxAttachmentBytes / 1_000_000) MB limit: \(file.path)"
+                    message.text += "\n\(line)\n"
+                    message.html = message.html.replacingOccurrences(of: "</body>", with: "<p>\(line.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;"))</p></body>")
+                    context.note(line)
+                    continue
+                }
                 message.attachments.append(MailAttachment(path: file.path, filename: file.lastPathComponent,
                                                           contentType: MailAttachment.contentType(forFileNamed: file.lastPathComponent)))
             }

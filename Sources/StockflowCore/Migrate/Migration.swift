@@ -25,12 +25,24 @@ public struct MigrationOptions: Sendable {
     public var decimalHints: [String: (Int, Int)] = [:]
     /// Show per-table progress (a terminal).
     public var progress = false
+    /// Also told of each row that cannot be carried (called one at a time, from the loading threads).
+    public var onReject: (@Sendable (MigrationReject) -> Void)?
 
     /// Makes options.
     public init(sqlitePath: String, connection: PostgresConnectionOptions) {
         self.sqlitePath = sqlitePath
         self.connection = connection
     }
+}
+
+/// A row that cannot be carried, as listed in the rejects file.
+public struct MigrationReject: Sendable {
+    public var table: String
+    /// `column=value` of the key, or `rowid=n`.
+    public var key: String
+    public var column: String
+    public var reason: String
+    public var value: String
 }
 
 /// A migration that did not complete; `exitStatus` says why (65 rejects, 75 unreachable, 1 otherwise).
@@ -253,10 +265,10 @@ public final class Migration {
             existing = Set(names.compactMap { $0[0] }).intersection(tables.map(\.name))
         } catch { throw failure(error) }
         if !existing.isEmpty && options.ifExists == .fail {
-            throw MigrationFailure(message: "\(existing.count) table(s) already exist in schema \(options.schema): \(existing.sorted().prefix(8).joined(separator: ", "))\(existing.count > 8 ? ", ..." : ""); nothing was changed. Use --if-exists replace to replace them, or --schema to migrate elsewhere.", exitStatus: .failed)
+            throw MigrationFailure(message: "\(existing.count) table(s) already exist in schema \(options.schema): \(existing.sorted().prefix(8).joined(separator: ", "))\(existing.count > 8 ? ", ..." : ""); nothing was changed. Use --if-exists replace (if_exists: replace in a pipeline) to replace them, or another --schema.", exitStatus: .failed)
         }
         let rejects: RejectLog
-        do { rejects = try RejectLog(path: options.rejectsPath) } catch { throw failure(error) }
+        do { rejects = try RejectLog(path: options.rejectsPath, onReject: options.onReject) } catch { throw failure(error) }
         do {
             log("staging schema \(staging): creating \(tables.count) tables")
             try control.execute("DROP SCHEMA IF EXISTS \(quoteIdentifier(staging)) CASCADE")
@@ -440,6 +452,7 @@ struct SourceRowReader {
     func forEachRow(onReject: (String, String, String, String) throws -> Void,
                     _ body: (_ copyLine: [UInt8], _ canonical: [UInt8]) throws -> Void) throws {
         let converters = table.columns.map { CellConverter(type: $0.type) }
+        let notNull = table.columns.map(\.notNull)
         let keyIndex = table.keyColumn.flatMap { key in table.columns.firstIndex { $0.name == key } }
         let selected = table.columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
         let statement = try database.prepare("SELECT \(table.hasRowid ? "rowid, " : "")\(selected) FROM \(quoteIdentifier(table.name))")
@@ -455,12 +468,12 @@ struct SourceRowReader {
             ordinal += 1
             line.removeAll(keepingCapacity: true)
             canonical.removeAll(keepingCapacity: true)
-            for (index, column) in table.columns.enumerated() {
+            for index in 0..<converters.count {
                 if index > 0 { line.append(9); canonical.append(9) }
                 let storage = statement.storage(index + offset)
                 if storage == .null {
-                    if column.notNull {
-                        try onReject(key(statement, keyIndex, offset, ordinal), column.name, "NULL in a NOT NULL column", "")
+                    if notNull[index] {
+                        try onReject(key(statement, keyIndex, offset, ordinal), table.columns[index].name, "NULL in a NOT NULL column", "")
                         continue rows
                     }
                     line.append(contentsOf: [92, 78])
@@ -470,6 +483,7 @@ struct SourceRowReader {
                 do {
                     try converters[index].append(statement, index + offset, storage: storage, line: &line, canonical: &canonical, scratch: &cell)
                 } catch let rejection as CellConverter.Rejection {
+                    let column = table.columns[index]
                     try onReject(key(statement, keyIndex, offset, ordinal), column.name, "\(column.type): \(rejection.reason)", String(statement.text(index + offset).prefix(200)))
                     continue rows
                 }
@@ -579,9 +593,11 @@ final class RejectLog: @unchecked Sendable {
     private(set) var count = 0
     private(set) var sample: [String] = []
     let path: String
+    private let onReject: (@Sendable (MigrationReject) -> Void)?
 
-    init(path: String) throws {
+    init(path: String, onReject: (@Sendable (MigrationReject) -> Void)? = nil) throws {
         self.path = path
+        self.onReject = onReject
         writer = try CSVWriter(url: URL(fileURLWithPath: path))
         try writer.write(["table", "key", "column", "reason", "value"])
     }
@@ -591,6 +607,7 @@ final class RejectLog: @unchecked Sendable {
         count += 1
         if sample.count < 10 { sample.append("  \(table) \(key) \(column): \(reason)") }
         try writer.write([table, key, column, reason, value])
+        onReject?(MigrationReject(table: table, key: key, column: column, reason: reason, value: value))
     }
 
     func close() throws { lock.lock(); defer { lock.unlock() }; try writer.close() }

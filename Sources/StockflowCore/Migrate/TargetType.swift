@@ -153,7 +153,7 @@ struct CellConverter {
             }
         case .timestamptz:
             // Django's own form, checked by the fast parser, is already canonical once the fraction has 6 digits.
-            if storage == .text, try statement.withTextBytes(index, { bytes -> Bool in
+            if storage == .text, statement.withTextBytes(index, { bytes -> Bool in
                 guard parseStoredDatetimeFast(bytes) != nil else { return false }
                 let start = canonical.count
                 canonical.append(contentsOf: bytes)
@@ -402,13 +402,17 @@ private func containsEscapedNUL(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
 func appendInteger(_ value: Int64, to out: inout [UInt8]) {
     if value < 0 { out.append(UInt8(ascii: "-")) }
     var magnitude = value.magnitude
-    if magnitude < 10 { out.append(UInt8(48 + magnitude)); return }
-    let start = out.count
-    while magnitude > 0 {
-        out.append(UInt8(48 + magnitude % 10))
+    var digits = 1
+    var rest = magnitude / 10
+    while rest > 0 { digits += 1; rest /= 10 }
+    for _ in 0..<digits { out.append(48) }
+    // Filled from the end in place: no temporary String or array.
+    var position = out.count - 1
+    repeat {
+        out[position] = UInt8(48 + magnitude % 10)
         magnitude /= 10
-    }
-    out[start...].reverse()
+        position -= 1
+    } while magnitude > 0
 }
 
 /// Appends bytes in COPY text form: backslash, tab, newline and carriage return escaped; copied whole when none occurs.

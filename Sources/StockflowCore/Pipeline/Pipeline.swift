@@ -267,3 +267,21 @@ public struct Pipeline {
         return result
     }
 }
+
+extension Pipeline {
+    /// The pipeline cut down to the named stages and every stage they read from (`run --only`).
+    public func restricted(to ids: [String]) throws -> Pipeline {
+        let known = stages.map(\.id)
+        for id in ids where !known.contains(id) {
+            throw DiagnosticList([Diagnostic("--only names unknown stage '\(id)'\(didYouMean(id, known)); stages: \(known.joined(separator: ", "))", at: nil)])
+        }
+        var needed = Set(ids)
+        // Stages are in run order, so walking backwards reaches every input before it is checked.
+        for stage in stages.reversed() where needed.contains(stage.id) {
+            for input in stage.inputs { needed.insert(input.stage) }
+        }
+        var copy = self
+        copy.stages = stages.filter { needed.contains($0.id) }
+        return copy
+    }
+}

@@ -6,6 +6,7 @@ public enum StageRegistry {
         CSVExtract.self,
         SQLiteExtract.self,
         PostgresExtract.self,
+        SQLiteMigrationExtract.self,
         OrderTotals.self,
         WarehouseRollup.self,
         Returns.self,

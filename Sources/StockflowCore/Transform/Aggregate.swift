@@ -105,32 +105,44 @@ public final class Aggregate: StageRunner, StageKind {
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
         for row in batch.rows {
             let key = keys.map { row[$0] }
-            var accumulators = groups.removeValue(forKey: key) ?? fresh()
-            for (index, measure) in measures.enumerated() {
-                let value = measure.column.map { row[$0] } ?? .bool(true)
-                switch (accumulators[index], measure.function) {
-                case (.sum(let total), _):
-                    if let amount = value.asMoney {
-                        accumulators[index] = .sum(try total.map { try $0.adding(amount) } ?? amount)
-                    }
-                case (.count(let count), .count_true):
-                    if value == .bool(true) { accumulators[index] = .count(count + 1) }
-                case (.count(let count), _):
-                    if !value.isNull { accumulators[index] = .count(count + 1) }
-                case (.extreme(let current), .min):
-                    if !value.isNull && (current.isNull || Value.compare(value, current) < 0) { accumulators[index] = .extreme(value) }
-                case (.extreme(let current), _):
-                    if !value.isNull && (current.isNull || Value.compare(value, current) > 0) { accumulators[index] = .extreme(value) }
-                case (.distinct(var set), _):
-                    if !value.isNull {
-                        set.insert(value)
-                        accumulators[index] = .distinct(set)
-                    }
-                }
+            // One hash per row for a known group: the accumulators are updated in place.
+            let slot: [[Value]: [Accumulator]].Index
+            if let found = groups.index(forKey: key) {
+                slot = found
+            } else {
+                groups[key] = fresh()
+                slot = groups.index(forKey: key)!
             }
-            groups[key] = accumulators
+            try accumulate(row, into: &groups.values[slot])
         }
         context.countOut(batch.count)
+    }
+
+    private func accumulate(_ row: Row, into accumulators: inout [Accumulator]) throws {
+        for (index, measure) in measures.enumerated() {
+            let value = measure.column.map { row[$0] } ?? .bool(true)
+            switch (accumulators[index], measure.function) {
+            case (.sum(let total), _):
+                if let amount = value.asMoney {
+                    accumulators[index] = .sum(try total.map { try $0.adding(amount) } ?? amount)
+                }
+            case (.count(let count), .count_true):
+                if value == .bool(true) { accumulators[index] = .count(count + 1) }
+            case (.count(let count), _):
+                if !value.isNull { accumulators[index] = .count(count + 1) }
+            case (.extreme(let current), .min):
+                if !value.isNull && (current.isNull || Value.compare(value, current) < 0) { accumulators[index] = .extreme(value) }
+            case (.extreme(let current), _):
+                if !value.isNull && (current.isNull || Value.compare(value, current) > 0) { accumulators[index] = .extreme(value) }
+            case (.distinct(var set), _):
+                if !value.isNull {
+                    // Release the stored copy first so the insert does not copy the whole set.
+                    accumulators[index] = .count(0)
+                    set.insert(value)
+                    accumulators[index] = .distinct(set)
+                }
+            }
+        }
     }
 
     public func finish(_ context: StageContext, emit: Emit) throws {

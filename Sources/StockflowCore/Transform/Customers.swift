@@ -66,13 +66,18 @@ public final class Customers: StageRunner, StageKind {
             return
         }
         for row in batch.rows {
-            var entry = totals[row[customer]] ?? Totals()
-            entry.orders += 1
-            if let value = row[amount].asMoney { entry.revenue = try entry.revenue.adding(value) }
-            if let day = calendar.day(of: row[date]), entry.last.map({ day > $0 }) ?? true { entry.last = day }
-            totals[row[customer]] = entry
+            let day = calendar.day(of: row[date])
+            let amountValue = row[amount].asMoney
+            // In place, one hash per row: this runs once per order.
+            try update(&totals[row[customer], default: Totals()], amount: amountValue, day: day)
         }
         context.countOut(batch.count)
+    }
+
+    private func update(_ entry: inout Totals, amount: Money?, day: CivilDate?) throws {
+        entry.orders += 1
+        if let amount { entry.revenue = try entry.revenue.adding(amount) }
+        if let day, entry.last.map({ day > $0 }) ?? true { entry.last = day }
     }
 
     public func finish(_ context: StageContext, emit: Emit) throws {

@@ -86,7 +86,7 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
                 guard let date = calendar?.day(of: values[0]) ?? values[0].asDate else { return .null }
                 let (year, month, day) = date.components
                 switch name {
-                case "month": return .text("\(pad(year, 4))-\(pad(month, 2))")
+                case "month": return .text(yearMonthText(year, month))
                 case "year": return .int(Int64(year))
                 case "day": return .date(date)
                 default:

@@ -91,7 +91,7 @@ public final class Invoices: StageRunner, StageKind {
         }
         var output = Batch(capacity: batch.count)
         for (row, origin) in zip(batch.rows, batch.origins) {
-            let text = { describeRow(row, schema: self.inputSchema) }
+            func text() -> String { describeRow(row, schema: inputSchema) }
             if row[columns.order].isNull {
                 try context.reject(origin, rule: "invoice-without-order",
                                    message: "invoice \(row[columns.invoice]) has no order (rule 3: every invoice belongs to one order)", row: text())

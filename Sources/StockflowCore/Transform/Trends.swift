@@ -49,7 +49,7 @@ public final class Trends: StageRunner, StageKind {
         case .day: return day.description
         case .month:
             let (year, month, _) = day.components
-            return "\(pad(year, 4))-\(pad(month, 2))"
+            return yearMonthText(year, month)
         case .week:
             let week = day.isoWeek
             return "\(pad(week.year, 4))-W\(pad(week.week, 2))"

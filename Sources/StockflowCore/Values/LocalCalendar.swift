@@ -5,6 +5,9 @@ import Foundation
 public final class LocalCalendar {
     private let zone: TimeZone
     private var offsets: [Int64: Int64] = [:]
+    // Rows often come in time order: the last hour answers most look-ups without hashing.
+    private var lastHour: Int64 = .min
+    private var lastOffset: Int64 = 0
 
     /// A calendar for `identifier` (UTC when unknown; pipelines validate zone names beforehand).
     public init(identifier: String) {
@@ -24,13 +27,17 @@ public final class LocalCalendar {
     public func day(of stamp: Timestamp) -> CivilDate {
         let hour = stamp.microseconds >= 0 ? stamp.microseconds / 3_600_000_000 : (stamp.microseconds - 3_599_999_999) / 3_600_000_000
         let offset: Int64
-        if let cached = offsets[hour] {
+        if hour == lastHour {
+            offset = lastOffset
+        } else if let cached = offsets[hour] {
             offset = cached
         } else {
             let date = Date(timeIntervalSince1970: Double(hour) * 3600)
             offset = Int64(zone.secondsFromGMT(for: date)) * 1_000_000
             offsets[hour] = offset
         }
+        lastHour = hour
+        lastOffset = offset
         return Timestamp(microseconds: stamp.microseconds + offset).utcDate
     }
 }

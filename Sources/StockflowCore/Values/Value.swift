@@ -211,3 +211,18 @@ func pad(_ value: Int, _ width: Int) -> String {
     let text = String(value)
     return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
 }
+
+/// `YYYY-MM`, written straight into a small string (called once per row by month groupings).
+func yearMonthText(_ year: Int, _ month: Int) -> String {
+    guard (0...9999).contains(year), (1...12).contains(month) else { return "\(pad(year, 4))-\(pad(month, 2))" }
+    return String(unsafeUninitializedCapacity: 7) { buffer in
+        buffer[0] = UInt8(48 + year / 1000)
+        buffer[1] = UInt8(48 + year / 100 % 10)
+        buffer[2] = UInt8(48 + year / 10 % 10)
+        buffer[3] = UInt8(48 + year % 10)
+        buffer[4] = UInt8(ascii: "-")
+        buffer[5] = UInt8(48 + month / 10)
+        buffer[6] = UInt8(48 + month % 10)
+        return 7
+    }
+}
