@@ -247,11 +247,7 @@ public final class CSVExtract: StageRunner, StageKind {
                 try context.reject(origin, rule: failure.rule, message: failure.message, row: rawRecord(reader))
                 continue
             }
-            batch.append(row, origin: origin)
-            if batch.count >= Batch.preferredSize {
-                try emit(batch)
-                batch = Batch(capacity: Batch.preferredSize)
-            }
+            try batch.append(row, origin: origin, flushingTo: emit)
         }
         try emit(batch)
     }

@@ -104,7 +104,10 @@ public final class PostgresExtract: StageRunner, StageKind {
                         } else { problem = "'\(text)' does not fit an exact decimal" }
                     case .bool: values.append(.bool(text == "t"))
                     case .date: if let date = CivilDate(iso: text) { values.append(.date(date)) } else { problem = "'\(text)' is not a date" }
-                    case .datetime: if let stamp = parseStoredDatetime(text) { values.append(.datetime(stamp)) } else { problem = "'\(text)' is not a datetime" }
+                    case .datetime:
+                        // The session runs in UTC, so timestamptz prints with the offset `+00`.
+                        let local = text.hasSuffix("+00") ? String(text.dropLast(3)) : text
+                        if let stamp = parseStoredDatetime(local) { values.append(.datetime(stamp)) } else { problem = "'\(text)' is not a datetime" }
                     case .text: values.append(.text(text))
                     }
                     if problem != nil { break }

@@ -178,11 +178,7 @@ public final class SQLiteExtract: StageRunner, StageKind {
                 try context.reject(origin, rule: "sqlite-type", message: failure, row: text)
                 continue
             }
-            batch.append(row, origin: origin)
-            if batch.count >= Batch.preferredSize {
-                try emit(batch)
-                batch = Batch(capacity: Batch.preferredSize)
-            }
+            try batch.append(row, origin: origin, flushingTo: emit)
         }
         try emit(batch)
     }

@@ -168,11 +168,7 @@ public final class Aggregate: StageRunner, StageKind {
                 case .distinct(let set): row.append(.int(Int64(set.count)))
                 }
             }
-            batch.append(row, origin: .derived)
-            if batch.count >= Batch.preferredSize {
-                try emit(batch)
-                batch = Batch(capacity: Batch.preferredSize)
-            }
+            try batch.append(row, origin: .derived, flushingTo: emit)
         }
         groups.removeAll()
         try emit(batch)

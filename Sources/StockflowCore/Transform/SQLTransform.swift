@@ -134,11 +134,7 @@ public final class SQLTransform: StageRunner, StageKind {
                 for (index, column) in resultColumns.enumerated() {
                     row.append(try read(statement, index, column, stage: context.stageID))
                 }
-                batch.append(row, origin: .derived)
-                if batch.count >= Batch.preferredSize {
-                    try emit(batch)
-                    batch = Batch(capacity: Batch.preferredSize)
-                }
+                try batch.append(row, origin: .derived, flushingTo: emit)
             }
             try emit(batch)
         } catch let error as SQLiteError {

@@ -79,6 +79,15 @@ public struct Batch: Sendable {
         origins.append(origin)
     }
 
+    /// Appends one row and, once the batch is full, passes it to `emit` and starts a new one.
+    public mutating func append(_ row: Row, origin: RowOrigin, flushingTo emit: Emit) throws {
+        append(row, origin: origin)
+        if count >= Batch.preferredSize {
+            try emit(self)
+            self = Batch(capacity: Batch.preferredSize)
+        }
+    }
+
     /// The number of rows.
     public var count: Int { rows.count }
     /// True when there are no rows.

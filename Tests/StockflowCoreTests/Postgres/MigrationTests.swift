@@ -100,6 +100,35 @@ private func options(_ source: String, _ target: ScratchDatabase, _ scratch: Scr
         #expect(try db.scalar("SELECT string_agg(code_cmd::text, ',' ORDER BY code_cmd) FROM stock_commande") == "1,2")
     }
 
+    @Test func rowsBreakingOnlyConstraintsAreFoundWhenPostgresRefusesThemAndCarriedWithoutThem() throws {
+        // No cell is bad, so the constraints are added first and fail; only then are the rows looked up.
+        // An orphan order's product is itself valid; a product breaking its CHECK orphans its orders.
+        let scratch = Scratch(); defer { scratch.cleanup() }
+        let target = try ScratchDatabase(); defer { target.drop() }
+        let source = try makeSource(scratch, djangoSchema + """
+            INSERT INTO stock_commande VALUES (10, 1, 1, '2025-01-01 00:00:00', NULL, 77);
+            PRAGMA ignore_check_constraints = 1;
+            INSERT INTO stock_produit VALUES (6, 'neg', -1, 1, 0, '2025-01-01 00:00:00', NULL);
+            INSERT INTO stock_commande VALUES (13, 1, 1, '2025-01-01 00:00:00', NULL, 6);
+            """)
+        var failure: MigrationFailure?
+        do { _ = try Migration(options(source, target, scratch)).run() } catch let error as MigrationFailure { failure = error }
+        #expect(failure?.exitStatus == .tooManyRejects)
+        let rejects = scratch.read("rejects.csv") ?? ""
+        #expect(rejects.contains("stock_commande,code_cmd=10,produit_id,foreign key"))
+        #expect(rejects.contains("stock_produit,code_prod=6,quantite,"))
+        let db = try target.connect()
+        #expect(try db.scalar("SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')") == "0")
+
+        var carry = options(source, target, scratch)
+        carry.carryValid = true
+        let report = try Migration(carry).run()
+        #expect(report.rejects == 3)  // order 10, product 6, and order 13 orphaned by product 6's removal
+        #expect(report.tables.filter { !$0.matches }.isEmpty)
+        #expect(try db.scalar("SELECT string_agg(code_cmd::text, ',' ORDER BY code_cmd) FROM stock_commande") == "1,2")
+        #expect(try db.scalar("SELECT count(*) FROM pg_constraint WHERE contype IN ('c', 'f') AND conrelid = 'stock_commande'::regclass") == "3")
+    }
+
     @Test func existingTablesAreKeptUnlessReplaceIsAsked() throws {
         let scratch = Scratch(); defer { scratch.cleanup() }
         let target = try ScratchDatabase(); defer { target.drop() }
