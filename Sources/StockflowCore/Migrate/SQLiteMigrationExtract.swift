@@ -62,8 +62,10 @@ public final class SQLiteMigrationExtract: StageRunner, StageKind {
         if let folder = config.string("django_project") {
             let url = config.resolve(folder)
             var isFolder: ObjCBool = false
-            if !FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) || !isFolder.boolValue {
-                config.error("'django_project' of stage '\(config.id)' must be a Django project folder; '\(folder)' is not one (looked for \(url.path))", at: config.node["django_project"]?.position)
+            if !FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) {
+                config.error("folder '\(folder)' of 'django_project' in stage '\(config.id)' does not exist (looked for \(url.path))", at: config.node["django_project"]?.position)
+            } else if !isFolder.boolValue {
+                config.error("'\(folder)' of 'django_project' in stage '\(config.id)' is a file; name the Django project's folder (the one holding manage.py)", at: config.node["django_project"]?.position)
             }
             djangoProject = url
         }

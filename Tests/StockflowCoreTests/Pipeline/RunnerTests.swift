@@ -13,8 +13,8 @@ func expectStageCountsReconcile(_ report: RunReport, sourceLocation: SourceLocat
 }
 
 /// Runs the pipeline file at `path` (with no environment, so `${VAR:-default}` takes the default) into `scratch`/out.
-func runPipelineFile(_ path: String, in scratch: Scratch) throws -> RunReport {
-    let pipeline = try Pipeline.load(path: path, environment: [:])
+func runPipelineFile(_ path: String, in scratch: Scratch, environment: [String: String] = [:]) throws -> RunReport {
+    let pipeline = try Pipeline.load(path: path, environment: environment)
     return PipelineRunner(pipeline: pipeline, outputDirectory: scratch.url.appendingPathComponent("out"),
                           asOf: CivilDate(iso: "2026-11-25")!).run()
 }
@@ -148,7 +148,17 @@ stages:
         for name in files {
             let scratch = Scratch()
             defer { scratch.cleanup() }
-            let report = try runPipelineFile(folder.appendingPathComponent(name).path, in: scratch)
+            // The migration pipeline needs a PostgreSQL target: the private test server, in a schema of its own.
+            var environment: [String: String] = [:]
+            if name.hasPrefix("migrate") {
+                guard let url = ProcessInfo.processInfo.environment["STOCKFLOW_TEST_PG_URL"] else {
+                    Issue.record("\(name) needs STOCKFLOW_TEST_PG_URL: run `make test`, or `scripts/with-postgres.sh swift test`")
+                    continue
+                }
+                environment = ["STOCKFLOW_MIGRATE_URL": url,
+                               "STOCKFLOW_MIGRATE_SCHEMA": "runner_\(UUID().uuidString.prefix(8).lowercased())"]
+            }
+            let report = try runPipelineFile(folder.appendingPathComponent(name).path, in: scratch, environment: environment)
             #expect(report.exit_code == 0, "\(name): \(report.error ?? "")")
             expectStageCountsReconcile(report)
         }
