@@ -180,3 +180,20 @@ def test_without_smtp_the_message_goes_to_the_outbox(tmp_path):
                                        policy=email.policy.default)
     assert [part.get_filename() for part in message.iter_attachments()] == [f"inventaire-{AS_OF}.xlsx", f"rapport-{AS_OF}.html"]
     assert message["Subject"].startswith("Inventaire du 25/11/2026")
+
+
+def test_a_file_over_the_attachment_limit_is_named_not_attached(tmp_path):
+    pipeline = (ROOT / "pipelines" / "nightly-inventory.yml").read_text()
+    assert "attach: [workbook, report]" in pipeline
+    (tmp_path / "p.yml").write_text(pipeline.replace("attach: [workbook, report]", "attach: [workbook, report]\n    max_attachment_mb: 0"))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("STOCKFLOW_SMTP")}
+    env["STOCKFLOW_FIXTURES"] = str(ROOT / "fixtures")
+    out = tmp_path / "out"
+    result = subprocess.run([str(STOCKFLOW), "run", str(tmp_path / "p.yml"), "--out", str(out), "--as-of", AS_OF,
+                             "--state", str(tmp_path / "state.sqlite")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    message = email.message_from_bytes((out / "outbox" / f"nightly-inventory-{AS_OF}.eml").read_bytes(), policy=email.policy.default)
+    assert list(message.iter_attachments()) == []
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert f"inventaire-{AS_OF}.xlsx" in text and "is not attached, over the 0 MB limit" in text
+    assert str(out / f"inventaire-{AS_OF}.xlsx") in text

@@ -312,15 +312,7 @@ public final class PostgresCopyWriter {
 
     /// Appends a value in COPY text form: backslash, tab, newline and carriage return escaped.
     public func writeEscaped<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "\\"): buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "\\"))
-            case 9: buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "t"))
-            case 10: buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "n"))
-            case 13: buffer.append(UInt8(ascii: "\\")); buffer.append(UInt8(ascii: "r"))
-            default: buffer.append(byte)
-            }
-        }
+        for byte in bytes { appendCopyEscaped(byte: byte, to: &buffer) }
     }
 
     /// Ends a row and sends a chunk when the buffer is full.

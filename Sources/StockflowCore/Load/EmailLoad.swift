@@ -168,7 +168,7 @@ public final class EmailLoad: StageRunner, StageKind {
                     let size = String(format: "%.1f MB", Double(bytes) / 1_000_000)
                     let line = "\(file.lastPathComponent) (\(size)) is not attached, over the \(settings.maxAttachmentBytes / 1_000_000) MB limit: \(file.path)"
                     message.text += "\n\(line)\n"
-                    message.html = message.html.replacingOccurrences(of: "</body>", with: "<p>\(line.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;"))</p></body>")
+                    message.html = message.html.replacingOccurrences(of: "</body>", with: "<p>\(escapeXML(line))</p></body>")
                     context.note(line)
                     continue
                 }

@@ -424,14 +424,18 @@ func appendCopyEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to line: inout [UInt
         line.append(contentsOf: bytes)
         return
     }
-    for byte in bytes {
-        switch byte {
-        case UInt8(ascii: "\\"): line.append(UInt8(ascii: "\\")); line.append(UInt8(ascii: "\\"))
-        case 9: line.append(UInt8(ascii: "\\")); line.append(UInt8(ascii: "t"))
-        case 10: line.append(UInt8(ascii: "\\")); line.append(UInt8(ascii: "n"))
-        case 13: line.append(UInt8(ascii: "\\")); line.append(UInt8(ascii: "r"))
-        default: line.append(byte)
-        }
+    for byte in bytes { appendCopyEscaped(byte: byte, to: &line) }
+}
+
+/// Appends one byte in COPY text form: backslash, tab, newline and carriage return escaped.
+@inline(__always)
+func appendCopyEscaped(byte: UInt8, to line: inout [UInt8]) {
+    switch byte {
+    case UInt8(ascii: "\\"): line.append(UInt8(ascii: "\\")); line.append(UInt8(ascii: "\\"))
+    case 9: line.append(UInt8(ascii: "\\")); line.append(UInt8(ascii: "t"))
+    case 10: line.append(UInt8(ascii: "\\")); line.append(UInt8(ascii: "n"))
+    case 13: line.append(UInt8(ascii: "\\")); line.append(UInt8(ascii: "r"))
+    default: line.append(byte)
     }
 }
 

@@ -110,8 +110,8 @@ extension FailureAlert {
         let summary = RunSummary.text(report)
         let tail = logTail.suffix(logLines).joined(separator: "\n")
         let text = "\(summary)\n\nLast log lines:\n\(tail)\n"
-        let html = "<html><body><h1>\(htmlEscape(fill("{pipeline} as of {as_of}: {status}")))</h1>"
-            + "<pre>\(htmlEscape(summary))</pre><h2>Last log lines</h2><pre>\(htmlEscape(tail))</pre></body></html>"
+        let html = "<html><body><h1>\(escapeXML(fill("{pipeline} as of {as_of}: {status}")))</h1>"
+            + "<pre>\(escapeXML(summary))</pre><h2>Last log lines</h2><pre>\(escapeXML(tail))</pre></body></html>"
         let now = clock()
         let message = MailMessage(from: from ?? "stockflow@\(host)", to: to, cc: cc, subject: fill(subject), date: now,
                                   messageID: "<alert-\(UUID().uuidString)@\(host)>", text: text, html: html)
@@ -138,10 +138,4 @@ extension FailureAlert {
         }
         return server.displayURL
     }
-}
-
-/// Escapes text for HTML element content.
-private func htmlEscape(_ text: String) -> String {
-    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-        .replacingOccurrences(of: ">", with: "&gt;")
 }
