@@ -101,7 +101,8 @@ public final class PostgresConnection {
                 throw PostgresError(message: "cannot connect to PostgreSQL (\(options.redacted.isEmpty ? "libpq defaults" : options.redacted)) after \(tries) attempt\(tries == 1 ? "" : "s"): \(message.trimmingCharacters(in: .whitespacesAndNewlines))",
                                     isTemporary: !permanent)
             }
-            Thread.sleep(forTimeInterval: options.retryDelay * pow(2, Double(attempt)))
+            // Exponential backoff with jitter, so many clients of a restarting server do not retry in step.
+            Thread.sleep(forTimeInterval: options.retryDelay * pow(2, Double(attempt)) * Double.random(in: 0.5...1.0))
             attempt += 1
         }
     }

@@ -21,7 +21,7 @@ public final class EmailLoad: StageRunner, StageKind {
             OptionSpec("ca_file", .inputPath, default: "$STOCKFLOW_SMTP_CA_FILE, else the system's", "PEM file of the certificate authority (or self-signed certificate) the server is verified with."),
             OptionSpec("timeout_seconds", .int, default: "60", "Seconds allowed for one attempt (connecting: at most 20)."),
             OptionSpec("retries", .int, default: "3", "Further attempts after a 4xx reply or a connection failure."),
-            OptionSpec("retry_delay_seconds", .int, default: "5", "Wait before the first retry; doubled for each next one."),
+            OptionSpec("retry_delay_seconds", .int, default: "5", "Wait before the first retry; doubled for each next one, with jitter (each wait is 50–100 % of its step)."),
             OptionSpec("outbox", .string, default: "outbox", "Folder under the output folder where .eml files are written."),
             OptionSpec("template", .inputPath, default: "the bundled reports/digest.html.mustache", "Mustache template of the HTML body."),
             OptionSpec("text_template", .inputPath, default: "the bundled reports/digest.txt.mustache", "Mustache template of the plain-text body."),
@@ -189,7 +189,8 @@ public final class EmailLoad: StageRunner, StageKind {
                 return
             } catch let error as CurlError {
                 if error.isTemporary && attempt < settings.retries {
-                    sleep(delay)
+                    // Exponential backoff with jitter, so retries from many machines do not arrive together.
+                    Thread.sleep(forTimeInterval: Double(delay) * Double.random(in: 0.5...1.0))
                     delay *= 2
                     continue
                 }
