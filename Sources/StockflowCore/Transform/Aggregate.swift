@@ -1,3 +1,5 @@
+import Foundation
+
 /// `transform: aggregate` — groups rows and computes sums, counts, minimums and maximums.
 public final class Aggregate: StageRunner, StageKind {
     public static let spec = StageSpec(
@@ -147,13 +149,27 @@ public final class Aggregate: StageRunner, StageKind {
 
     public func finish(_ context: StageContext, emit: Emit) throws {
         if groups.isEmpty && keys.isEmpty { groups[[]] = fresh() }
-        let ordered = groups.sorted { lhs, rhs in
-            for (a, b) in zip(lhs.key, rhs.key) {
+        // Text keys sort as a reader expects ("Électricité" between "Droguerie" and "Jardin"): accents
+        // and case folded first, the exact text breaking ties. Keys are folded once per group.
+        let folded = groups.map { group in
+            (group, group.key.map { value -> Value in
+                if case .text(let text) = value {
+                    return .text(text.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil))
+                }
+                return value
+            })
+        }
+        let ordered = folded.sorted { lhs, rhs in
+            for (a, b) in zip(lhs.1, rhs.1) {
+                let order = Value.compare(a, b)
+                if order != 0 { return order < 0 }
+            }
+            for (a, b) in zip(lhs.0.key, rhs.0.key) {
                 let order = Value.compare(a, b)
                 if order != 0 { return order < 0 }
             }
             return false
-        }
+        }.map(\.0)
         var batch = Batch(capacity: min(ordered.count, Batch.preferredSize))
         for (key, accumulators) in ordered {
             var row = key

@@ -672,6 +672,25 @@ import Testing
 }
 
 /// A small deterministic generator (SplitMix64), so shuffled tests are reproducible.
+extension TransformTests {
+    @Test func aggregateGroupsSortAccentedTextWhereAReaderLooksForIt() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanup() }
+        scratch.write("in.csv", "categorie,montant\nQuincaillerie,1\nÉlectricité,2\ndroguerie,3\nJardin,4\nÉlectricité,5\n")
+        let report = try runPipeline("""
+        version: 1
+        name: collation
+        stages:
+          rows: {extract: csv, path: in.csv, columns: {categorie: text, montant: int}}
+          groups: {transform: aggregate, input: rows, group_by: [categorie], measures: {total: sum(montant)}}
+          out: {load: csv, input: groups, path: out.csv}
+        """, in: scratch)
+        #expect(report.exit_code == 0, "\(report.error ?? "")")
+        #expect(Self.output("out.csv", in: scratch) == [["categorie", "total"], ["droguerie", "3"], ["Électricité", "7"],
+                                                        ["Jardin", "4"], ["Quincaillerie", "1"]])
+    }
+}
+
 struct SeededGenerator: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
