@@ -104,7 +104,7 @@ struct Run: ParsableCommand {
                 logger.warning("metrics not written: \(error)")
             }
         }
-        if result.exit_code != 0, let alert = pipeline.onFailure {
+        if result.exitCode != 0, let alert = pipeline.onFailure {
             do {
                 let target = try alert.send(report: result, logTail: Log.tail.last(alert.logLines), outputDirectory: outputDirectory)
                 logger.notice("on_failure: alert sent to \(alert.to.joined(separator: ", ")) via \(target)")
@@ -114,7 +114,7 @@ struct Run: ParsableCommand {
         }
         withExtendedLifetime(lock) {}
         print(RunSummary.text(result))
-        if result.exit_code != 0 { throw ExitCode(result.exit_code) }
+        if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }
 
     /// One line per stage with its figures, then the outcome.
@@ -123,13 +123,13 @@ struct Run: ParsableCommand {
             var stageLogger = logger
             stageLogger[metadataKey: "stage"] = "\(stage.id)"
             stageLogger.info("stage finished", metadata: [
-                "kind": "\(stage.kind)", "rows_in": "\(stage.rows_in)", "rows_out": "\(stage.rows_out)",
-                "rows_rejected": "\(stage.rows_rejected)", "rows_filtered": "\(stage.rows_filtered)",
-                "rows_emitted": "\(stage.rows_emitted)", "seconds": "\(stage.seconds)",
+                "kind": "\(stage.kind)", "rows_in": "\(stage.rowsIn)", "rows_out": "\(stage.rowsOut)",
+                "rows_rejected": "\(stage.rowsRejected)", "rows_filtered": "\(stage.rowsFiltered)",
+                "rows_emitted": "\(stage.rowsEmitted)", "seconds": "\(stage.seconds)",
             ])
             for note in stage.notes { stageLogger.notice("\(note)") }
         }
-        let metadata: Logger.Metadata = ["status": "\(report.status)", "exit_code": "\(report.exit_code)",
+        let metadata: Logger.Metadata = ["status": "\(report.status)", "exit_code": "\(report.exitCode)",
                                          "rejects": "\(report.rejects)", "findings": "\(report.findings)"]
         if let error = report.error {
             logger.error("run \(report.status): \(error)", metadata: metadata)

@@ -1,46 +1,5 @@
 import Foundation
 
-/// Exit codes shared by every command (documented in the README).
-public enum ExitStatus: Int32, Sendable {
-    case success = 0
-    case failed = 1
-    case invalid = 2
-    case tooManyRejects = 65
-    case temporary = 75
-}
-
-/// What a run did, as written to run.json.
-public struct RunReport: Codable, Sendable {
-    /// One stage's figures.
-    public struct StageReport: Codable, Sendable {
-        public var id: String
-        public var kind: String
-        public var rows_in: Int
-        public var rows_out: Int
-        public var rows_rejected: Int
-        public var rows_filtered: Int
-        public var rows_emitted: Int
-        public var findings: Int
-        public var filtered_reasons: [String: Int]
-        public var notes: [String]
-        public var seconds: Double
-    }
-
-    public var pipeline: String
-    public var as_of: String
-    public var started: String
-    public var finished: String
-    public var status: String
-    public var exit_code: Int32
-    public var error: String?
-    public var stages: [StageReport]
-    public var outputs: [String]
-    public var rejects: Int
-    public var findings: Int
-    public var rejects_file: String
-    public var findings_file: String
-}
-
 /// A request to stop a run early (SIGTERM), checked between batches and before outputs are committed;
 /// a cancelled run commits nothing, not even rejects.csv, and ends with status `cancelled`, exit 75.
 public final class RunCancellation: @unchecked Sendable {
@@ -131,10 +90,10 @@ public final class PipelineRunner {
     /// problems: they end up in the report's status and exit code.
     public func run() -> RunReport {
         let started = clock()
-        var report = RunReport(pipeline: pipeline.name, as_of: asOf.description, started: iso8601(started),
-                               finished: "", status: "failed", exit_code: ExitStatus.failed.rawValue, error: nil,
-                               stages: [], outputs: [], rejects: 0, findings: 0, rejects_file: "rejects.csv",
-                               findings_file: "findings.csv")
+        var report = RunReport(pipeline: pipeline.name, asOf: asOf.description, started: iso8601(started),
+                               finished: "", status: "failed", exitCode: ExitStatus.failed.rawValue, error: nil,
+                               stages: [], outputs: [], rejects: 0, findings: 0, rejectsFile: "rejects.csv",
+                               findingsFile: "findings.csv")
         let outputs: OutputSet
         let run: RunContext
         do {
@@ -171,9 +130,9 @@ public final class PipelineRunner {
             let counters = node.context.counters
             return RunReport.StageReport(
                 id: node.stage.id, kind: "\(node.stage.spec.role.rawValue):\(node.stage.spec.kind)",
-                rows_in: counters.rowsIn, rows_out: counters.rowsOut, rows_rejected: counters.rowsRejected,
-                rows_filtered: counters.rowsFiltered, rows_emitted: counters.rowsEmitted,
-                findings: counters.findings, filtered_reasons: counters.filteredReasons, notes: counters.notes,
+                rowsIn: counters.rowsIn, rowsOut: counters.rowsOut, rowsRejected: counters.rowsRejected,
+                rowsFiltered: counters.rowsFiltered, rowsEmitted: counters.rowsEmitted,
+                findings: counters.findings, filteredReasons: counters.filteredReasons, notes: counters.notes,
                 seconds: (node.seconds * 1000).rounded() / 1000)
         }
         report.rejects = run.rejects.count
@@ -199,7 +158,7 @@ public final class PipelineRunner {
         }
         report.status = status == .success ? "succeeded" : (status == .tooManyRejects ? "too_many_rejects" : "failed")
         if cancelled { report.status = "cancelled" }
-        report.exit_code = status.rawValue
+        report.exitCode = status.rawValue
         report.finished = iso8601(clock())
         report = report.redacted(redact)
         writeRunFile(report, outputs: outputs)

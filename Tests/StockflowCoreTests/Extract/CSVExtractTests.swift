@@ -41,15 +41,15 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
         scratch.write("in.csv", "code,nom\r\n1,\"vis; 6 mm, inox\"\r\n2,\"Chevilles \"\"Molly\"\"\"\r\n"
                       + "3,\"deux\r\nlignes\"\r\n4,\"trois\nlignes\nLF\"\r\nx,after\r\n5,fin\r\n")
         let report = try runPipeline(csvPipeline(columns: "{code: int, nom: text}"), in: scratch)
-        #expect(report.exit_code == 0)
+        #expect(report.exitCode == 0)
         let output = readCSV(scratch.read("out/out.csv") ?? "")
         #expect(output == [["code", "nom"], ["1", "vis; 6 mm, inox"], ["2", "Chevilles \"Molly\""],
                            ["3", "deux\r\nlignes"], ["4", "trois\nlignes\nLF"], ["5", "fin"]])
         // Records 3 and 4 span lines 4-5 and 6-8, so the bad record after them starts on line 9.
         let rejects = rejectedRecords(scratch)
         #expect(rejects.map { [$0[1], $0[2]] } == [["in.csv:9", "int"]])
-        #expect(stage("src", of: report)?.rows_in == 6)
-        #expect(stage("src", of: report)?.rows_rejected == 1)
+        #expect(stage("src", of: report)?.rowsIn == 6)
+        #expect(stage("src", of: report)?.rowsRejected == 1)
         expectStageCountsReconcile(report)
     }
 
@@ -63,7 +63,7 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
         text += "bad,\"x\"\n"
         scratch.write("in.csv", text)
         let report = try runPipeline(csvPipeline(columns: "{code: int, nom: text}"), in: scratch)
-        #expect(report.exit_code == 0)
+        #expect(report.exitCode == 0)
         let output = readCSV(scratch.read("out/out.csv") ?? "")
         #expect(output.count == records + 1)
         #expect(output.dropFirst().enumerated().allSatisfy { index, row in
@@ -78,7 +78,7 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
         defer { scratch.cleanup() }
         scratch.write("in.csv", bytes: [0xEF, 0xBB, 0xBF] + Array("code,nom\n7,crème\n".utf8))
         let report = try runPipeline(csvPipeline(options: ["encoding: utf-8"], columns: "{code: int, nom: text}"), in: scratch)
-        #expect(report.exit_code == 0, "\(report.error ?? "")")
+        #expect(report.exitCode == 0, "\(report.error ?? "")")
         #expect(readCSV(scratch.read("out/out.csv") ?? "") == [["code", "nom"], ["7", "crème"]])
     }
 
@@ -92,7 +92,7 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
         scratch.write("in.csv", bytes: Array("code;nom\r\n1;".utf8) + name + [13, 10])
         let report = try runPipeline(csvPipeline(options: ["delimiter: \";\"", "encoding: \(encoding)"],
                                                  columns: "{code: int, nom: text}"), in: scratch)
-        #expect(report.exit_code == 0, "\(report.error ?? "")")
+        #expect(report.exitCode == 0, "\(report.error ?? "")")
         #expect(readCSV(scratch.read("out/out.csv") ?? "") == [["code", "nom"], ["1", expected]])
     }
 
@@ -102,7 +102,7 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
         scratch.write("in.csv", "code;montant\n1;1 234,50\n2;-0,5\n3;12\n4;1 000 000,01\n")
         let report = try runPipeline(csvPipeline(options: ["delimiter: \";\"", "decimal_mark: \",\"", "thousands_separator: \" \""],
                                                  columns: "{code: int, montant: {type: decimal, scale: 2}}"), in: scratch)
-        #expect(report.exit_code == 0, "\(report.error ?? "")")
+        #expect(report.exitCode == 0, "\(report.error ?? "")")
         #expect(readCSV(scratch.read("out/out.csv") ?? "").map { $0[1] } == ["montant", "1234.50", "-0.50", "12.00", "1000000.01"])
     }
 
@@ -117,7 +117,7 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
         let report = try runPipeline(csvPipeline(options: ["delimiter: \";\"", "decimal_mark: \",\"", "encoding: \(encoding)",
                                                            "thousands_separator: \"\\u00a0\""],
                                                  columns: "{code: int, montant: decimal}"), in: scratch)
-        #expect(report.exit_code == 0, "\(report.error ?? "")")
+        #expect(report.exitCode == 0, "\(report.error ?? "")")
         #expect(readCSV(scratch.read("out/out.csv") ?? "").map { $0[1] } == ["montant", "1234.50", "12345678.9"])
         #expect(rejectedRecords(scratch).map { [$0[1], $0[2]] } == [["in.csv:4", "decimal"]], "groups of three digits only")
     }
@@ -133,7 +133,7 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
         let rejects = rejectedRecords(scratch)
         #expect(rejects.map { [$0[1], $0[2]] } == [["in.csv:5", "required-value"]])
         #expect(rejects.first?[3].contains("column 'code' is empty; a value is required") == true)
-        #expect(stage("src", of: report).map { [$0.rows_in, $0.rows_out, $0.rows_rejected] } == [4, 3, 1])
+        #expect(stage("src", of: report).map { [$0.rowsIn, $0.rowsOut, $0.rowsRejected] } == [4, 3, 1])
     }
 
     static let badRows: [BadCSVRowCase] = [
@@ -155,7 +155,7 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
         scratch.write("in.csv", bytes: Array("code;nom;montant;jour;note\r\n1;a;1,50;01/01/2025;\r\n".utf8) + testCase.row
                       + Array("\r\n3;c;2,00;03/01/2025;ok\r\n".utf8))
         let report = try runPipeline(csvPipeline(options: frenchDialect, columns: orderColumns), in: scratch)
-        #expect(report.exit_code == 0, "\(report.error ?? "")")
+        #expect(report.exitCode == 0, "\(report.error ?? "")")
         let rejects = rejectedRecords(scratch)
         #expect(rejects.count == 1)
         if let reject = rejects.first {
@@ -165,7 +165,7 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
             for fragment in testCase.fragments { #expect(reject[3].contains(fragment), "\(reject[3])") }
         }
         #expect(readCSV(scratch.read("out/out.csv") ?? "").map { $0[0] } == ["code", "1", "3"])
-        #expect(stage("src", of: report).map { [$0.rows_in, $0.rows_out, $0.rows_rejected, $0.rows_filtered] } == [3, 2, 1, 0])
+        #expect(stage("src", of: report).map { [$0.rowsIn, $0.rowsOut, $0.rowsRejected, $0.rowsFiltered] } == [3, 2, 1, 0])
         expectStageCountsReconcile(report)
     }
 
@@ -175,18 +175,18 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
         let pipeline = csvPipeline(options: frenchDialect, columns: orderColumns)
         scratch.write("in.csv", "")
         let fresh = try runPipeline(pipeline, in: scratch)
-        #expect(fresh.exit_code == 1)
+        #expect(fresh.exitCode == 1)
         #expect(fresh.status == "failed")
         #expect(fresh.error?.contains("in.csv: file is empty") == true, "\(fresh.error ?? "")")
         #expect(scratch.read("out/out.csv") == nil)
         #expect(temporaryFiles(scratch).isEmpty)
 
         scratch.write("in.csv", "code;nom;montant;jour;note\n1;a;1,50;01/01/2025;\n")
-        #expect(try runPipeline(pipeline, in: scratch).exit_code == 0)
+        #expect(try runPipeline(pipeline, in: scratch).exitCode == 0)
         let good = try Data(contentsOf: scratch.url.appendingPathComponent("out/out.csv"))
         scratch.write("in.csv", "")
         let failed = try runPipeline(pipeline, in: scratch)
-        #expect(failed.exit_code == 1)
+        #expect(failed.exitCode == 1)
         #expect(try Data(contentsOf: scratch.url.appendingPathComponent("out/out.csv")) == good)
         #expect(temporaryFiles(scratch).isEmpty)
     }
@@ -196,7 +196,7 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
         defer { scratch.cleanup() }
         scratch.write("in.csv", bytes: Array("code;nom\n1;".utf8) + [0, 1, 2, 0xFF, 0] + [10])
         let report = try runPipeline(csvPipeline(options: ["delimiter: \";\""], columns: "{code: int, nom: text}"), in: scratch)
-        #expect(report.exit_code == 1)
+        #expect(report.exitCode == 1)
         #expect(report.error?.contains("binary file (NUL byte at offset 11)") == true, "\(report.error ?? "")")
         #expect(scratch.read("out/out.csv") == nil)
     }
@@ -206,7 +206,7 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
         defer { scratch.cleanup() }
         scratch.write("in.csv", "code;name;montant;jour;note\n1;a;1,50;01/01/2025;\n")
         let report = try runPipeline(csvPipeline(options: frenchDialect, columns: orderColumns), in: scratch)
-        #expect(report.exit_code == 1)
+        #expect(report.exitCode == 1)
         #expect(report.error?.contains("in.csv:1: missing column 'nom' (did you mean 'name'?)") == true, "\(report.error ?? "")")
         #expect(scratch.read("out/out.csv") == nil)
     }
@@ -215,7 +215,7 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
         let scratch = Scratch()
         defer { scratch.cleanup() }
         let report = try runPipelineFile(repositoryRoot.appendingPathComponent("pipelines/nightly-inventory.yml").path, in: scratch)
-        #expect(report.exit_code == 0, "\(report.error ?? "")")
+        #expect(report.exitCode == 0, "\(report.error ?? "")")
         let rejects = rejectedRecords(scratch).map { [$0[0], $0[1], $0[2]] }
         let file = "../fixtures/commandes.csv"
         #expect(rejects == [
@@ -228,7 +228,7 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
             ["totals", "\(file):1507", "order-quantity"],
         ])
         #expect(rejectedRecords(scratch).first?[4] == "2002;27;45;1;12,5,0;27/06/2025")
-        #expect(stage("orders", of: report).map { [$0.rows_in, $0.rows_out, $0.rows_rejected] } == [2007, 2002, 5])
+        #expect(stage("orders", of: report).map { [$0.rowsIn, $0.rowsOut, $0.rowsRejected] } == [2007, 2002, 5])
         #expect(report.rejects == 7)
         expectStageCountsReconcile(report)
     }

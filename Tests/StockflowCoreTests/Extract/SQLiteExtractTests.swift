@@ -74,7 +74,7 @@ private func extractedRows(_ pipeline: Pipeline, stage id: String, in scratch: S
         #expect(rows.map { $0[1] } == [.text("vis"), .text("écrou"), .text("clou"), .text("rondelle")])
 
         let report = try runPipeline(sqlitePipeline(), in: scratch)
-        #expect(report.exit_code == 0, "\(report.error ?? "")")
+        #expect(report.exitCode == 0, "\(report.error ?? "")")
         #expect(readCSV(scratch.read("out/out.csv") ?? "").map { $0[2] } == ["prix", "12.50", "0.10", "19.99", "12.00"])
         expectStageCountsReconcile(report)
     }
@@ -90,11 +90,11 @@ private func extractedRows(_ pipeline: Pipeline, stage id: String, in scratch: S
             INSERT INTO categorie VALUES (7, 'sept'), (8, 8);
             """)
         let report = try runPipeline(sqlitePipeline(table: "produit", columns: "{code_prod: int, prix: decimal}"), in: scratch)
-        #expect(report.exit_code == 0)
+        #expect(report.exitCode == 0)
         let rejects = rejectedRecords(scratch)
         #expect(rejects.map { [$0[1], $0[2]] } == [["produit rowid=2", "sqlite-type"]])
         #expect(rejects.first?[3].contains("'douze' is not a decimal") == true)
-        #expect(stage("src", of: report).map { [$0.rows_in, $0.rows_out, $0.rows_rejected] } == [3, 2, 1])
+        #expect(stage("src", of: report).map { [$0.rowsIn, $0.rowsOut, $0.rowsRejected] } == [3, 2, 1])
 
         _ = try runPipeline(sqlitePipeline(table: "categorie", columns: "{id: int, prix: decimal}"), in: scratch)
         #expect(rejectedRecords(scratch).map { $0[1] } == ["categorie id=7"])
@@ -111,7 +111,7 @@ private func extractedRows(_ pipeline: Pipeline, stage id: String, in scratch: S
         let yaml = sqlitePipeline(columns: "{nom: text, prix: {type: decimal, scale: 2}}")
             .replacingOccurrences(of: "table: stock_produit", with: "query: \"\(query)\"")
         let report = try runPipeline(yaml, in: scratch)
-        #expect(report.exit_code == 0, "\(report.error ?? "")")
+        #expect(report.exitCode == 0, "\(report.error ?? "")")
         #expect(readCSV(scratch.read("out/out.csv") ?? "") == [["nom", "prix"], ["vis", "12.50"], ["clou", "19.99"]])
     }
 
@@ -159,7 +159,7 @@ private func extractedRows(_ pipeline: Pipeline, stage id: String, in scratch: S
         defer { try? holder.execute("ROLLBACK") }
         let report = PipelineRunner(pipeline: pipeline, outputDirectory: scratch.url.appendingPathComponent("out"),
                                     asOf: CivilDate(iso: "2026-11-25")!).run()
-        #expect(report.exit_code == 75)
+        #expect(report.exitCode == 75)
         #expect(report.status == "failed")
         #expect(report.error?.contains("database is locked by another process (waited 100 ms)") == true, "\(report.error ?? "")")
         #expect(scratch.read("out/out.csv") == nil)

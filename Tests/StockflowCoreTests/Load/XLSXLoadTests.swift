@@ -234,7 +234,7 @@ import Testing
         #expect(codes == Self.keptOrders)
         let notes = try #require(TransformTests.stage("book", of: report)).notes
         #expect(notes.contains { $0.contains("'Lignes'") && $0.contains("Lignes (2)") }, "\(notes)")
-        #expect(TransformTests.stage("book", of: report)?.rows_out == 8)
+        #expect(TransformTests.stage("book", of: report)?.rowsOut == 8)
     }
 
     @Test func eachContinuationSheetHasItsOwnTotals() throws {

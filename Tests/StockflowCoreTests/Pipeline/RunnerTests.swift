@@ -6,8 +6,8 @@ import Testing
 func expectStageCountsReconcile(_ report: RunReport, sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(!report.stages.isEmpty, sourceLocation: sourceLocation)
     for stage in report.stages {
-        #expect(stage.rows_in == stage.rows_out + stage.rows_rejected + stage.rows_filtered,
-                "\(report.pipeline) stage '\(stage.id)': in \(stage.rows_in) ≠ out \(stage.rows_out) + rejected \(stage.rows_rejected) + filtered \(stage.rows_filtered)",
+        #expect(stage.rowsIn == stage.rowsOut + stage.rowsRejected + stage.rowsFiltered,
+                "\(report.pipeline) stage '\(stage.id)': in \(stage.rowsIn) ≠ out \(stage.rowsOut) + rejected \(stage.rowsRejected) + filtered \(stage.rowsFiltered)",
                 sourceLocation: sourceLocation)
     }
 }
@@ -79,7 +79,7 @@ stages:
         scratch.write("a.csv", "code,nom\n1,un\n2,deux\n")
         scratch.write("b.csv", "code,nom\n3,trois\n")
         let first = try runPipeline(twoSourcePipeline, in: scratch)
-        #expect(first.exit_code == 0, "\(first.error ?? "")")
+        #expect(first.exitCode == 0, "\(first.error ?? "")")
         #expect(first.outputs.sorted() == outputs.map { scratch.url.appendingPathComponent("out/\($0)").standardizedFileURL.path }.sorted())
         let before = try outputBytes(scratch)
 
@@ -87,10 +87,10 @@ stages:
         scratch.write("a.csv", "code,nom\n1,un\n2,deux\n9,neuf\n")
         scratch.write("b.csv", "")
         let failed = try runPipeline(twoSourcePipeline, in: scratch)
-        #expect(failed.exit_code == 1)
+        #expect(failed.exitCode == 1)
         #expect(failed.status == "failed")
         #expect(failed.outputs.isEmpty)
-        #expect(stage("a", of: failed)?.rows_out == 3)
+        #expect(stage("a", of: failed)?.rowsOut == 3)
         #expect(try outputBytes(scratch) == before)
         #expect(temporaryFiles(scratch).isEmpty, "\(temporaryFiles(scratch))")
     }
@@ -101,12 +101,12 @@ stages:
         let strict = twoSourcePipeline.replacingOccurrences(of: "name: atomic\n", with: "name: atomic\nsettings: {max_rejects: 0}\n")
         scratch.write("a.csv", "code,nom\n1,un\n")
         scratch.write("b.csv", "code,nom\n3,trois\n")
-        #expect(try runPipeline(strict, in: scratch).exit_code == 0)
+        #expect(try runPipeline(strict, in: scratch).exitCode == 0)
         let before = try outputBytes(scratch)
 
         scratch.write("b.csv", "code,nom\n3,trois\nquatre,4\n")
         let report = try runPipeline(strict, in: scratch)
-        #expect(report.exit_code == 65)
+        #expect(report.exitCode == 65)
         #expect(report.status == "too_many_rejects")
         #expect(report.error?.contains("over the pipeline's max_rejects of 0") == true)
         #expect(try outputBytes(scratch) == before)
@@ -124,12 +124,12 @@ stages:
         let data = try Data(contentsOf: scratch.url.appendingPathComponent("out/run.json"))
         let written = try JSONDecoder().decode(RunReport.self, from: data)
         #expect(written.status == "succeeded")
-        #expect(written.exit_code == 0)
+        #expect(written.exitCode == 0)
         #expect(written.pipeline == "atomic")
-        #expect(written.as_of == "2026-11-25")
+        #expect(written.asOf == "2026-11-25")
         #expect(written.rejects == 1)
         #expect(written.stages.map(\.id) == report.stages.map(\.id))
-        #expect(written.stages.map { [$0.rows_in, $0.rows_out, $0.rows_rejected, $0.rows_filtered] }
+        #expect(written.stages.map { [$0.rowsIn, $0.rowsOut, $0.rowsRejected, $0.rowsFiltered] }
             == [[3, 2, 1, 0], [1, 1, 0, 0], [2, 2, 0, 0], [1, 1, 0, 0], [3, 3, 0, 0]])
         expectStageCountsReconcile(written)
 
@@ -137,7 +137,7 @@ stages:
         _ = try runPipeline(twoSourcePipeline, in: scratch)
         let failed = try JSONDecoder().decode(RunReport.self, from: Data(contentsOf: scratch.url.appendingPathComponent("out/run.json")))
         #expect(failed.status == "failed")
-        #expect(failed.exit_code == 1)
+        #expect(failed.exitCode == 1)
         #expect(failed.error?.contains("empty") == true)
     }
 
@@ -159,7 +159,7 @@ stages:
                                "STOCKFLOW_MIGRATE_SCHEMA": "runner_\(UUID().uuidString.prefix(8).lowercased())"]
             }
             let report = try runPipelineFile(folder.appendingPathComponent(name).path, in: scratch, environment: environment)
-            #expect(report.exit_code == 0, "\(name): \(report.error ?? "")")
+            #expect(report.exitCode == 0, "\(name): \(report.error ?? "")")
             expectStageCountsReconcile(report)
         }
     }

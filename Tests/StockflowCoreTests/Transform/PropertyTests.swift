@@ -151,10 +151,10 @@ import Testing
             let (report, _) = try Self.run(book)
             #expect(report.status == "succeeded", "\(report.error ?? "")")
             Golden.expectNothingLost(report)
-            #expect(Golden.stage("invoiced", of: report)?.rows_in == book.orderCount)
-            #expect(Golden.stage("valid_returns", of: report)?.rows_in == book.returns.count)
+            #expect(Golden.stage("invoiced", of: report)?.rowsIn == book.orderCount)
+            #expect(Golden.stage("valid_returns", of: report)?.rowsIn == book.returns.count)
             // The rejects file holds exactly the rejected rows of every stage.
-            #expect(report.rejects == report.stages.reduce(0) { $0 + $1.rows_rejected })
+            #expect(report.rejects == report.stages.reduce(0) { $0 + $1.rowsRejected })
         }
     }
 

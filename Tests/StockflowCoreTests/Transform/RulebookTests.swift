@@ -73,7 +73,7 @@ import Testing
         #expect(Golden.output("returns.csv", in: scratch) == readCSV(Golden.golden("returns/expected.csv")))
         Golden.expectNothingLost(report)
         let stage = try #require(Golden.stage("valid_returns", of: report))
-        #expect((stage.rows_in, stage.rows_out, stage.rows_rejected, stage.rows_filtered, stage.findings) == (15, 7, 8, 0, 0))
+        #expect((stage.rowsIn, stage.rowsOut, stage.rowsRejected, stage.rowsFiltered, stage.findings) == (15, 7, 8, 0, 0))
     }
 
     @Test func everyBrokenReturnIsRejectedWithTheRuleItBreaksAndItsLine() throws {
@@ -148,7 +148,7 @@ import Testing
                                           "2,700,1,insatisfaction,2026-11-02,2.51,2,2.50"], in: scratch)
         #expect(Golden.issues("rejects.csv", in: scratch).isEmpty)
         #expect(Golden.output("returns.csv", in: scratch).dropFirst().map { $0[5] } == ["2.49", "2.51"])
-        #expect(Golden.stage("valid_returns", of: report)?.rows_out == 2)
+        #expect(Golden.stage("valid_returns", of: report)?.rowsOut == 2)
     }
 
     @Test func aRejectedReturnDoesNotUseUpItsInvoice() throws {
@@ -292,9 +292,9 @@ import Testing
         let report = try Self.runRulebook(in: scratch)
         #expect(Golden.output("invoices.csv", in: scratch) == readCSV(Golden.golden("invoices/expected.csv")))
         let invoiced = try #require(Golden.stage("invoiced", of: report))
-        #expect((invoiced.rows_in, invoiced.rows_out, invoiced.rows_rejected, invoiced.rows_filtered, invoiced.findings) == (11, 8, 3, 0, 2))
+        #expect((invoiced.rowsIn, invoiced.rowsOut, invoiced.rowsRejected, invoiced.rowsFiltered, invoiced.findings) == (11, 8, 3, 0, 2))
         let returns = try #require(Golden.stage("valid_returns", of: report))
-        #expect((returns.rows_in, returns.rows_out, returns.rows_rejected) == (6, 4, 2))
+        #expect((returns.rowsIn, returns.rowsOut, returns.rowsRejected) == (6, 4, 2))
     }
 
     @Test func invoiceRejectsAndFindingsNameTheirRuleAndSourceLine() throws {
@@ -386,7 +386,7 @@ import Testing
         let report = try Self.runRulebook(in: scratch)
         #expect(Golden.output("customers.csv", in: scratch) == readCSV(Golden.golden("customers/expected.csv")))
         let stage = try #require(Golden.stage("by_customer", of: report))
-        #expect((stage.rows_in, stage.rows_out, stage.rows_emitted) == (8, 8, 5))
+        #expect((stage.rowsIn, stage.rowsOut, stage.rowsEmitted) == (8, 8, 5))
     }
 
     @Test func aCustomersLastOrderDateIsTheDayInThePipelineTimeZone() throws {
@@ -417,7 +417,7 @@ import Testing
         #expect(Golden.output("by_day.csv", in: scratch) == readCSV(Golden.golden("trends/expected_by_day.csv")))
         for id in ["by_month", "by_week", "by_day"] {
             let stage = try #require(Golden.stage(id, of: report))
-            #expect((stage.rows_in, stage.rows_out, stage.rows_filtered) == (8, 8, 0), "\(id)")
+            #expect((stage.rowsIn, stage.rowsOut, stage.rowsFiltered) == (8, 8, 0), "\(id)")
         }
         for name in ["by_month.csv", "by_week.csv", "by_day.csv"] {
             #expect(try Self.total(name, column: 2, in: scratch) == Money("39.27")!, "\(name)")
@@ -463,8 +463,8 @@ import Testing
         """, in: scratch)
         #expect(Golden.output("out.csv", in: scratch) == [["periode", "nb_commandes", "chiffre_affaires"], ["2026-11", "2", "1.25"]])
         let stage = try #require(Golden.stage("by_month", of: report))
-        #expect((stage.rows_in, stage.rows_out, stage.rows_filtered) == (3, 2, 1))
-        #expect(stage.filtered_reasons == ["no order date": 1])
+        #expect((stage.rowsIn, stage.rowsOut, stage.rowsFiltered) == (3, 2, 1))
+        #expect(stage.filteredReasons == ["no order date": 1])
         Golden.expectNothingLost(report)
     }
 
@@ -474,7 +474,7 @@ import Testing
         let report = try Self.runRulebook(in: scratch)
         #expect(Golden.output("suppliers.csv", in: scratch) == readCSV(Golden.golden("suppliers/expected.csv")))
         let stage = try #require(Golden.stage("shares", of: report))
-        #expect((stage.rows_in, stage.rows_out) == (12, 12))
+        #expect((stage.rowsIn, stage.rowsOut) == (12, 12))
         #expect(try Self.total("suppliers.csv", column: 2, in: scratch) == Money("160.00")!)
         #expect(try Self.total("suppliers.csv", column: 4, in: scratch) == Money("39.27")!)
     }
@@ -552,7 +552,7 @@ import Testing
         #expect(report.status == "succeeded", "\(report.error ?? "")")
         #expect(Golden.output("out.csv", in: scratch) == readCSV(Golden.golden("sql/expected_sum.csv")))
         let stage = try #require(Golden.stage("result", of: report))
-        #expect((stage.rows_in, stage.rows_out, stage.rows_emitted) == (7, 7, 3))
+        #expect((stage.rowsIn, stage.rowsOut, stage.rowsEmitted) == (7, 7, 3))
         Golden.expectNothingLost(report)
     }
 

@@ -34,10 +34,10 @@ import Testing
     static func expectNothingLost(_ report: RunReport, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(!report.stages.isEmpty, sourceLocation: sourceLocation)
         for stage in report.stages {
-            #expect(stage.rows_in == stage.rows_out + stage.rows_rejected + stage.rows_filtered,
-                    "stage \(stage.id): in \(stage.rows_in) ≠ out \(stage.rows_out) + rejected \(stage.rows_rejected) + filtered \(stage.rows_filtered)",
+            #expect(stage.rowsIn == stage.rowsOut + stage.rowsRejected + stage.rowsFiltered,
+                    "stage \(stage.id): in \(stage.rowsIn) ≠ out \(stage.rowsOut) + rejected \(stage.rowsRejected) + filtered \(stage.rowsFiltered)",
                     sourceLocation: sourceLocation)
-            #expect(stage.filtered_reasons.values.reduce(0, +) == stage.rows_filtered,
+            #expect(stage.filteredReasons.values.reduce(0, +) == stage.rowsFiltered,
                     "stage \(stage.id): every filtered row has a reason", sourceLocation: sourceLocation)
         }
     }
@@ -85,10 +85,10 @@ import Testing
         #expect(Self.output("totals.csv", in: scratch) == readCSV(Self.golden("order_totals/expected.csv")))
         Self.expectNothingLost(report)
         let totals = try #require(Self.stage("totals", of: report))
-        #expect(totals.rows_in == 11)
-        #expect(totals.rows_out == 8)
-        #expect(totals.rows_rejected == 3)
-        #expect(totals.rows_filtered == 0)
+        #expect(totals.rowsIn == 11)
+        #expect(totals.rowsOut == 8)
+        #expect(totals.rowsRejected == 3)
+        #expect(totals.rowsFiltered == 0)
         #expect(totals.findings == 2)
         #expect(report.rejects == 3)
         #expect(report.findings == 2)
@@ -223,11 +223,11 @@ import Testing
         #expect(Self.output("rollup.csv", in: scratch) == readCSV(Self.golden("warehouse_rollup/expected_by_warehouse.csv")))
         Self.expectNothingLost(report)
         let rollup = try #require(Self.stage("rollup", of: report))
-        #expect(rollup.rows_in == 10)
-        #expect(rollup.rows_out == 4)
-        #expect(rollup.rows_rejected == 3)
-        #expect(rollup.rows_filtered == 3)
-        #expect(rollup.filtered_reasons == ["soft-deleted product": 1, "inactive warehouse": 2])
+        #expect(rollup.rowsIn == 10)
+        #expect(rollup.rowsOut == 4)
+        #expect(rollup.rowsRejected == 3)
+        #expect(rollup.rowsFiltered == 3)
+        #expect(rollup.filteredReasons == ["soft-deleted product": 1, "inactive warehouse": 2])
     }
 
     @Test func stockByProductMatchesTheHandComputedGoldenFile() throws {
@@ -377,8 +377,8 @@ import Testing
         """, output: "kept", in: scratch)
         #expect(Self.output("out.csv", in: scratch) == readCSV(Self.golden("transforms/expected_filter.csv")))
         let kept = try #require(Self.stage("kept", of: report))
-        #expect((kept.rows_in, kept.rows_out, kept.rows_filtered) == (7, 3, 4))
-        #expect(kept.filtered_reasons.keys.first?.contains("quantite >= 2") == true)
+        #expect((kept.rowsIn, kept.rowsOut, kept.rowsFiltered) == (7, 3, 4))
+        #expect(kept.filteredReasons.keys.first?.contains("quantite >= 2") == true)
     }
 
     @Test func filterLeavesOutRowsWhoseConditionIsNull() throws {
@@ -392,7 +392,7 @@ import Testing
         """, output: "kept", in: scratch)
         let codes = Self.output("out.csv", in: scratch).dropFirst().map { $0[0] }
         #expect(codes == ["1", "3", "6"])  // line 4 has no category: the comparison is false
-        #expect(Self.stage("kept", of: report)?.rows_filtered == 4)
+        #expect(Self.stage("kept", of: report)?.rowsFiltered == 4)
     }
 
     @Test func selectRenamesAndDerivesColumnsExactly() throws {
@@ -411,7 +411,7 @@ import Testing
         """, output: "shaped", in: scratch)
         #expect(Self.output("out.csv", in: scratch) == readCSV(Self.golden("transforms/expected_select.csv")))
         let shaped = try #require(Self.stage("shaped", of: report))
-        #expect((shaped.rows_in, shaped.rows_out, shaped.rows_filtered, shaped.rows_rejected) == (7, 7, 0, 0))
+        #expect((shaped.rowsIn, shaped.rowsOut, shaped.rowsFiltered, shaped.rowsRejected) == (7, 7, 0, 0))
     }
 
     @Test func selectDerivesCalendarColumns() throws {
@@ -489,8 +489,8 @@ import Testing
         """, output: "joined", in: scratch)
         #expect(Self.output("out.csv", in: scratch) == readCSV(Self.golden("transforms/expected_inner_join.csv")))
         let joined = try #require(Self.stage("joined", of: report))
-        #expect((joined.rows_in, joined.rows_out, joined.rows_filtered) == (7, 5, 2))
-        #expect(joined.filtered_reasons == ["no match in the right input": 2])
+        #expect((joined.rowsIn, joined.rowsOut, joined.rowsFiltered) == (7, 5, 2))
+        #expect(joined.filteredReasons == ["no match in the right input": 2])
     }
 
     @Test func leftJoinKeepsUnmatchedRowsWithNulls() throws {
@@ -506,7 +506,7 @@ import Testing
         """, output: "joined", in: scratch)
         #expect(Self.output("out.csv", in: scratch) == readCSV(Self.golden("transforms/expected_left_join.csv")))
         let joined = try #require(Self.stage("joined", of: report))
-        #expect((joined.rows_in, joined.rows_out, joined.rows_filtered) == (7, 7, 0))
+        #expect((joined.rowsIn, joined.rowsOut, joined.rowsFiltered) == (7, 7, 0))
     }
 
     @Test func aRowMatchingSeveralRightRowsIsRepeatedOncePerMatch() throws {
@@ -524,7 +524,7 @@ import Testing
         """, output: "picked", in: scratch)
         #expect(Self.output("out.csv", in: scratch) == readCSV(Self.golden("transforms/expected_tags_join.csv")))
         let joined = try #require(Self.stage("joined", of: report))
-        #expect((joined.rows_in, joined.rows_out, joined.rows_filtered, joined.rows_emitted) == (7, 5, 2, 8))
+        #expect((joined.rowsIn, joined.rowsOut, joined.rowsFiltered, joined.rowsEmitted) == (7, 5, 2, 8))
     }
 
     @Test func nullJoinKeysNeverMatch() throws {
@@ -555,7 +555,7 @@ import Testing
         """, in: scratch)
         // Like SQL: an unknown key is not equal to another unknown key.
         #expect(Self.output("out.csv", in: scratch) == [["code", "cat", "nom"], ["2", "5", "Cinq"]])
-        #expect(Self.stage("joined", of: report)?.rows_filtered == 1)
+        #expect(Self.stage("joined", of: report)?.rowsFiltered == 1)
         Self.expectNothingLost(report)
     }
 
@@ -580,7 +580,7 @@ import Testing
         let report = try Self.runTransforms(Self.aggregateStages, output: "grouped", in: scratch)
         #expect(Self.output("out.csv", in: scratch) == readCSV(Self.golden("transforms/expected_aggregate.csv")))
         let grouped = try #require(Self.stage("grouped", of: report))
-        #expect((grouped.rows_in, grouped.rows_out, grouped.rows_emitted) == (7, 7, 6))
+        #expect((grouped.rowsIn, grouped.rowsOut, grouped.rowsEmitted) == (7, 7, 6))
     }
 
     @Test func aggregateWithoutKeysGivesOneOverallRow() throws {
@@ -685,7 +685,7 @@ extension TransformTests {
           groups: {transform: aggregate, input: rows, group_by: [categorie], measures: {total: sum(montant)}}
           out: {load: csv, input: groups, path: out.csv}
         """, in: scratch)
-        #expect(report.exit_code == 0, "\(report.error ?? "")")
+        #expect(report.exitCode == 0, "\(report.error ?? "")")
         #expect(Self.output("out.csv", in: scratch) == [["categorie", "total"], ["droguerie", "3"], ["Électricité", "7"],
                                                         ["Jardin", "4"], ["Quincaillerie", "1"]])
     }

@@ -103,7 +103,7 @@ extension FailureAlert {
         }
         let fill = { (text: String) in
             text.replacingOccurrences(of: "{pipeline}", with: report.pipeline)
-                .replacingOccurrences(of: "{as_of}", with: report.as_of)
+                .replacingOccurrences(of: "{as_of}", with: report.asOf)
                 .replacingOccurrences(of: "{status}", with: report.status)
         }
         let host = ProcessInfo.processInfo.hostName

@@ -4,13 +4,13 @@ import Foundation
 public enum RunSummary {
     /// The summary text of a run report.
     public static func text(_ report: RunReport) -> String {
-        var lines = ["\(report.pipeline) as of \(report.as_of): \(report.status) (exit \(report.exit_code))"]
+        var lines = ["\(report.pipeline) as of \(report.asOf): \(report.status) (exit \(report.exitCode))"]
         if let error = report.error { lines.append("error: \(error)") }
         let header = ["stage", "kind", "in", "out", "rejected", "filtered", "emitted"]
         var rows = [header]
         for stage in report.stages {
-            rows.append([stage.id, stage.kind, "\(stage.rows_in)", "\(stage.rows_out)", "\(stage.rows_rejected)",
-                         "\(stage.rows_filtered)", "\(stage.rows_emitted)"])
+            rows.append([stage.id, stage.kind, "\(stage.rowsIn)", "\(stage.rowsOut)", "\(stage.rowsRejected)",
+                         "\(stage.rowsFiltered)", "\(stage.rowsEmitted)"])
         }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         for row in rows {
@@ -22,7 +22,7 @@ public enum RunSummary {
         for stage in report.stages {
             for note in stage.notes { lines.append("  note (\(stage.id)): \(note)") }
         }
-        lines.append("rejects: \(report.rejects) (\(report.rejects_file)), findings: \(report.findings) (\(report.findings_file))")
+        lines.append("rejects: \(report.rejects) (\(report.rejectsFile)), findings: \(report.findings) (\(report.findingsFile))")
         for output in report.outputs { lines.append("wrote \(output)") }
         return lines.joined(separator: "\n")
     }

@@ -61,7 +61,7 @@ extension RunReport {
         copy.stages = stages.map { stage in
             var stage = stage
             stage.notes = stage.notes.map(redact)
-            stage.filtered_reasons = Dictionary(stage.filtered_reasons.map { (redact($0.key), $0.value) }, uniquingKeysWith: +)
+            stage.filteredReasons = Dictionary(stage.filteredReasons.map { (redact($0.key), $0.value) }, uniquingKeysWith: +)
             return stage
         }
         return copy

@@ -29,7 +29,7 @@ import Testing
               sorted: {transform: sql, inputs: {m: rows}, query: "SELECT * FROM m ORDER BY id"}
               out: {load: csv, input: sorted, path: rows.csv}
             """, in: scratch, environment: ["PG": target.url])
-        #expect(report.exit_code == 0, "\(report.error ?? "")")
+        #expect(report.exitCode == 0, "\(report.error ?? "")")
         let records = readCSV(scratch.read("out/rows.csv") ?? "")
         #expect(records.first == ["id", "montant", "quand", "actif", "details", "photo", "libelle"])
         try #require(records.count == 4)
@@ -81,7 +81,7 @@ import Testing
         let pipeline = loadPipeline(mode: mode, rows: "", key: key)
         if mode == "append" { try db.execute("ALTER TABLE cible DROP CONSTRAINT cible_code_key") }
         let report = try runPipeline(pipeline, in: scratch, environment: ["PG": target.url])
-        #expect(report.exit_code == 0, "\(report.error ?? "")")
+        #expect(report.exitCode == 0, "\(report.error ?? "")")
         let rows = try db.query("SELECT code::text, montant::text, to_char(quand AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), actif::text, nom FROM cible ORDER BY code, nom")
         let new = [["1", "12.50", "2025-03-30 22:15:00", "true", "a\\tb, \"c\""], ["2", "0.10", "2025-01-01 00:00:00", "false", nil]]
         switch mode {
@@ -100,7 +100,7 @@ import Testing
         scratch.write("rows.csv", "code,montant,quand,actif,nom\n1,12.5,2025-03-30 22:15:00,true,a\n2,0.1,2025-01-01 00:00:00,false,\n")
         for mode in ["append", "replace"] {
             let report = try runPipeline(loadPipeline(mode: mode, rows: ""), in: scratch, environment: ["PG": target.url])
-            #expect(report.exit_code == 1, "\(mode)")
+            #expect(report.exitCode == 1, "\(mode)")
             #expect(try db.query("SELECT code::text, nom FROM cible") == [["1", "garde"]], "\(mode)")
         }
     }
@@ -112,7 +112,7 @@ import Testing
         for code in 0..<60_000 { text += "\(code),\(code % 1000).25,2025-01-01 00:00:00,true,n\(code)\n" }
         scratch.write("rows.csv", text)
         let report = try runPipeline(loadPipeline(mode: "append", rows: ""), in: scratch, environment: ["PG": target.url])
-        #expect(report.exit_code == 0, "\(report.error ?? "")")
+        #expect(report.exitCode == 0, "\(report.error ?? "")")
         let db = try target.connect()
         #expect(try db.query("SELECT count(*)::text, sum(montant)::text FROM cible") == [["60000", "29985000.00"]])
     }
@@ -124,7 +124,7 @@ import Testing
         let pipeline = try Pipeline.load(path: file, environment: ["STOCKFLOW_MIGRATE_URL": target.url])
         let report = PipelineRunner(pipeline: pipeline, outputDirectory: scratch.url.appendingPathComponent("out"),
                                     asOf: CivilDate(iso: "2026-11-25")!).run()
-        #expect(report.exit_code == 0, "\(report.error ?? "")")
+        #expect(report.exitCode == 0, "\(report.error ?? "")")
         let records = readCSV(scratch.read("out/migration-2026-11-25.csv") ?? "")
         #expect(records.first == ["table", "rows_source", "rows_rejected", "rows_target", "checksum", "checksum_ok"])
         #expect(records.count > 10)
@@ -134,7 +134,7 @@ import Testing
         // Again: the tables exist now, and if_exists defaults to fail, touching nothing.
         let again = PipelineRunner(pipeline: pipeline, outputDirectory: scratch.url.appendingPathComponent("again"),
                                    asOf: CivilDate(iso: "2026-11-25")!).run()
-        #expect(again.exit_code == 1)
+        #expect(again.exitCode == 1)
         #expect(again.error?.contains("already exist") == true)
     }
 
@@ -142,7 +142,7 @@ import Testing
         let scratch = Scratch(); defer { scratch.cleanup() }
         let file = repositoryRoot.appendingPathComponent("pipelines/migrate-sqlite-to-postgres.yml").path
         let report = try runPipelineFile(file, in: scratch)
-        #expect(report.exit_code == 75)
+        #expect(report.exitCode == 75)
         #expect(report.status == "failed")
     }
 
@@ -168,7 +168,7 @@ import Testing
               out: {load: csv, input: migration, path: m.csv}
             """
         let strict = try runPipeline(yaml, in: scratch, environment: ["PG": target.url, "CARRY": "false"])
-        #expect(strict.exit_code == 1)
+        #expect(strict.exitCode == 1)
         #expect(strict.error?.contains("2 row(s) cannot be carried") == true, "\(strict.error ?? "")")
         let listed = rejectedRecords(scratch)
         #expect(listed.count == 2)
@@ -176,7 +176,7 @@ import Testing
         #expect(listed.contains { $0[3].hasPrefix("c id=2 p_id: foreign key") })
 
         let carried = try runPipeline(yaml, in: scratch, environment: ["PG": target.url, "CARRY": "true"])
-        #expect(carried.exit_code == 0, "\(carried.error ?? "")")
+        #expect(carried.exitCode == 0, "\(carried.error ?? "")")
         #expect(carried.rejects == 2)
         expectStageCountsReconcile(carried)
         let child = readCSV(scratch.read("out/m.csv") ?? "").first { $0.first == "c" }

@@ -81,11 +81,11 @@ public enum RunMetrics {
         }
         var result = [
             sample("stockflow_run_duration_seconds", started.map { finished.timeIntervalSince($0) } ?? 0),
-            sample("stockflow_run_exit_code", Double(report.exit_code)),
-            sample("stockflow_run_success", report.exit_code == 0 ? 1 : 0),
+            sample("stockflow_run_exit_code", Double(report.exitCode)),
+            sample("stockflow_run_success", report.exitCode == 0 ? 1 : 0),
             sample("stockflow_run_last_timestamp_seconds", finished.timeIntervalSince1970.rounded()),
         ]
-        if report.exit_code == 0 {
+        if report.exitCode == 0 {
             result.append(sample("stockflow_last_success_timestamp_seconds", finished.timeIntervalSince1970.rounded()))
         } else if let last = previous.first(where: { $0.name == "stockflow_last_success_timestamp_seconds" && $0.pipeline == report.pipeline }) {
             result.append(last)
@@ -94,10 +94,10 @@ public enum RunMetrics {
         result.append(sample("stockflow_run_findings", Double(report.findings)))
         for stage in report.stages {
             let labels = pipeline + [("stage", stage.id), ("kind", stage.kind)]
-            result.append(sample("stockflow_stage_rows_in", Double(stage.rows_in), labels))
-            result.append(sample("stockflow_stage_rows_out", Double(stage.rows_out), labels))
-            result.append(sample("stockflow_stage_rows_rejected", Double(stage.rows_rejected), labels))
-            result.append(sample("stockflow_stage_rows_filtered", Double(stage.rows_filtered), labels))
+            result.append(sample("stockflow_stage_rows_in", Double(stage.rowsIn), labels))
+            result.append(sample("stockflow_stage_rows_out", Double(stage.rowsOut), labels))
+            result.append(sample("stockflow_stage_rows_rejected", Double(stage.rowsRejected), labels))
+            result.append(sample("stockflow_stage_rows_filtered", Double(stage.rowsFiltered), labels))
             result.append(sample("stockflow_stage_findings", Double(stage.findings), labels))
             result.append(sample("stockflow_stage_duration_seconds", stage.seconds, labels))
         }

@@ -103,7 +103,7 @@ public final class RunHistory: ScheduleCursorStore {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let json = (try? encoder.encode(report)).map { String(decoding: $0, as: UTF8.self) }
         try statement("UPDATE runs SET finished = ?, status = ?, exit_code = ?, error = ?, report = ?, as_of = ? WHERE run_id = ?",
-                      [report.finished, report.status, Int64(report.exit_code), report.error, json, report.as_of, runID])
+                      [report.finished, report.status, Int64(report.exitCode), report.error, json, report.asOf, runID])
     }
 
     /// Records a run abandoned by a stop signal before it could write its report.
