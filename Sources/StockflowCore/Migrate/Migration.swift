@@ -538,15 +538,6 @@ final class MigrationWorker {
     }
 }
 
-/// A value shared between worker threads, behind a lock.
-final class Locked<T>: @unchecked Sendable {
-    private var stored: T
-    private let lock = NSLock()
-    init(_ value: T) { stored = value }
-    var value: T { lock.lock(); defer { lock.unlock() }; return stored }
-    func mutate<R>(_ body: (inout T) throws -> R) rethrows -> R { lock.lock(); defer { lock.unlock() }; return try body(&stored) }
-}
-
 /// N workers taking items from one queue on their own threads; the first error stops the rest.
 final class WorkerPool: @unchecked Sendable {
     private let workers: [MigrationWorker]
@@ -578,12 +569,6 @@ final class WorkerPool: @unchecked Sendable {
         group.wait()
         if let error = failure.value { throw error }
     }
-}
-
-/// Wraps a value that is only ever used by one thread at a time.
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }
 
 /// The rejects file: table, key, column, reason, value; shared by the loading threads.

@@ -75,7 +75,3 @@ final class BatchQueue: @unchecked Sendable {
     }
 }
 
-/// Moves a value to another thread when its owner guarantees the two never use it at once.
-struct Handoff<Value>: @unchecked Sendable {
-    let value: Value
-}

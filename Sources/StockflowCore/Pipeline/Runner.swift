@@ -264,7 +264,7 @@ public final class PipelineRunner {
     /// thread pushes them through the transforms and loads: reading overlaps with the rest.
     private func produce(_ node: Node, _ index: Int) throws {
         let queue = BatchQueue()
-        let work = Handoff(value: (node: node, retries: pipeline.retries, cancellation: cancellation))
+        let work = UncheckedSendable((node: node, retries: pipeline.retries, cancellation: cancellation))
         let thread = Thread {
             let (node, retries, cancellation) = work.value
             let start = DispatchTime.now().uptimeNanoseconds
