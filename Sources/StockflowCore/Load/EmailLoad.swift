@@ -14,17 +14,17 @@ public final class EmailLoad: StageRunner, StageKind {
             OptionSpec("attach", .list, "Ids of load stages whose files are attached (an xlsx workbook, an html_report)."),
             OptionSpec("max_attachment_mb", .int, default: "20", "A file larger than this is not attached (mail servers refuse big messages); the message names it and where it is instead."),
             OptionSpec("kpis", .list, "KPI lines of the digest, each `{label, input, value, agg?, format?}` as in html_report."),
-            OptionSpec("smtp_url", .string, default: "$STOCKFLOW_SMTP_URL", "`smtp://host:587` (STARTTLS per `starttls`) or `smtps://host:465` (TLS from the start). None: write the .eml to the outbox."),
-            OptionSpec("smtp_user", .string, default: "$STOCKFLOW_SMTP_USER", "AUTH user name."),
-            OptionSpec("smtp_password", .string, default: "$STOCKFLOW_SMTP_PASSWORD", "AUTH password: write `${SOME_VARIABLE}` so it comes from the environment, never the password itself. Never printed."),
+            OptionSpec("smtp_url", .string, defaultNote: "$STOCKFLOW_SMTP_URL", "`smtp://host:587` (STARTTLS per `starttls`) or `smtps://host:465` (TLS from the start). None: write the .eml to the outbox."),
+            OptionSpec("smtp_user", .string, defaultNote: "$STOCKFLOW_SMTP_USER", "AUTH user name."),
+            OptionSpec("smtp_password", .string, defaultNote: "$STOCKFLOW_SMTP_PASSWORD", "AUTH password: write `${SOME_VARIABLE}` so it comes from the environment, never the password itself. Never printed."),
             OptionSpec("starttls", .choice(STARTTLSPolicy.allCases.map(\.rawValue)), default: "required", "For `smtp://`: `required` fails when the server does not offer STARTTLS, `optional` upgrades when offered, `off` never upgrades."),
-            OptionSpec("ca_file", .inputPath, default: "$STOCKFLOW_SMTP_CA_FILE, else the system's", "PEM file of the certificate authority (or self-signed certificate) the server is verified with."),
+            OptionSpec("ca_file", .inputPath, defaultNote: "$STOCKFLOW_SMTP_CA_FILE, else the system's", "PEM file of the certificate authority (or self-signed certificate) the server is verified with."),
             OptionSpec("timeout_seconds", .int, default: "60", "Seconds allowed for one attempt (connecting: at most 20)."),
             OptionSpec("retries", .int, default: "3", "Further attempts after a 4xx reply or a connection failure."),
             OptionSpec("retry_delay_seconds", .int, default: "5", "Wait before the first retry; doubled for each next one, with jitter (each wait is 50–100 % of its step)."),
             OptionSpec("outbox", .string, default: "outbox", "Folder under the output folder where .eml files are written."),
-            OptionSpec("template", .inputPath, default: "the bundled reports/digest.html.mustache", "Mustache template of the HTML body."),
-            OptionSpec("text_template", .inputPath, default: "the bundled reports/digest.txt.mustache", "Mustache template of the plain-text body."),
+            OptionSpec("template", .inputPath, defaultNote: "the bundled reports/digest.html.mustache", "Mustache template of the HTML body."),
+            OptionSpec("text_template", .inputPath, defaultNote: "the bundled reports/digest.txt.mustache", "Mustache template of the plain-text body."),
         ],
         example: """
         digest:
@@ -101,27 +101,27 @@ public final class EmailLoad: StageRunner, StageKind {
             if !(url.hasPrefix("smtp://") || url.hasPrefix("smtps://")) {
                 config.error("'smtp_url' of stage '\(config.id)' must start with smtp:// or smtps://, found '\(SMTPServer(url: url).displayURL)'", at: config.node["smtp_url"]?.position)
             }
-            let timeout = config.int("timeout_seconds", default: 60)
+            let timeout = config.int("timeout_seconds")
             server = SMTPServer(url: url, user: optional("smtp_user", "STOCKFLOW_SMTP_USER"),
                                 password: optional("smtp_password", "STOCKFLOW_SMTP_PASSWORD"),
-                                starttls: config.string("starttls").flatMap(STARTTLSPolicy.init(rawValue:)) ?? .required,
+                                starttls: config.choice("starttls") ?? .required,
                                 caFile: config.node["ca_file"] != nil ? config.inputPath("ca_file")?.path : optional("ca_file", "STOCKFLOW_SMTP_CA_FILE"),
                                 connectTimeout: min(20, timeout), timeout: timeout)
         }
-        let retries = config.int("retries", default: 3), delay = config.int("retry_delay_seconds", default: 5)
+        let retries = config.int("retries"), delay = config.int("retry_delay_seconds")
         if retries < 0 || retries > 10 { config.error("'retries' must be between 0 and 10", at: config.node["retries"]?.position) }
         if delay < 0 { config.error("'retry_delay_seconds' must be 0 or more", at: config.node["retry_delay_seconds"]?.position) }
-        let outbox = config.string("outbox", default: "outbox")!
+        let outbox = config.text("outbox")
         if let problem = OutputPath.problem(with: outbox) {
             config.error("'outbox' of stage '\(config.id)' \(problem)", at: config.node["outbox"]?.position)
         }
         guard let htmlURL = BundledReports.resolve(config, option: "template", bundled: "digest.html.mustache"),
               let textURL = BundledReports.resolve(config, option: "text_template", bundled: "digest.txt.mustache") else { return nil }
         do {
-            let subject = try ReportTemplate.text(config.string("subject", default: "{{pipeline}} — {{as_of}}")!, named: "subject")
+            let subject = try ReportTemplate.text(config.text("subject"), named: "subject")
             let settings = Settings(from: from, to: to, cc: cc, attach: attach, server: server, retries: max(retries, 0),
                                     retryDelay: max(delay, 0), outbox: outbox,
-                                    maxAttachmentBytes: max(config.int("max_attachment_mb", default: 20), 0) * 1_000_000)
+                                    maxAttachmentBytes: max(config.int("max_attachment_mb"), 0) * 1_000_000)
             return EmailLoad(settings: settings, subject: subject, html: try ReportTemplate.load(htmlURL), text: try ReportTemplate.load(textURL),
                              locale: ReportLocale(context.settings),
                              collector: ReportCollector(kpis: kpis, charts: [], ports: schemas.mapValues(\.port)))

@@ -1,0 +1,9 @@
+import Foundation
+
+/// What stage builders may use besides their own options.
+public struct BuildContext: Sendable {
+    /// The pipeline's settings.
+    public var settings: PipelineSettings
+    /// The folder of the pipeline file; relative input paths start here.
+    public var baseDirectory: URL
+}
