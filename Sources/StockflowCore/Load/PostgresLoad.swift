@@ -46,7 +46,7 @@ public final class PostgresLoad: StageRunner, StageKind {
     }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
-        guard let table = config.string("table"), let rows = config.input("rows") else { return nil }
+        guard let rows = config.input("rows"), let table = config.string("table") else { return nil }
         let parts = table.split(separator: ".", maxSplits: 1).map(String.init)
         guard let tableName = parts.last else {
             config.error("'table' of stage '\(config.id)' names a table, optionally schema.table, found '\(table)'", at: config.node["table"]?.position)

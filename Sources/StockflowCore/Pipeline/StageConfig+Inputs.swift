@@ -50,7 +50,8 @@ extension StageConfig {
         }
         for port in spec.ports where !references.contains(where: { $0.port == port.name }) {
             if node["inputs"] != nil || node["input"] != nil || spec.ports.count > 1 {
-                error("stage '\(id)' (\(spec.kind)) is missing input '\(port.name)': \(port.summary)")
+                error("stage '\(id)' (\(spec.kind)) is missing input '\(port.name)': \(port.summary)",
+                      at: node["inputs"]?.position ?? node["input"]?.position)
             } else {
                 error("stage '\(id)' (\(spec.kind)) needs 'input: <stage id>' (\(port.summary))")
             }

@@ -39,8 +39,9 @@ public final class StageConfig {
     func checkAgainstSpec() {
         guard node.entries != nil else { return }
         var extra = [spec.role.rawValue]
-        if spec.namedInputs || !spec.ports.isEmpty { extra.append("inputs") }
+        // `input` first: a one-port stage is usually written with it, so a misspelling suggests it.
         if spec.ports.count == 1 { extra.append("input") }
+        if spec.namedInputs || !spec.ports.isEmpty { extra.append("inputs") }
         // A second role key never gets here: the pipeline reports it before reading the stage.
         options.reportUnknownKeys(extra: extra)
         for option in options.options where option.required && node[option.name] == nil {

@@ -30,7 +30,7 @@ public final class Select: StageRunner, StageKind {
     }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
-        guard let items = config.node["columns"]?.items, let input = config.input("rows") else { return nil }
+        guard let input = config.input("rows"), let items = config.node["columns"]?.items else { return nil }
         var expressions: [Expression] = []
         var columns: [Column] = []
         for item in items {
