@@ -29,10 +29,10 @@ stages:
 # Each edit breaks the pipeline in a way that used to crash the build with "Index out of range".
 BROKEN = {
     "a misspelled port": (GOOD.replace("products: products}", "product: products}"),
-                          ["pipelines/orders.yml:8:31: error: stage 'totals' (order_totals) has no input 'product' (did you mean 'products'?)",
-                           "pipelines/orders.yml:8:13: error: stage 'totals' (order_totals) is missing input 'products'"]),
+                          ["pipelines/orders.yml:9:30: error: stage 'totals' (order_totals) has no input 'product' (did you mean 'products'?)",
+                           "pipelines/orders.yml:9:13: error: stage 'totals' (order_totals) is missing input 'products'"]),
     "a misspelled input key": (GOOD.replace("{load: csv, input: totals", "{load: csv, inptu: totals"),
-                               ["pipelines/orders.yml:9:21: error: unknown key 'inptu' in stage 'copy' (did you mean 'input'?)",
+                               ["pipelines/orders.yml:10:21: error: unknown key 'inptu' in stage 'copy' (did you mean 'input'?)",
                                 "error: stage 'copy' (csv) needs 'input: <stage id>'"]),
     "a join given one input": (GOOD.replace("  copy:", "  joined: {transform: join, input: totals, on: code_prod}\n  copy:"),
                                ["error: unknown key 'input' in stage 'joined'",
@@ -45,8 +45,8 @@ BROKEN = {
 def work(tmp_path):
     (tmp_path / "pipelines").mkdir()
     (tmp_path / "pipelines" / "orders.yml").write_text(GOOD)
-    (tmp_path / "orders.csv").write_text("code_prod,quantite_cmd\n1,2\n")
-    (tmp_path / "products.csv").write_text("code_prod,prix_unit\n1,2.50\n")
+    (tmp_path / "pipelines" / "orders.csv").write_text("code_prod,quantite_cmd\n1,2\n")
+    (tmp_path / "pipelines" / "products.csv").write_text("code_prod,prix_unit\n1,2.50\n")
     return tmp_path
 
 
@@ -68,12 +68,15 @@ def test_every_command_reports_a_broken_input_with_its_place_and_exits_2(work, e
     text, expected = BROKEN[edit]
     (work / "pipelines" / "orders.yml").write_text(text)
     for args in (["validate", "pipelines/orders.yml"], ["run", "pipelines/orders.yml", "--out", "out"],
-                 ["list", "pipelines"], ["schedule", "pipelines", "--next"]):
+                 ["schedule", "pipelines", "--next"]):
         result = stockflow(work, *args)
         assert result.returncode == 2, (args, result.returncode, result.stderr)
         assert "Fatal error" not in result.stderr
         for fragment in expected:
             assert fragment in result.stderr, (args, fragment, result.stderr)
+    listed = stockflow(work, "list", "pipelines")
+    assert listed.returncode == 2 and "Fatal error" not in listed.stderr
+    assert f"orders.yml\tINVALID ({len(expected)} errors; run stockflow validate pipelines/orders.yml)" in listed.stdout
     assert not (work / "out" / "totals.csv").exists()
 
 
@@ -85,7 +88,7 @@ def test_windows_line_ends_give_the_diagnostics_of_the_lf_file(work, ending):
     (work / "pipelines" / "orders.yml").write_bytes(text.replace("\n", ending).encode())
     other = stockflow(work, "validate", "pipelines/orders.yml")
     assert (other.returncode, other.stdout, other.stderr) == (lf.returncode, lf.stdout, lf.stderr)
-    assert lf.returncode == 2 and "orders.yml:8:31: error:" in lf.stderr
+    assert lf.returncode == 2 and "orders.yml:9:30: error:" in lf.stderr
 
 
 def test_a_scheduler_sent_sighup_after_a_bad_edit_keeps_the_old_set_and_takes_a_good_one(work):
