@@ -6,4 +6,6 @@ public struct BuildContext: Sendable {
     public var settings: PipelineSettings
     /// The folder of the pipeline file; relative input paths start here.
     public var baseDirectory: URL
+    /// The pipeline's `retries:`, for stages that talk to a server.
+    public var retries = RetryPolicy()
 }
