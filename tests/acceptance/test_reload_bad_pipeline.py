@@ -5,10 +5,11 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from test_scheduling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 STOCKFLOW = str(ROOT / ".build" / "debug" / "stockflow")
@@ -52,15 +53,6 @@ def work(tmp_path):
 
 def stockflow(work, *args):
     return subprocess.run([STOCKFLOW, *args], cwd=work, capture_output=True, text=True, timeout=60)
-
-
-def wait_for(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.parametrize("edit", sorted(BROKEN))

@@ -16,18 +16,7 @@ struct PortMistake: Sendable, CustomTestStringConvertible {
     var testDescription: String { "\(kind): \(mistake)" }
 }
 
-/// The lines before the stage under test: a csv extract `src` (lines 1-6), then the stage at line 7.
-private let header = """
-version: 1
-name: probe
-stages:
-  src:
-    extract: csv
-    path: in.csv
-
-"""
-
-/// The stage under test starts on this line of the pipeline file.
+/// The stage under test starts on this line of the pipeline file, after `probeHeader` (lines 1-6).
 private let stageLine = 7
 
 /// A misspelling of `name` that is still close enough for a "did you mean".
@@ -69,15 +58,6 @@ private let portMistakes: [PortMistake] = StageRegistry.all.flatMap { kind -> [P
     return cases
 }
 
-/// Loads `yaml` (next to an in.csv) and returns its diagnostics and the pipeline file's path.
-private func validate(_ yaml: String) -> (diagnostics: [Diagnostic], file: String) {
-    let scratch = Scratch()
-    defer { scratch.cleanup() }
-    scratch.write("in.csv", "code,nom\n1,a\n")
-    let found = diagnostics(of: yaml, in: scratch)
-    return (found, scratch.url.appendingPathComponent("pipeline.yml").path)
-}
-
 @Suite struct StageBuildValidationTests {
     static let mistakes = portMistakes
 
@@ -85,8 +65,8 @@ private func validate(_ yaml: String) -> (diagnostics: [Diagnostic], file: Strin
     func aWrongPortIsReportedAtTheStageWithoutCrashing(_ mistake: PortMistake) {
         let role = mistake.kind.split(separator: ":").first.map(String.init) ?? ""
         let kind = mistake.kind.split(separator: " ").last.map(String.init) ?? ""
-        let yaml = header + "  probe:\n    \(role): \(kind)\n" + mistake.lines.joined(separator: "\n") + "\n"
-        let (found, file) = validate(yaml)
+        let yaml = probeHeader + "  probe:\n    \(role): \(kind)\n" + mistake.lines.joined(separator: "\n") + "\n"
+        let (found, file) = validateProbe(yaml)
         let matching = found.filter { diagnostic in mistake.fragments.allSatisfy { diagnostic.message.contains($0) } }
         #expect(!matching.isEmpty, "expected \(mistake.fragments) among:\n\(found.map(\.description).joined(separator: "\n"))")
         for diagnostic in matching {
@@ -104,7 +84,7 @@ private func validate(_ yaml: String) -> (diagnostics: [Diagnostic], file: Strin
         let mangled = spec.example.replacingOccurrences(of: "inputs:", with: "inptus:")
             .replacingOccurrences(of: "input:", with: "inptu:")
         let indented = mangled.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
-        let (found, _) = validate(header + indented + "\n")
+        let (found, _) = validateProbe(probeHeader + indented + "\n")
         #expect(!found.isEmpty)
         #expect(found.allSatisfy { $0.position != nil }, "\(found)")
         if spec.example.contains("input") {
@@ -132,7 +112,7 @@ private func validate(_ yaml: String) -> (diagnostics: [Diagnostic], file: Strin
     }
 
     @Test func allProblemsOfSeveralStagesAreReportedAtOnce() {
-        let yaml = header + """
+        let yaml = probeHeader + """
           totals:
             transform: order_totals
             inputs: {orders: src, product: src}
@@ -145,7 +125,7 @@ private func validate(_ yaml: String) -> (diagnostics: [Diagnostic], file: Strin
             path: out.csv
 
         """
-        let (found, file) = validate(yaml)
+        let (found, file) = validateProbe(yaml)
         let texts = found.map(\.description)
         #expect(texts.contains("\(file):9:27: error: stage 'totals' (order_totals) has no input 'product' (did you mean 'products'?); its inputs are orders, products"), "\(texts)")
         #expect(texts.contains { $0.hasPrefix("\(file):9:13: error: stage 'totals' (order_totals) is missing input 'products'") }, "\(texts)")
@@ -158,7 +138,7 @@ private func validate(_ yaml: String) -> (diagnostics: [Diagnostic], file: Strin
         let scratch = Scratch()
         defer { scratch.cleanup() }
         scratch.write("in.csv", "code,nom\n1,a\n")
-        let file = scratch.write("pipeline.yml", header + """
+        let file = scratch.write("pipeline.yml", probeHeader + """
           out:
             load: csv
             input: src
@@ -211,7 +191,7 @@ private func validate(_ yaml: String) -> (diagnostics: [Diagnostic], file: Strin
     ])
     func pipelineWideBlocksAreCheckedAgainstTheirTables(_ yaml: String, _ line: Int, _ message: String) {
         let text = "version: 1\nname: probe\n\(yaml)\nstages:\n  src: {extract: csv, path: in.csv}\n"
-        let (found, file) = validate(text)
+        let (found, file) = validateProbe(text)
         #expect(found.contains { $0.message == message && $0.position?.line == line && $0.position?.file == file }, "\(found)")
     }
 }
