@@ -134,6 +134,19 @@ private let portMistakes: [PortMistake] = StageRegistry.all.flatMap { kind -> [P
         #expect(texts.contains { $0.hasPrefix("\(file):15:5: error: stage 'out' (csv) needs 'input: <stage id>'") }, "\(texts)")
     }
 
+    @Test(arguments: [
+        (String(repeating: "(", count: 100_000) + "code > 1" + String(repeating: ")", count: 100_000), "nests more than 64 levels"),
+        (String(repeating: "not ", count: 50_000) + "code > 1", "nests more than 64 levels"),
+        (String(repeating: "month(", count: 10_000) + "code" + String(repeating: ")", count: 10_000), "nests more than 64 levels"),
+        (Array(repeating: "code", count: 20_000).joined(separator: " + ") + " > 1", "more than 1000 operators"),
+    ])
+    func aHostilyDeepConditionIsRefusedNotOverflowingTheStack(_ condition: String, _ fragment: String) {
+        let yaml = probeHeader + "  keep:\n    transform: filter\n    input: src\n    where: \"\(condition)\"\n"
+        let (found, file) = validateProbe(yaml)
+        #expect(found.contains { $0.message.contains(fragment) && $0.position?.file == file && $0.position?.line == 10 },
+                "\(found.map(\.message).map { String($0.prefix(200)) })")
+    }
+
     @Test func optionsLeftOutTakeTheDefaultsTheirSpecStates() throws {
         let scratch = Scratch()
         defer { scratch.cleanup() }
