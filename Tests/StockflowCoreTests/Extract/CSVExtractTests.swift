@@ -145,7 +145,7 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
         BadCSVRowCase("more places than the scale", "2;b;3,456;02/01/2025;", rule: "decimal", ["'3,456' has more than 2 decimal places"]),
         BadCSVRowCase("empty required column", "2;;3,00;02/01/2025;", rule: "required-value", ["column 'nom' is empty"]),
         BadCSVRowCase("windows-1252 bytes in a utf-8 file", bytes: Array("2;cr".utf8) + [0xE8] + Array("me;3,00;02/01/2025;".utf8),
-                      rule: "encoding", ["column 'nom' is not valid utf-8 text", "set encoding: windows-1252"]),
+                      rule: "csv-encoding", ["column 'nom' is not valid utf-8 text", "is this windows-1252? set encoding: windows-1252"]),
     ]
 
     @Test(arguments: badRows)
