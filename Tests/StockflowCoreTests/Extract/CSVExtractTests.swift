@@ -3,7 +3,7 @@ import Testing
 @testable import StockflowCore
 
 /// A pipeline reading `in.csv` with `options` and `columns`, written to out/out.csv.
-private func csvPipeline(options: [String] = [], columns: String) -> String {
+func csvPipeline(options: [String] = [], columns: String) -> String {
     var lines = ["version: 1", "name: csv-test", "stages:", "  src:", "    extract: csv", "    path: in.csv"]
     lines += options.map { "    " + $0 }
     lines += ["    columns: \(columns)", "  out:", "    load: csv", "    input: src", "    path: out.csv", ""]
@@ -11,7 +11,7 @@ private func csvPipeline(options: [String] = [], columns: String) -> String {
 }
 
 /// The French Excel dialect of the app's exports.
-private let frenchDialect = ["delimiter: \";\"", "decimal_mark: \",\"", "date_format: dd/MM/yyyy"]
+let frenchDialect = ["delimiter: \";\"", "decimal_mark: \",\"", "date_format: dd/MM/yyyy"]
 private let orderColumns = "{code: int, nom: text, montant: {type: decimal, scale: 2}, jour: date, note: {type: text, nullable: true}}"
 
 /// One bad row of the French dialect and the reject it must produce.
