@@ -9,7 +9,10 @@ import Foundation
 /// drops the staging schema, so the target stays as it was and a re-run starts clean.
 public final class Migration {
     public let options: MigrationOptions
-    public let tables: [MigrationTable]
+    /// The tables, with the types they get (an integer column may widen to bigint while copying).
+    public private(set) var tables: [MigrationTable]
+    /// Views, triggers and the problems that stop the migration, as read from the source.
+    public let source: SourceSchema
     private let log: (String) -> Void
 
     /// Reads the source schema; `log` receives phase messages.
@@ -19,9 +22,21 @@ public final class Migration {
         guard FileManager.default.fileExists(atPath: options.sqlitePath) else {
             throw MigrationFailure(message: "\(options.sqlitePath): no such file", exitStatus: .failed)
         }
+        // SQLite opens an empty file as an empty database, and reports a foreign one only at the first read.
+        let header = FileHandle(forReadingAtPath: options.sqlitePath).map { handle -> Data in
+            defer { try? handle.close() }
+            return (try? handle.read(upToCount: 16)) ?? Data()
+        } ?? Data()
+        if header.isEmpty {
+            throw MigrationFailure(message: "\(options.sqlitePath) is empty: it is not an SQLite database; nothing was changed", exitStatus: .failed)
+        }
+        guard header.starts(with: Array("SQLite format 3".utf8) + [0]) else {
+            throw MigrationFailure(message: "\(options.sqlitePath) is not an SQLite database (its first bytes are not \"SQLite format 3\"); nothing was changed", exitStatus: .failed)
+        }
         do {
             let database = try SQLiteDatabase(path: options.sqlitePath, readOnly: true)
-            tables = try SourceSchemaReader.read(database, decimalHints: options.decimalHints)
+            source = try SourceSchemaReader.read(database, options: options)
+            tables = source.tables
         } catch let error as SQLiteError {
             throw MigrationFailure(message: "\(options.sqlitePath): \(error)", exitStatus: error.isTemporary ? .temporary : .failed)
         }
@@ -49,15 +64,31 @@ public final class Migration {
     /// Runs the migration; throws `MigrationFailure` with the target left as it was.
     public func run() throws -> MigrationReport {
         let started = Date()
+        if !source.problems.isEmpty {
+            throw MigrationFailure(message: "the source cannot be migrated as it is; nothing was changed:\n" + source.problems.map { "  \($0)" }.joined(separator: "\n"), exitStatus: .failed)
+        }
         let control: PostgresConnection
         do { control = try connect() } catch { throw failure(error) }
-        let existing: Set<String>
+        var notes = source.changes
+        let existing: [String: String]
         do {
-            let names = try control.query("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')", [options.schema])
-            existing = Set(names.compactMap { $0[0] }).intersection(tables.map(\.name))
+            let ours = Set(tables.map(\.name) + source.views.map(\.name))
+            let names = try control.query("SELECT c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')", [options.schema])
+            existing = Dictionary(names.compactMap { row in row[0].flatMap { ours.contains($0) ? ($0, row[1] ?? "r") : nil } }, uniquingKeysWith: { a, _ in a })
         } catch { throw failure(error) }
         if !existing.isEmpty && options.ifExists == .fail {
-            throw MigrationFailure(message: "\(existing.count) table(s) already exist in schema \(options.schema): \(existing.sorted().prefix(8).joined(separator: ", "))\(existing.count > 8 ? ", ..." : ""); nothing was changed. Use --if-exists replace (if_exists: replace in a pipeline) to replace them, or another --schema.", exitStatus: .failed)
+            let sorted = existing.keys.sorted()
+            throw MigrationFailure(message: "\(existing.count) table(s) already exist in schema \(options.schema): \(sorted.prefix(8).joined(separator: ", "))\(existing.count > 8 ? ", ..." : ""); nothing was changed. Use --if-exists replace (if_exists: replace in a pipeline) to replace them, or another --schema.", exitStatus: .failed)
+        }
+        if !existing.isEmpty {
+            let dependents: [String]
+            do { dependents = try dependentObjects(control, of: Array(existing.keys)) } catch { throw failure(error) }
+            if !dependents.isEmpty {
+                guard options.cascade else {
+                    throw MigrationFailure(message: "--if-exists replace would also drop \(dependents.count) object(s) outside the migration that depend on the tables it replaces; nothing was changed:\n" + dependents.map { "  \($0)" }.joined(separator: "\n") + "\nDrop or move them first, or add --cascade to drop them with the tables.", exitStatus: .failed)
+                }
+                notes += dependents.map { "\($0) dropped with the replaced tables (--cascade)" }
+            }
         }
         let rejects: RejectLog
         do { rejects = try RejectLog(path: options.rejectsPath, onReject: options.onReject) } catch { throw failure(error) }
@@ -69,19 +100,24 @@ public final class Migration {
             let progress = CopyProgress(enabled: options.progress, tables: tables)
             log("copying \(tables.reduce(0) { $0 + $1.rowCount }) rows over \(pool.count) connection(s)")
             let ordered = tables.indices.sorted { tables[$0].rowCount > tables[$1].rowCount }
-            var loaded = [MigratedTable?](repeating: nil, count: tables.count)
-            let results = Locked(loaded)
+            let results = Locked([(MigratedTable, MigrationTable)?](repeating: nil, count: tables.count))
+            let before = tables
             try pool.run(ordered) { worker, index in
-                let result = try worker.copy(self.tables[index], rejects: rejects, progress: progress)
+                let result = try worker.copy(before[index], rejects: rejects, progress: progress)
                 results.mutate { $0[index] = result }
             }
             progress.finish()
-            loaded = results.value
+            let loaded = results.value.compactMap { $0 }
+            guard loaded.count == tables.count else { throw MigrationFailure(message: "a table was not copied", exitStatus: .failed) }
+            tables = loaded.map(\.1)
+            for (old, new) in zip(before, tables) {
+                for (a, b) in zip(old.columns, new.columns) where a.type != b.type { notes.append("\(new.name).\(b.name): \(b.typeSource ?? "\(b.type)")") }
+            }
             log("building keys and indexes")
             try pool.run(ordered) { worker, index in
                 for statement in self.keySQL(self.tables[index], schema: self.staging) { try worker.postgres.execute(statement) }
             }
-            var report = loaded.map { $0! }
+            var report = loaded.map(\.0)
             log("adding check constraints and foreign keys")
             // Optimistic: PostgreSQL validates every constraint anyway, so rows breaking one are only looked
             // up (a second pass over the data) when a constraint fails or rows were already rejected.
@@ -107,13 +143,22 @@ public final class Migration {
             report = checked.value
             let differing = report.filter { !$0.matches }
             if !differing.isEmpty {
-                throw MigrationFailure(message: "verification failed before commit; nothing was changed:\n" + differing.map { "\($0.name): source \($0.expected), target \($0.actual.map(\.description) ?? "missing")" }.joined(separator: "\n"), exitStatus: .failed)
+                let located = differing.map { table in "\(table.name): source \(table.expected), target \(table.actual.map(\.description) ?? "missing")" + ((try? self.firstDifference(control, table.name)) ?? nil).map { "; first difference at \($0)" }.orEmpty }
+                throw MigrationFailure(message: "verification failed before commit; nothing was changed:\n" + located.joined(separator: "\n"), exitStatus: .failed)
             }
-            log("moving \(tables.count) tables into schema \(options.schema) in one transaction")
-            try control.execute(swapSQL(existing: existing).joined(separator: "; "))
+            let views = try createViews(control)
+            notes += source.views.filter { !views.contains($0.name) }.map { "view \($0.name) not carried: \($0.problem ?? "PostgreSQL refused it")" }
+            if !source.triggers.isEmpty {
+                let path = triggersPath
+                let text = source.triggers.map { "-- trigger \($0.name) on \($0.table), as SQLite has it: port it to PL/pgSQL by hand\n\($0.sql);\n" }.joined(separator: "\n")
+                try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+                notes += source.triggers.map { "trigger \($0.name) on \($0.table) not carried (its SQL is in \(path))" }
+            }
+            log("moving \(tables.count) tables\(views.isEmpty ? "" : " and \(views.count) views") into schema \(options.schema) in one transaction")
+            try control.execute(swapSQL(existing: existing, views: views).joined(separator: "; "))
             try rejects.close()
             return MigrationReport(tables: report, rejects: rejects.count, rejectsPath: rejects.count > 0 ? options.rejectsPath : nil,
-                                   seconds: Date().timeIntervalSince(started))
+                                   seconds: Date().timeIntervalSince(started), notes: notes, rounded: rejects.rounded)
         } catch {
             try? control.execute("ROLLBACK")
             try? control.execute("DROP SCHEMA IF EXISTS \(quoteIdentifier(staging)) CASCADE")
@@ -121,6 +166,76 @@ public final class Migration {
             if rejects.count == 0 { rejects.remove() }
             throw failure(error)
         }
+    }
+
+    /// Where the triggers' SQL is written: beside the rejects file.
+    var triggersPath: String {
+        URL(fileURLWithPath: options.rejectsPath).deletingLastPathComponent().appendingPathComponent("migrate-triggers.sql").path
+    }
+
+    /// Objects outside the migration (views, foreign keys of other tables) that depend on the target relations `names`.
+    private func dependentObjects(_ connection: PostgresConnection, of names: [String]) throws -> [String] {
+        let list = names.map(PostgresConnection.literal).joined(separator: ", ")
+        let ours = "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = \(PostgresConnection.literal(options.schema)) AND c.relname IN (\(list))"
+        let rows = try connection.query("""
+            SELECT DISTINCT 'view ' || v.oid::regclass::text FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
+            WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid IN (\(ours)) AND v.oid NOT IN (\(ours))
+            UNION SELECT 'foreign key ' || quote_ident(conname) || ' of ' || conrelid::regclass::text FROM pg_constraint
+            WHERE contype = 'f' AND confrelid IN (\(ours)) AND conrelid NOT IN (\(ours))
+            ORDER BY 1
+            """)
+        return rows.compactMap { $0[0] }
+    }
+
+    /// Creates the translated views in the staging schema (a view over another after it); returns those PostgreSQL accepted.
+    private func createViews(_ connection: PostgresConnection) throws -> [String] {
+        var pending = source.views.filter { $0.body != nil }
+        guard !pending.isEmpty else { return [] }
+        try connection.execute("SET search_path TO \(quoteIdentifier(staging))")
+        defer { try? connection.execute("SET search_path TO DEFAULT") }
+        var created: [String] = []
+        var progress = true
+        while progress && !pending.isEmpty {
+            progress = false
+            for view in pending {
+                do {
+                    try connection.execute("CREATE VIEW \(qualified(staging, view.name)) \(view.body ?? "")")
+                    created.append(view.name)
+                    progress = true
+                } catch is PostgresError {
+                    continue
+                }
+            }
+            pending.removeAll { created.contains($0.name) }
+        }
+        return created
+    }
+
+    /// `key=value` of the first row whose canonical text differs between the source and the staging table, or nil.
+    private func firstDifference(_ connection: PostgresConnection, _ name: String) throws -> String? {
+        guard let table = tables.first(where: { $0.name == name }), let key = table.keyColumn,
+              let keyIndex = table.columns.firstIndex(where: { $0.name == key }) else { return nil }
+        var target: [String: String] = [:]
+        for row in try connection.query("SELECT \(quoteIdentifier(key))::text, \(rowTextSQL(table.columns)) FROM \(qualified(staging, table.name)) LIMIT 200000") {
+            target[row[0] ?? "NULL"] = row[1] ?? ""
+        }
+        let database = try SQLiteDatabase(path: options.sqlitePath, readOnly: true)
+        var found: String?
+        try SourceRowReader(database: database, table: table, roundDecimals: options.roundDecimals).forEachRow(onReject: { _, _, _, _ in }) { _, canonical in
+            guard found == nil else { return }
+            let text = String(decoding: canonical, as: UTF8.self)
+            let fields = text.components(separatedBy: "\t")
+            guard keyIndex < fields.count else { return }
+            let id = fields[keyIndex]
+            if let stored = target[id], stored != text {
+                let storedFields = stored.components(separatedBy: "\t")
+                let column = zip(fields.indices, zip(fields, storedFields)).first { $0.1.0 != $0.1.1 }.map { table.columns[$0.0].name } ?? "?"
+                found = "\(key)=\(id), column \(column)"
+            } else if target[id] == nil {
+                found = "\(key)=\(id) (missing in the target)"
+            }
+        }
+        return found
     }
 
     /// Adds each table's CHECKs and foreign keys (one ALTER TABLE per table, tables in parallel) and
@@ -177,7 +292,7 @@ public final class Migration {
                     found += rows.count
                     for row in rows {
                         let reason = condition.reason.hasSuffix("=") ? "\(condition.reason) \(row[1] ?? "")" : condition.reason
-                        try rejects.record(table: table.name, key: (table.keyColumn.map { "\($0)=" } ?? "ctid=") + (row[0] ?? ""), column: condition.column, reason: reason, value: row[1] ?? "")
+                        try rejects.record(table: table.name, key: (table.keyColumn.map { "\($0)=" } ?? "ctid=") + (row[0] ?? "NULL"), column: condition.column, reason: reason, value: row[1] ?? "")
                     }
                     if options.carryValid {
                         report[tableIndex].expected.remove(try RowChecksum.query(connection, table: "\(name) t", rowText: rowTextSQL(table.columns, alias: "t"), filter: condition.condition))
@@ -227,9 +342,14 @@ public final class Migration {
     func sourceChecksum(_ table: MigrationTable) throws -> RowChecksum {
         let database = try SQLiteDatabase(path: options.sqlitePath, readOnly: true)
         var checksum = RowChecksum()
-        try SourceRowReader(database: database, table: table).forEachRow(onReject: { _, _, _, _ in }) { _, text in
+        try SourceRowReader(database: database, table: table, roundDecimals: options.roundDecimals).forEachRow(onReject: { _, _, _, _ in }) { _, text in
             text.withUnsafeBufferPointer { checksum.add(row: $0) }
         }
         return checksum
     }
+}
+
+extension Optional where Wrapped == String {
+    /// The text, or "" for nil.
+    var orEmpty: String { self ?? "" }
 }

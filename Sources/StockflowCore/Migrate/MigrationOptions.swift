@@ -23,6 +23,16 @@ public struct MigrationOptions: Sendable {
     public var rejectsPath = "migrate-rejects.csv"
     /// Precision and scale for undeclared decimals, by `table.column`.
     public var decimalHints: [String: (Int, Int)] = [:]
+    /// Column types given by `--type table.column=TYPE`, over the declaration and the data.
+    public var typeOverrides: [String: TargetType] = [:]
+    /// CHECK constraints dropped on request (`--skip-check NAME`), by their PostgreSQL name.
+    public var skipChecks: Set<String> = []
+    /// Round decimals with more places than their scale (each reported) instead of rejecting the row.
+    public var roundDecimals = false
+    /// With `ifExists = .replace`, also drop the objects outside the migration that depend on the replaced tables.
+    public var cascade = false
+    /// Shorten identifiers over 63 bytes (deterministically, reported) instead of refusing them.
+    public var shortenIdentifiers = false
     /// Show per-table progress (a terminal).
     public var progress = false
     /// Also told of each row that cannot be carried (called one at a time, from the loading threads).

@@ -24,6 +24,15 @@ final class RejectLog: @unchecked Sendable {
         onReject?(MigrationReject(table: table, key: key, column: column, reason: reason, value: value))
     }
 
+    /// Values rounded under `--round-decimals`, for the summary (not rejects: the rows are carried).
+    private(set) var rounded: [MigrationReject] = []
+
+    func recordRounded(_ values: [MigrationReject]) {
+        guard !values.isEmpty else { return }
+        lock.lock(); defer { lock.unlock() }
+        rounded += values
+    }
+
     func close() throws { lock.lock(); defer { lock.unlock() }; try writer.close() }
 
     func remove() { try? FileManager.default.removeItem(atPath: path) }

@@ -17,6 +17,11 @@ public struct MigrationReport: Sendable {
     public var rejects: Int
     public var rejectsPath: String?
     public var seconds: Double
+    /// What the migration did not carry or carried differently on request: dropped CHECKs, shortened
+    /// names, widened columns, views and triggers not carried, dependent objects dropped.
+    public var notes: [String] = []
+    /// Values rounded under `--round-decimals`, one per row and column.
+    public var rounded: [MigrationReject] = []
 
     /// A fixed-width summary, one line per table.
     public var text: String {
@@ -26,6 +31,8 @@ public struct MigrationReport: Sendable {
             let state = table.actual == nil ? "missing" : (table.matches ? "ok \(String(table.expected.sum, radix: 16))" : "DIFFERS (\(String(table.expected.sum, radix: 16)) vs \(String(table.actual!.sum, radix: 16)))")
             lines.append("\(table.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(String(table.sourceRows).leftPadded(10))  \(String(table.rejected).leftPadded(8))  \((table.actual.map { String($0.rows) } ?? "-").leftPadded(10))  \(state)")
         }
+        for note in notes { lines.append("note: \(note)") }
+        for value in rounded { lines.append("rounded: \(value.table) \(value.key) \(value.column): \(value.value) -> \(value.reason)") }
         return lines.joined(separator: "\n")
     }
 }

@@ -12,24 +12,45 @@ final class MigrationWorker {
         postgres = try migration.connect(worker: true)
     }
 
-    /// COPYs one table into the staging schema, checksumming what is sent.
-    func copy(_ table: MigrationTable, rejects: RejectLog, progress: CopyProgress) throws -> MigratedTable {
-        var checksum = RowChecksum()
-        var rejected: Int64 = 0
-        var sinceReport = 0
-        try postgres.copyIn(migration.copySQL(table, schema: migration.staging)) { writer in
-            try SourceRowReader(database: database, table: table).forEachRow(onReject: { key, column, reason, value in
-                rejected += 1
-                try rejects.record(table: table.name, key: key, column: column, reason: reason, value: value)
-            }) { line, canonical in
-                try writer.write(line)
-                canonical.withUnsafeBufferPointer { checksum.add(row: $0) }
-                sinceReport += 1
-                if sinceReport == 8192 { progress.advance(table.name, by: sinceReport); sinceReport = 0 }
+    /// COPYs one table into the staging schema, checksumming what is sent. An integer column declared
+    /// `integer` that holds a value past 32 bits is widened to bigint and the table copied again; the
+    /// table is returned with the types it has now.
+    func copy(_ table: MigrationTable, rejects: RejectLog, progress: CopyProgress) throws -> (MigratedTable, MigrationTable) {
+        var table = table
+        while true {
+            var checksum = RowChecksum()
+            // Held until the copy succeeds, so a copy started again never lists a row twice.
+            var pending: [MigrationReject] = []
+            var roundings: [MigrationReject] = []
+            var sinceReport = 0
+            var reader = SourceRowReader(database: database, table: table, roundDecimals: migration.options.roundDecimals)
+            reader.onRound = { key, column, from, to in
+                roundings.append(MigrationReject(table: table.name, key: key, column: column, reason: "rounded to \(to) (--round-decimals)", value: from))
             }
+            do {
+                try postgres.copyIn(migration.copySQL(table, schema: migration.staging)) { writer in
+                    try reader.forEachRow(onReject: { key, column, reason, value in
+                        pending.append(MigrationReject(table: table.name, key: key, column: column, reason: reason, value: value))
+                    }) { line, canonical in
+                        try writer.write(line)
+                        canonical.withUnsafeBufferPointer { checksum.add(row: $0) }
+                        sinceReport += 1
+                        if sinceReport == 8192 { progress.advance(table.name, by: sinceReport); sinceReport = 0 }
+                    }
+                }
+            } catch let widen as SourceRowReader.WidenColumn {
+                let column = table.columns[widen.column]
+                try postgres.execute("ALTER TABLE \(migration.qualified(migration.staging, table.name)) ALTER COLUMN \(quoteIdentifier(column.name)) TYPE bigint")
+                table.columns[widen.column].type = .bigint
+                table.columns[widen.column].widenable = false
+                table.columns[widen.column].typeSource = "declared \(column.declared), holds integers past 32 bits: bigint"
+                continue
+            }
+            for reject in pending { try rejects.record(table: reject.table, key: reject.key, column: reject.column, reason: reject.reason, value: reject.value) }
+            rejects.recordRounded(roundings)
+            progress.advance(table.name, by: sinceReport, done: true)
+            return (MigratedTable(name: table.name, sourceRows: table.rowCount, rejected: Int64(pending.count), expected: checksum, actual: nil), table)
         }
-        progress.advance(table.name, by: sinceReport, done: true)
-        return MigratedTable(name: table.name, sourceRows: table.rowCount, rejected: rejected, expected: checksum, actual: nil)
     }
 
     /// The target side's count and checksum of one table.

@@ -4,16 +4,23 @@ import Foundation
 struct SourceRowReader {
     let database: SQLiteDatabase
     let table: MigrationTable
+    /// `--round-decimals`.
+    var roundDecimals = false
+    /// Hears each value rounded under `--round-decimals`: key, column, value, rounded value.
+    var onRound: ((String, String, String, String) throws -> Void)?
+
+    /// An integer column of the source needs bigint (thrown before any row of the table is complete).
+    struct WidenColumn: Error { var column: Int }
 
     /// Calls `body` with each carried row's COPY line (ending in a newline) and canonical text;
     /// rows with a value that cannot be carried go to `onReject(key, column, reason, value)`.
     func forEachRow(onReject: (String, String, String, String) throws -> Void,
                     _ body: (_ copyLine: [UInt8], _ canonical: [UInt8]) throws -> Void) throws {
-        let converters = table.columns.map { CellConverter(type: $0.type) }
+        let converters = table.columns.map { CellConverter(type: $0.type, widenable: $0.widenable, roundDecimals: roundDecimals) }
         let notNull = table.columns.map(\.notNull)
         let keyIndex = table.keyColumn.flatMap { key in table.columns.firstIndex { $0.name == key } }
-        let selected = table.columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
-        let statement = try database.prepare("SELECT \(table.hasRowid ? "rowid, " : "")\(selected) FROM \(quoteIdentifier(table.name))")
+        let selected = table.columns.map { quoteIdentifier($0.sourceName) }.joined(separator: ", ")
+        let statement = try database.prepare("SELECT \(table.hasRowid ? "rowid, " : "")\(selected) FROM \(quoteIdentifier(table.sourceName))")
         let offset = table.hasRowid ? 1 : 0
         var line: [UInt8] = []
         var canonical: [UInt8] = []
@@ -39,7 +46,11 @@ struct SourceRowReader {
                     continue
                 }
                 do {
-                    try converters[index].append(statement, index + offset, storage: storage, line: &line, canonical: &canonical, scratch: &cell)
+                    var rounded: (from: String, to: String)?
+                    try converters[index].append(statement, index + offset, storage: storage, line: &line, canonical: &canonical, scratch: &cell, rounded: &rounded)
+                    if let rounded, let onRound { try onRound(key(statement, keyIndex, offset, ordinal), table.columns[index].name, rounded.from, rounded.to) }
+                } catch is CellConverter.Widen {
+                    throw WidenColumn(column: index)
                 } catch let rejection as CellConverter.Rejection {
                     let column = table.columns[index]
                     try onReject(key(statement, keyIndex, offset, ordinal), column.name, "\(column.type): \(rejection.reason)", String(statement.text(index + offset).prefix(200)))
@@ -52,7 +63,9 @@ struct SourceRowReader {
     }
 
     private func key(_ statement: SQLiteStatement, _ keyIndex: Int?, _ offset: Int, _ ordinal: Int64) -> String {
-        if let keyIndex { return "\(table.columns[keyIndex].name)=\(statement.text(keyIndex + offset))" }
+        if let keyIndex {
+            return "\(table.columns[keyIndex].name)=\(statement.storage(keyIndex + offset) == .null ? "NULL" : String(statement.text(keyIndex + offset).prefix(200)))"
+        }
         if table.hasRowid { return "rowid=\(statement.int64(0))" }
         return "row \(ordinal)"
     }
