@@ -137,9 +137,17 @@ struct SQLiteExpression {
             return next < tokens.count ? next : nil
         }
         var index = 0
+        var depth = 0
+        // Inside `flag IN (0, 1)` of a boolean column: the depth of its list.
+        var booleanList: Int?
         while index < tokens.count {
             var token = tokens[index]
             let upper = token.text.uppercased()
+            if token.text == "(" {
+                depth += 1
+                if booleanList == nil, previous()?.text.uppercased() == "IN", let column = previous(2), booleanColumns.contains(column.name) { booleanList = depth }
+            }
+            if token.text == ")" { if booleanList == depth { booleanList = nil }; depth -= 1 }
             switch token.kind {
             case .parameter:
                 throw Untranslatable(reason: "parameter \(token.text)")
@@ -154,7 +162,9 @@ struct SQLiteExpression {
             case .symbol where token.text == "==":
                 token.text = "="
             case .number where (token.text == "0" || token.text == "1"):
-                if let operatorToken = previous(), ["=", "==", "!=", "<>"].contains(operatorToken.text),
+                if booleanList == depth, let last = previous(), last.text == "(" || last.text == "," {
+                    token = Token(kind: .word, text: token.text == "1" ? "true" : "false")
+                } else if let operatorToken = previous(), ["=", "==", "!=", "<>"].contains(operatorToken.text),
                    let column = previous(2), column.kind == .word || column.kind == .quoted, booleanColumns.contains(column.name) {
                     token = Token(kind: .word, text: token.text == "1" ? "true" : "false")
                 }

@@ -33,7 +33,7 @@ private func options(_ source: String, _ target: ScratchDatabase, _ scratch: Scr
     return options
 }
 
-@Suite(.serialized) struct MigrationTests {
+@Suite(.serialized, .tags(.postgres)) struct MigrationTests {
     @Test func djangoTypesArriveExactlyAndInstantsStayUTCWhateverTheServerZone() throws {
         let scratch = Scratch(); defer { scratch.cleanup() }
         let target = try ScratchDatabase(); defer { target.drop() }
@@ -146,7 +146,7 @@ private func options(_ source: String, _ target: ScratchDatabase, _ scratch: Scr
     }
 }
 
-@Suite struct PostgresConnectionTests {
+@Suite(.tags(.postgres)) struct PostgresConnectionTests {
     @Test(arguments: [
         ("postgres://ana:s3cret@db.example/app", "postgres://ana:***@db.example/app"),
         ("host=db password=s3cret dbname=app", "host=db password=*** dbname=app"),
