@@ -137,3 +137,10 @@ public func parseDecimalHint(_ text: String) -> (String, (Int, Int))? {
     guard numbers.count == 2, numbers[0] >= numbers[1], numbers[1] >= 0, numbers[0] <= 1000 else { return nil }
     return (String(parts[0]), (numbers[0], numbers[1]))
 }
+
+/// Parses `table.column=TYPE` (a `--type` override).
+public func parseTypeOverride(_ text: String) -> (String, TargetType)? {
+    let parts = text.split(separator: "=", maxSplits: 1)
+    guard parts.count == 2, parts[0].contains("."), let type = TargetType.parse(String(parts[1])) else { return nil }
+    return (String(parts[0]), type)
+}
