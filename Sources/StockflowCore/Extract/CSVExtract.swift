@@ -226,10 +226,9 @@ public final class CSVExtract: StageRunner, StageKind {
             context.countRead(1)
             let origin = RowOrigin(source: source, position: Int64(reader.line))
             guard reader.fields.count == headerCount else {
-                let problem = reader.fields.count > headerCount ? "too many fields" : "too few fields"
                 try context.reject(origin, rule: "csv-field-count",
-                                   message: "\(problem): expected \(headerCount), found \(reader.fields.count)",
-                                   row: rawRecord(reader))
+                                   message: MessageCatalogue.fieldCount(tooMany: reader.fields.count > headerCount, expected: headerCount, found: reader.fields.count),
+                                   row: rawRecord(reader), amount: statedAmount(reader, positions: positions))
                 continue
             }
             row.removeAll(keepingCapacity: true)
@@ -244,7 +243,8 @@ public final class CSVExtract: StageRunner, StageKind {
                 if failure != nil { break }
             }
             if let failure {
-                try context.reject(origin, rule: failure.rule, message: failure.message, row: rawRecord(reader))
+                try context.reject(origin, rule: failure.rule, message: failure.message, row: rawRecord(reader),
+                                   amount: statedAmount(reader, positions: positions))
                 continue
             }
             try batch.append(row, origin: origin, flushingTo: emit)
@@ -278,7 +278,17 @@ public final class CSVExtract: StageRunner, StageKind {
 
     struct Problem: Error {
         var rule: String
-        var message: String
+        var message: LocalizedText
+    }
+
+    /// The amount a rejected record states: its first decimal column that reads as one, so that
+    /// deliverables can say what the figures leave out.
+    private func statedAmount(_ reader: CSVReader, positions: [Int]) -> Money? {
+        for (index, declaration) in declarations.enumerated() where declaration.type == .decimal && index < positions.count {
+            guard positions[index] < reader.fields.count else { continue }
+            if case .success(.decimal(let amount)) = convert(reader.bytes(of: reader.fields[positions[index]]), declaration) { return amount }
+        }
+        return nil
     }
 
     private func convert(_ raw: ArraySlice<UInt8>, _ declaration: ColumnDeclaration) -> Result<Value, Problem> {
@@ -287,30 +297,30 @@ public final class CSVExtract: StageRunner, StageKind {
         while let last = bytes.last, last == 32 { bytes = bytes.dropLast() }
         if nullValues.contains(where: { $0.elementsEqual(bytes) }) {
             if declaration.nullable { return .success(.null) }
-            return .failure(Problem(rule: "required-value", message: "column '\(declaration.name)' is empty; a value is required"))
+            return .failure(Problem(rule: "required-value", message: MessageCatalogue.requiredValue(column: declaration.name)))
         }
         func shown() -> String { encoding.decode(bytes) ?? String(decoding: bytes, as: UTF8.self) }
         switch declaration.type {
         case .text:
             guard let text = encoding.decode(bytes) else {
                 let hint = encoding == .utf8 ? " (is the file windows-1252? set encoding: windows-1252)" : ""
-                return .failure(Problem(rule: "encoding", message: "column '\(declaration.name)' is not valid \(encoding.rawValue) text\(hint)"))
+                return .failure(Problem(rule: "encoding", message: MessageCatalogue.encoding(column: declaration.name, encoding: encoding.rawValue, hint: hint)))
             }
             return .success(.text(text))
         case .int:
             guard let value = parseInteger(bytes) else {
-                return .failure(Problem(rule: "int", message: "column '\(declaration.name)': '\(shown())' is not a whole number"))
+                return .failure(Problem(rule: "int", message: MessageCatalogue.notWholeNumber(column: declaration.name, text: shown())))
             }
             return .success(.int(value))
         case .decimal:
             guard var value = parseDecimal(bytes) else {
-                return .failure(Problem(rule: "decimal", message: "column '\(declaration.name)': '\(shown())' is not a decimal number (decimal mark '\(UnicodeScalar(decimalMark))')"))
+                return .failure(Problem(rule: "decimal", message: MessageCatalogue.notDecimal(column: declaration.name, text: shown(), decimalMark: String(UnicodeScalar(decimalMark)))))
             }
             if let scale = declaration.scale {
                 if value.scale > scale {
                     let rounded = value.rounded(to: scale)
                     guard (try? rounded.rescaledUp(to: value.scale)) == value else {
-                        return .failure(Problem(rule: "decimal", message: "column '\(declaration.name)': '\(shown())' has more than \(scale) decimal places"))
+                        return .failure(Problem(rule: "decimal", message: MessageCatalogue.tooManyPlaces(column: declaration.name, text: shown(), scale: scale)))
                     }
                     value = rounded
                 } else if let rescaled = try? value.rescaledUp(to: scale) {
@@ -322,7 +332,7 @@ public final class CSVExtract: StageRunner, StageKind {
             switch shown().lowercased() {
             case "1", "true", "vrai", "oui", "yes", "y", "o": return .success(.bool(true))
             case "0", "false", "faux", "non", "no", "n": return .success(.bool(false))
-            default: return .failure(Problem(rule: "bool", message: "column '\(declaration.name)': '\(shown())' is not a boolean (true/false, 1/0, oui/non)"))
+            default: return .failure(Problem(rule: "bool", message: MessageCatalogue.notBoolean(column: declaration.name, text: shown())))
             }
         case .date, .datetime:
             let format = declaration.format ?? (declaration.type == .date ? dateFormat : datetimeFormat)
@@ -332,9 +342,9 @@ public final class CSVExtract: StageRunner, StageKind {
                 if declaration.type == .date { return .success(.date(date)) }
                 return .success(.datetime(Timestamp(microseconds: Int64(date.days) * 86_400_000_000 + micro)))
             case .malformed:
-                return .failure(Problem(rule: declaration.type.rawValue, message: "column '\(declaration.name)': '\(shown())' does not match the \(declaration.type.rawValue) format \(format.pattern)"))
+                return .failure(Problem(rule: declaration.type.rawValue, message: MessageCatalogue.formatMismatch(column: declaration.name, text: shown(), type: declaration.type.rawValue, pattern: format.pattern)))
             case .impossible(let why):
-                return .failure(Problem(rule: declaration.type.rawValue, message: "column '\(declaration.name)': '\(shown())' is not a valid \(declaration.type.rawValue) (\(why))"))
+                return .failure(Problem(rule: declaration.type.rawValue, message: MessageCatalogue.invalidDate(column: declaration.name, text: shown(), type: declaration.type.rawValue, why: why)))
             }
         }
     }

@@ -140,7 +140,7 @@ public final class EmailLoad: StageRunner, StageKind {
     /// fails the run before anything is committed.
     public func finalize(_ context: StageContext) throws {
         var fields = RunFacts.context(context, locale: locale)
-        fields["kpis"] = collector.kpiTiles(locale: locale)
+        fields["kpis"] = collector.kpiTiles(locale: locale, asOf: context.run.asOf)
         fields["has_kpis"] = !collector.kpis.isEmpty
         fields["text"] = ReportWords.words(for: locale)
         fields["lang"] = locale.language
