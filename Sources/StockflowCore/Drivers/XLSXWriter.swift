@@ -624,7 +624,7 @@ extension XLSXWorkbook {
     /// Excel number format of the value axis (`#,##0," k€"`); `percentLabels` labels each slice of a pie
     /// or doughnut with its share, `valueLabels` each bar or point with its value in `valueFormat`.
     public func addChart(_ kind: XLSXChartKind, title: String, series: [XLSXChartSeries], valueFormat: String? = nil,
-                         percentLabels: Bool = false, valueLabels: Bool = false) throws -> XLSXChart {
+                         categoryFormat: String? = nil, percentLabels: Bool = false, valueLabels: Bool = false) throws -> XLSXChart {
         let context = "adding \(kind.rawValue) chart \"\(title)\""
         let handle = try liveHandle(context)
         guard let pointer = workbook_add_chart(handle, kind.lxwValue) else {
@@ -649,8 +649,12 @@ extension XLSXWorkbook {
                 if let valueFormat { stripNUL(valueFormat).withCString { chart_series_set_labels_num_format(added, $0) } }
             }
         }
-        if let valueFormat, kind != .pie && kind != .doughnut, let axis = pointer.pointee.y_axis {
+        // libxlsxwriter's x_axis of a bar chart is its (horizontal) value axis; for columns and lines it is y_axis.
+        if let valueFormat, kind != .pie && kind != .doughnut, let axis = kind == .bar ? pointer.pointee.x_axis : pointer.pointee.y_axis {
             stripNUL(valueFormat).withCString { chart_axis_set_num_format(axis, $0) }
+        }
+        if let categoryFormat, kind != .pie && kind != .doughnut, let axis = kind == .bar ? pointer.pointee.y_axis : pointer.pointee.x_axis {
+            stripNUL(categoryFormat).withCString { chart_axis_set_num_format(axis, $0) }
         }
         if series.count < 2 && kind != .pie && kind != .doughnut {
             chart_legend_set_position(pointer, UInt8(LXW_CHART_LEGEND_NONE.rawValue))

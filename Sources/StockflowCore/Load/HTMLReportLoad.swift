@@ -168,7 +168,7 @@ enum ReportWords {
             "full_list_end": ".",
             "findings_in_print": "Les constats sont listés dans la feuille « Constats » du classeur et dans findings.csv.",
             "table_in_print": "Tableau complet dans le classeur (non imprimé ici).",
-            "kpi_period": "Période",
+            "kpi_period": "Période", "attached": "joint à ce message",
         ] : [
             "as_of": "As of", "kpis": "Key figures", "charts": "Charts", "data": "Chart data",
             "run": "Run", "rejects": "Rejected rows", "findings": "Findings", "first_findings": "First findings",
@@ -181,7 +181,7 @@ enum ReportWords {
             "full_list_end": ".",
             "findings_in_print": "Findings are listed in the workbook's Findings sheet and in findings.csv.",
             "table_in_print": "Full table in the workbook (not printed here).",
-            "kpi_period": "Period",
+            "kpi_period": "Period", "attached": "attached",
         ]
     }
 }

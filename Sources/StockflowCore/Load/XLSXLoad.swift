@@ -254,6 +254,7 @@ public final class XLSXLoad: StageRunner, StageKind {
             let shares = request.kind == .pie || request.kind == .doughnut
             let chart = try workbook.addChart(request.kind, title: request.title, series: series,
                                               valueFormat: shares ? nil : axisFormat(sheet: sheet, part: part, column: request.values[0]),
+                                              categoryFormat: sheet.formats[request.categories] == "month" ? (locale.isFrench ? "[$-40C]mmm yyyy" : "[$-409]mmm yyyy") : nil,
                                               percentLabels: shares)
             // One chart per landscape page: 30 rows each, a page break before every chart but the first.
             try summary.insertChart(chart, row: 1 + index * XLSXLoad.rowsPerChart, col: 0, xScale: 1.6, yScale: 1.6)
@@ -506,17 +507,23 @@ public final class XLSXLoad: StageRunner, StageKind {
         let money = try cachedFormat("money-top", XLSXFormatSpec(numberFormat: XLSXLoad.namedFormat("money", locale: settings.locale, currency: currencySymbol),
                                                                   verticalAlignment: .top))
         for (index, title) in titles.enumerated() { try sheet.writeString(row: 0, col: index, title, format: header) }
+        // Long texts wrap in columns of at most 60 characters; each row is as tall as its longest text
+        // (set before its cells, as constant-memory mode requires).
         var widths = titles.map { $0.count + 2 }
+        for cells in rows {
+            for (index, cell) in cells.enumerated() where index < widths.count { widths[index] = min(max(widths[index], cell.count + 1), 60) }
+        }
+        if amounts != nil { widths[widths.count - 1] = max(widths[widths.count - 1], 14) }
         var sum = Money.zero(scale: 2)
         for (offset, cells) in rows.enumerated() {
+            let lines = cells.enumerated().map { index, cell in (cell.count + widths[index] - 2) / max(widths[index] - 1, 1) }.max() ?? 1
+            if lines > 1 { try sheet.setRow(offset + 1, height: Double(lines) * 15) }
             for (index, cell) in cells.enumerated() {
                 try sheet.writeString(row: offset + 1, col: index, cell, format: wrapped)
-                widths[index] = max(widths[index], cell.utf8.count + 1)
             }
             if let amounts, offset < amounts.count, let amount = amounts[offset] {
                 try sheet.writeNumber(row: offset + 1, col: cells.count, amount.approximateDouble, format: money)
                 sum = try sum.adding(amount)
-                widths[cells.count] = max(widths[cells.count], 14)
             }
         }
         // constant_memory: the filter range must be set before a row past it is written.
@@ -527,7 +534,7 @@ public final class XLSXLoad: StageRunner, StageKind {
             let bold = try cachedFormat("total-label", XLSXFormatSpec(bold: true, borderBottom: nil))
             let boldMoney = try cachedFormat("money-total", XLSXFormatSpec(bold: true, numberFormat: money.spec.numberFormat))
             try sheet.writeString(row: lastRow, col: 0, locale.isFrench ? "Total des montants rejetés" : "Total of rejected amounts", format: bold)
-            let letter = columnLetter(titles.count - 1)
+            let letter = columnLetters(titles.count - 1)
             try sheet.writeFormula(row: lastRow, col: titles.count - 1, "=SUBTOTAL(109,\(letter)2:\(letter)\(rows.count + 1))",
                                    cachedResult: sum.approximateDouble, format: boldMoney)
         }
@@ -535,11 +542,9 @@ public final class XLSXLoad: StageRunner, StageKind {
             lastRow += 1
             try sheet.writeString(row: lastRow, col: 0, locale.isFrench ? "… \(total - rows.count) autres lignes dans \(file)" : "… \(total - rows.count) more in \(file)")
         }
-        // Long texts wrap in columns of at most 60 characters.
-        let capped = widths.map { min($0, 60) }
-        for (index, width) in capped.enumerated() { try sheet.setColumn(first: index, last: index, width: Double(width)) }
+        for (index, width) in widths.enumerated() { try sheet.setColumn(first: index, last: index, width: Double(width)) }
         try sheet.freezePanes(row: 1, col: 0)
-        try setUpPrinting(sheet, widths: capped, lastRow: lastRow)
+        try setUpPrinting(sheet, widths: widths, lastRow: lastRow)
     }
 
     /// The print layout of a data sheet: landscape when the columns are too wide for portrait A4, one
