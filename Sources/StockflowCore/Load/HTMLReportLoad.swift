@@ -138,7 +138,8 @@ public final class HTMLReportLoad: StageRunner, StageKind {
     private func tableRows(_ items: [ChartItem], spec: ChartSpec, chart: SVGChart) -> [[String: Any]] {
         let total = items.reduce(Money(0)) { (try? $0.adding($1.values[0])) ?? $0 }
         return items.map { item in
-            var cells = [item.label] + item.values.enumerated().map { locale.text(.decimal($1), as: spec.formats[$0]) }
+            // Periods read as months (`janv. 2025`) in the table as on the axis.
+            var cells = [spec.kind == .line ? locale.period(.text(item.label)) : item.label] + item.values.enumerated().map { locale.text(.decimal($1), as: spec.formats[$0]) }
             if spec.kind == .pie || spec.kind == .donut {
                 let share = total.approximateDouble == 0 ? 0 : item.values[0].approximateDouble / total.approximateDouble
                 cells.append(locale.percent(Money(shortestRepresentationOf: (share * 10_000).rounded() / 10_000) ?? Money(0)))

@@ -106,7 +106,7 @@ public struct SVGChart {
     /// Bars of the top N on one scale; the rest is a labelled note under them, not a bar that would
     /// squeeze the others into slivers.
     private func bars() -> (Int, Int, String) {
-        let width = SVGChart.width, labelWidth = 128, valueWidth = 84, rowHeight = 24, barHeight = 16
+        let width = SVGChart.width, labelWidth = 150, valueWidth = 76, rowHeight = 24, barHeight = 16
         let plot = Double(width - labelWidth - valueWidth)
         let drawn = items.filter { !$0.isOther }
         let others = items.first { $0.isOther }
@@ -119,7 +119,7 @@ public struct SVGChart {
             let value = item.values[0].approximateDouble
             let length = max(value, 0) / largest * plot
             let text = format(item.values[0], 0)
-            svg += "<text class=\"label\" x=\"\(labelWidth - 6)\" y=\"\(y + 12)\" text-anchor=\"end\">\(escapeXML(shorten(item.label, 17)))</text>"
+            svg += "<text class=\"label\" x=\"\(labelWidth - 6)\" y=\"\(y + 12)\" text-anchor=\"end\">\(escapeXML(shorten(item.label, 19)))</text>"
             svg += mark("rect class=\"mark\" x=\"\(labelWidth)\" y=\"\(y)\" width=\"\(fixed(length))\" height=\"\(barHeight)\" fill=\"\(SVGChart.palette[0])\"",
                         label: item.label, value: text)
             svg += "<text class=\"value\" x=\"\(fixed(Double(labelWidth) + length + 4))\" y=\"\(y + 12)\">\(escapeXML(text))</text>"
@@ -211,8 +211,8 @@ public struct SVGChart {
             svg += "<text x=\"18\" y=\"\(y + 11)\">\(escapeXML(shorten(item.label, 22)))</text>"
             svg += "<text class=\"value\" x=\"\(width)\" y=\"\(y + 11)\" text-anchor=\"end\">\(escapeXML(text))</text></g>"
         }
-        if hole > 0, let sum = Money(shortestRepresentationOf: total) {
-            svg += "<text class=\"center\" x=\"\(fixed(cx))\" y=\"\(fixed(cy + 5))\" text-anchor=\"middle\">\(escapeXML(format(sum, 0)))</text>"
+        if hole > 0 {
+            svg += "<text class=\"center\" x=\"\(fixed(cx))\" y=\"\(fixed(cy + 5))\" text-anchor=\"middle\">\(escapeXML(locale.axis(total, format: formats.first ?? .number)))</text>"
         }
         return (width, height, svg)
     }
