@@ -48,7 +48,7 @@ def pages_by_sheet(book, pages):
         owner = None
         for sheet in book.worksheets:
             words = header_words(sheet)
-            if words and all(word.split()[0] in first for word in words[:3]):
+            if words and re.match(r"\s*" + r".*?".join(re.escape(word.split()[0]) for word in words[:3]), first):
                 owner = sheet.title
                 break
         owners.append(owner or "charts")
