@@ -143,7 +143,9 @@ public struct MessageCatalogue: Sendable {
     }
 
     public static func encoding(column: String, encoding: String, hint: String) -> LocalizedText {
-        LocalizedText(english: "column '\(column)' is not valid \(encoding) text\(hint)", french: "colonne « \(column) » : texte \(encoding) invalide")
+        // `hint` starts with its own separator: " holds the C1 control character …" or "; is this windows-1252? …".
+        LocalizedText(english: hint.hasPrefix(" holds") ? "column '\(column)'\(hint)" : "column '\(column)' is not valid \(encoding) text\(hint)",
+                      french: "colonne « \(column) » : texte \(encoding) invalide (le fichier est-il en windows-1252 ?)")
     }
 
     public static func notWholeNumber(column: String, text: String) -> LocalizedText {
@@ -184,9 +186,10 @@ public struct MessageCatalogue: Sendable {
         case "int": return LocalizedText(english: "Unreadable whole number", french: "Nombre entier illisible")
         case "bool": return LocalizedText(english: "Unreadable yes/no value", french: "Valeur oui/non illisible")
         case "date", "datetime": return LocalizedText(english: "Invalid date", french: "Date invalide")
+        case "csv-quote": return LocalizedText(english: "Text after a closing quote", french: "Texte après un guillemet fermant")
         case "csv-field-count": return LocalizedText(english: "Wrong number of fields", french: "Nombre de champs incorrect")
         case "required-value": return LocalizedText(english: "Missing value", french: "Valeur manquante")
-        case "encoding": return LocalizedText(english: "Unreadable text encoding", french: "Encodage du texte illisible")
+        case "encoding", "csv-encoding": return LocalizedText(english: "Unreadable text encoding", french: "Encodage du texte illisible")
         case "sqlite-type", "postgres-type": return LocalizedText(english: "Unexpected value type in the database", french: "Type de valeur inattendu dans la base")
         case "order-unknown-product": return LocalizedText(english: "Order for an unknown product", french: "Commande d’un produit inconnu")
         case "order-quantity": return LocalizedText(english: "Order quantity under 1", french: "Quantité commandée inférieure à 1")
