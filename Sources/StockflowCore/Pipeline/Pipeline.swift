@@ -76,7 +76,8 @@ public struct Pipeline {
             return nil
         }
         let retries = RetryPolicy.read(root["retries"], diagnostics: diagnostics)
-        let context = BuildContext(settings: settings, baseDirectory: url.deletingLastPathComponent(), retries: retries)
+        let context = BuildContext(settings: settings, baseDirectory: url.deletingLastPathComponent(), retries: retries,
+                                   description: root["description"]?.scalar)
         let stages = buildStages(stageEntries, context: context, diagnostics: diagnostics)
         return Pipeline(name: name, description: root["description"]?.scalar, file: url, schedule: schedule,
                         settings: settings, stages: stages, retries: retries,
