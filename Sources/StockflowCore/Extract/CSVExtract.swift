@@ -216,6 +216,9 @@ public final class CSVExtract: StageRunner, StageKind {
             if !reader.isBlankLine { hasHeader = true; break }
         }
         guard hasHeader else { throw StageError("\(file): file is empty; expected a header row") }
+        if let stray = reader.strayText {
+            throw StageError("\(file):\(stray.line):\(stray.column): text after the closing quote in the header (the quote opened at column \(stray.quoteColumn)); quote the whole name, or set lenient_quotes: true to keep the text")
+        }
         if dialect.encoding == .utf8, let bad = firstInvalidUTF8(reader.recordBytes) {
             throw StageError("\(file):\(reader.line): the header is not valid UTF-8 at byte \(reader.fileOffset(of: bad)) of the file; is this windows-1252? set encoding: windows-1252")
         }
