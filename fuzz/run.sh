@@ -11,7 +11,10 @@ SECONDS_EACH=${FUZZ_SECONDS:-60}
 TARGETS=${FUZZ_TARGETS:-"csv pipeline cron expression"}
 SWIFT=${SWIFT:-swift}
 SCRATCH="$PWD/.build-fuzz"
-BUILD=("$SWIFT" build --package-path fuzz --scratch-path "$SCRATCH" --sanitize=fuzzer --sanitize=address)
+# SwiftPM's debug flags (-Onone -g) leave Swift code without coverage counters under --sanitize=fuzzer;
+# asking for the coverage explicitly gives libFuzzer its feedback from StockflowCore's own code.
+BUILD=("$SWIFT" build --package-path fuzz --scratch-path "$SCRATCH" --sanitize=fuzzer --sanitize=address
+       -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp)
 
 # FUZZ_NO_BUILD=1 runs the binaries already built (several targets at once, sources being edited).
 if [ -z "${FUZZ_NO_BUILD:-}" ]; then
