@@ -2,7 +2,7 @@
 """Checks that the peers (pandas_monthly.py, polars_monthly.py, duckdb_monthly.py) and stockflow's
 monthly-finance agree, figure for figure.
 
-Usage: compare_monthly.py STOCKFLOW_OUTDIR PEER_OUTDIR... (a peer is named by its folder: pandas-monthly → pandas)
+Usage: compare_monthly.py STOCKFLOW_OUTDIR PEER_OUTDIR... (a peer is named by its folder: pandas-monthly-1 → pandas)
 
 Reads stockflow's finance-*.xlsx and findings.csv and each peer's finance.xlsx and findings counts
 (from its Constats sheet) with openpyxl (bench/.venv). Compares every data row of the four
@@ -13,6 +13,7 @@ per rule. Prints the totals side by side; exits 1 on any difference.
 
 import collections
 import csv
+import re
 import sys
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def norm(value):
 
 def compare(sf, sf_rules, peer_dir):
     """Compares one peer's finance.xlsx with stockflow's workbook; prints and returns whether they agree."""
-    peer = peer_dir.name.removesuffix("-monthly")
+    peer = re.sub(r"-monthly(-\d+)?$", "", peer_dir.name)
     pd_ = openpyxl.load_workbook(peer_dir / "finance.xlsx", read_only=True)
     ok = True
     for name in SHEETS:
