@@ -115,11 +115,7 @@ def main(argv):
                         GROUP BY p.fournisseur_id""").fetchall())
     revenue = dict(sql("SELECT fournisseur_id, sum(brut - remb) FROM sales GROUP BY fournisseur_id").fetchall())
     names = sql("SELECT id, nom FROM db.stock_fournisseur ORDER BY id").fetchall()
-    if None in value or None in revenue:
-        names.append((None, "(sans fournisseur)"))
-    all_value, all_revenue = sum(value.values()), sum(revenue.values())
-    suppliers = [(sid, name, mc.money(value.get(sid, 0)), mc.share(value.get(sid, 0), all_value),
-                  mc.money(revenue.get(sid, 0)), mc.share(revenue.get(sid, 0), all_revenue)) for sid, name in names]
+    suppliers = mc.supplier_rows(names, value, revenue)
 
     # Legacy quantity (rule 5): non-deleted products whose quantite differs from the sum of all their lines.
     legacy = sql("""SELECT p.code_prod, p.quantite, coalesce(l.units, 0) FROM prod p
@@ -129,20 +125,16 @@ def main(argv):
                                WHERE s.quantite >= 0 GROUP BY s.produit_id) l ON l.produit_id = p.code_prod
                     WHERE NOT p.is_deleted AND p.quantite <> coalesce(l.units, 0)
                     ORDER BY p.code_prod""").fetchall()
-    findings = [("stock-legacy-quantity", f"stock_produit code_prod={code}",
-                 f"legacy quantite {q} differs from the sum of its stock lines {units}") for code, q, units in legacy]
-    findings += [("invoice-generated", "", "order had no invoice; one was generated")] * generated
-    findings += [("invoice-total-mismatch", "", "stored total differs from the gross")] * mismatched
+    findings = mc.findings_of(legacy, generated, mismatched)
     transform_done = time.perf_counter()
 
     xlsx = out / "finance.xlsx"
     mc.write_workbook(xlsx, by_month, clients, suppliers, mc.returns_by_reason(valid), findings)
     write_done = time.perf_counter()
-    print(f"rejected:           {sum(rejects.values())} ({', '.join(f'{k} {v}' for k, v in rejects.items() if v)})")
-    print(f"findings:           {len(findings)}; Factures par mois: {len(by_month)} rows; "
-          f"CA par client: {len(clients)}; Fournisseurs: {len(suppliers)}")
-    print(f"seconds:            read+join {read_done - started:.2f}, transform {transform_done - read_done:.2f}, "
-          f"write {write_done - transform_done:.2f}")
+    mc.report(rejects, findings, [("Factures par mois", by_month), ("CA par client", clients),
+                                  ("Fournisseurs", suppliers)],
+              [("read+join", read_done - started), ("transform", transform_done - read_done),
+               ("write", write_done - transform_done)])
     return 0
 
 

@@ -116,3 +116,30 @@ def write_workbook(path, by_month, clients, suppliers, by_reason, findings):
     for r, row in enumerate(findings, start=1):
         ws.write_row(r, 0, row)
     book.close()
+
+
+def supplier_rows(names, value, revenue):
+    """Fournisseurs rows from the suppliers (id, nom), stock value and net revenue (cents) by
+    supplier id; a "(sans fournisseur)" row when either has products without a supplier."""
+    names = list(names)
+    if None in value or None in revenue:
+        names.append((None, "(sans fournisseur)"))
+    all_value, all_revenue = sum(value.values()), sum(revenue.values())
+    return [(sid, name, money(value.get(sid, 0)), share(value.get(sid, 0), all_value),
+             money(revenue.get(sid, 0)), share(revenue.get(sid, 0), all_revenue)) for sid, name in names]
+
+
+def findings_of(legacy, generated, mismatched):
+    """The Constats rows: legacy-quantity findings from (code_prod, quantite, lines), then the counts."""
+    findings = [("stock-legacy-quantity", f"stock_produit code_prod={code}",
+                 f"legacy quantite {q} differs from the sum of its stock lines {lines}") for code, q, lines in legacy]
+    findings += [("invoice-generated", "", "order had no invoice; one was generated")] * generated
+    findings += [("invoice-total-mismatch", "", "stored total differs from the gross")] * mismatched
+    return findings
+
+
+def report(rejects, findings, sheets, seconds):
+    """The run's summary lines: rejects by rule, findings, rows per sheet, seconds per phase."""
+    print(f"rejected:           {sum(rejects.values())} ({', '.join(f'{k} {v}' for k, v in rejects.items() if v)})")
+    print(f"findings:           {len(findings)}; " + "; ".join(f"{name}: {len(rows)} rows" for name, rows in sheets))
+    print("seconds:            " + ", ".join(f"{phase} {s:.2f}" for phase, s in seconds))

@@ -112,33 +112,24 @@ def main(argv):
                  .group_by("fournisseur_id").agg((pl.col("quantite") * pl.col("prix_cents")).sum()).iter_rows())
     revenue = dict(sales.group_by("fournisseur_id").agg(pl.col("net").sum()).iter_rows())
     names = sorted(suppliers.iter_rows())
-    if None in value or None in revenue:
-        names.append((None, "(sans fournisseur)"))
-    all_value, all_revenue = sum(value.values()), sum(revenue.values())
-    supplier_rows = [(sid, name, mc.money(value.get(sid, 0)), mc.share(value.get(sid, 0), all_value),
-                      mc.money(revenue.get(sid, 0)), mc.share(revenue.get(sid, 0), all_revenue))
-                     for sid, name in names]
+    supplier_rows = mc.supplier_rows(names, value, revenue)
 
     units = live.group_by("produit_id").agg(lignes=pl.col("quantite").sum())
     legacy = (products.filter(~pl.col("is_deleted"))
               .join(units, left_on="code_prod", right_on="produit_id", how="left")
               .with_columns(pl.col("lignes").fill_null(0))
               .filter(pl.col("quantite") != pl.col("lignes")).sort("code_prod"))
-    findings = [("stock-legacy-quantity", f"stock_produit code_prod={code}",
-                 f"legacy quantite {q_} differs from the sum of its stock lines {lines}")
-                for code, q_, lines in legacy.select("code_prod", "quantite", "lignes").iter_rows()]
-    findings += [("invoice-generated", "", "order had no invoice; one was generated")] * generated
-    findings += [("invoice-total-mismatch", "", "stored total differs from the gross")] * mismatched
+    findings = mc.findings_of(legacy.select("code_prod", "quantite", "lignes").iter_rows(), generated,
+                              mismatched)
     transform_done = time.perf_counter()
 
     xlsx = out / "finance.xlsx"
     mc.write_workbook(xlsx, by_month, clients, supplier_rows, mc.returns_by_reason(valid), findings)
     write_done = time.perf_counter()
-    print(f"rejected:           {sum(rejects.values())} ({', '.join(f'{k} {v}' for k, v in rejects.items() if v)})")
-    print(f"findings:           {len(findings)}; Factures par mois: {len(by_month)} rows; "
-          f"CA par client: {len(clients)}; Fournisseurs: {len(supplier_rows)}")
-    print(f"seconds:            read {read_done - started:.2f}, transform {transform_done - read_done:.2f}, "
-          f"write {write_done - transform_done:.2f}")
+    mc.report(rejects, findings, [("Factures par mois", by_month), ("CA par client", clients),
+                                  ("Fournisseurs", supplier_rows)],
+              [("read", read_done - started), ("transform", transform_done - read_done),
+               ("write", write_done - transform_done)])
     return 0
 
 
