@@ -42,6 +42,8 @@ public struct Pipeline {
     public var retries = RetryPolicy()
     /// The alert sent when a run fails (`on_failure:`).
     public var onFailure: FailureAlert?
+    /// A run whose inputs are those of the last success for its date does nothing (`skip_unchanged:`).
+    public var skipUnchanged = false
 
     /// The top-level keys of a pipeline file, with their docs.
     public static let topLevelOptions: [OptionSpec] = [
@@ -52,6 +54,7 @@ public struct Pipeline {
         OptionSpec("retries", .mapping, "Retries of temporary failures (a server unreachable, a database locked) with exponential backoff and jitter: `{max_retries: 3, initial_delay: 1, max_delay: 60, multiplier: 2, jitter: 0.5}` (seconds; these are the defaults). When they run out the run exits 75."),
         OptionSpec("on_failure", .mapping, "`{email: {to: [ops@example.com], subject: ..., log_lines: 50}}`: an alert with the error and the log tail when a run fails; SMTP keys (`smtp_url`, `smtp_user`, `smtp_password`, `starttls`, `from`, `cc`) as in the email load."),
         OptionSpec("settings", .mapping, "Pipeline-wide settings (below)."),
+        OptionSpec("skip_unchanged", .bool, default: "false", "When true, a run whose inputs (files' content, SQLite databases' content, PostgreSQL tables' counters or `change_query`) and pipeline file are those of the last success for the same as-of date and output folder exits 0 with \"up to date (same inputs as run <id>)\", rewrites nothing and is recorded as `skipped`; `run --force` runs anyway."),
         OptionSpec("stages", .mapping, required: true, "The stages, keyed by id; each has exactly one of `extract:`, `transform:` or `load:`."),
     ]
 
@@ -103,9 +106,12 @@ public struct Pipeline {
         let retries = RetryPolicy.read(root["retries"], diagnostics: diagnostics)
         let context = BuildContext(settings: settings, baseDirectory: url.deletingLastPathComponent(), retries: retries)
         let stages = buildStages(stageEntries, context: context, diagnostics: diagnostics)
-        return Pipeline(name: name, description: root["description"]?.scalar, file: url, schedule: schedule,
-                        settings: settings, stages: stages, retries: retries,
-                        onFailure: FailureAlert.read(root["on_failure"], diagnostics: diagnostics))
+        IncrementalRead.checkFlow(stages, diagnostics: diagnostics)
+        var pipeline = Pipeline(name: name, description: root["description"]?.scalar, file: url, schedule: schedule,
+                                settings: settings, stages: stages, retries: retries,
+                                onFailure: FailureAlert.read(root["on_failure"], diagnostics: diagnostics))
+        pipeline.skipUnchanged = InputFingerprint.readSetting(root["skip_unchanged"], stages: stages, diagnostics: diagnostics)
+        return pipeline
     }
 
     private static func readSchedule(_ node: ConfigNode, diagnostics: DiagnosticCollector) -> PipelineSchedule? {
