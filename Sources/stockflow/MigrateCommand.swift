@@ -48,12 +48,31 @@ struct Migrate: ParsableCommand {
     @Option(help: "Connection attempts after the first when the server is unreachable.")
     var retries = 3
 
+    @Option(name: .customLong("type"), help: "A column's PostgreSQL type, over the declaration and the data, as table.column=TYPE (bigint, bytea, text, numeric, numeric(12,4), varchar(80)...; repeatable).")
+    var types: [String] = []
+
+    @Option(help: "Migrate without the CHECK constraint NAME (one that does not translate to PostgreSQL; repeatable). The summary repeats it.")
+    var skipCheck: [String] = []
+
+    @Flag(help: "Round decimals with more places than their column's scale, listing each in the summary, instead of rejecting the row.")
+    var roundDecimals = false
+
+    @Flag(help: "With --if-exists replace: also drop the views and foreign keys outside the migration that depend on the replaced tables (listed).")
+    var cascade = false
+
+    @Flag(help: "Shorten identifiers longer than PostgreSQL's 63 bytes (deterministically, reported) instead of refusing them.")
+    var shortenIdentifiers = false
+
     func validate() throws {
         guard IfExists(rawValue: ifExists) != nil else {
             throw ValidationError("--if-exists must be fail or replace, found '\(ifExists)'")
         }
         guard jobs >= 1 && jobs <= 64 else { throw ValidationError("--jobs must be between 1 and 64, found \(jobs)") }
         if dryRun && verifyOnly { throw ValidationError("--dry-run and --verify-only do not go together; choose one") }
+        for type in types where parseTypeOverride(type) == nil {
+            throw ValidationError("--type '\(type)' must look like stock_produit.code_externe=bigint (a PostgreSQL type stockflow creates)")
+        }
+        if cascade && IfExists(rawValue: ifExists) != .replace { throw ValidationError("--cascade goes with --if-exists replace") }
         for hint in decimal where parseDecimalHint(hint) == nil {
             throw ValidationError("--decimal '\(hint)' must look like stock_produit.prix_unit=10,2")
         }
@@ -63,10 +82,15 @@ struct Migrate: ParsableCommand {
         var options = MigrationOptions(sqlitePath: sqlitePath, connection: PostgresConnectionOptions(postgresURL, retries: retries))
         options.schema = schema
         options.jobs = jobs
-        options.ifExists = IfExists(rawValue: ifExists)!
+        options.ifExists = IfExists(rawValue: ifExists) ?? .fail
         options.carryValid = carryValid
         options.rejectsPath = rejects
         options.progress = isatty(STDERR_FILENO) == 1
+        options.roundDecimals = roundDecimals
+        options.cascade = cascade
+        options.shortenIdentifiers = shortenIdentifiers
+        options.skipChecks = Set(skipCheck)
+        for type in types { if let (key, value) = parseTypeOverride(type) { options.typeOverrides[key] = value } }
         do {
             if let djangoProject { options.decimalHints = try DjangoModelHints.read(projectDirectory: djangoProject) }
         } catch {

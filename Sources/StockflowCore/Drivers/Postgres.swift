@@ -24,18 +24,28 @@ public struct PostgresError: Error, CustomStringConvertible {
 public struct PostgresConnectionOptions: Sendable {
     /// A `postgres://` URL or `key=value` string; empty means libpq's defaults (PG* variables, ~/.pgpass).
     public var conninfo: String
-    /// Further attempts after the first when the server cannot be reached.
-    public var retries: Int
-    /// Seconds before the first retry; doubled for each next one.
-    public var retryDelay: Double
+    /// How an unreachable server is retried (the one backoff of stockflow: the pipeline's `retries:`).
+    public var retry: RetryPolicy
     /// Seconds libpq waits for one connection attempt, unless the string says otherwise.
     public var connectTimeout: Int
+
+    /// Further attempts after the first when the server cannot be reached.
+    public var retries: Int {
+        get { retry.maxRetries }
+        set { retry.maxRetries = newValue }
+    }
+    /// Seconds before the first retry; doubled for each next one.
+    public var retryDelay: Double {
+        get { retry.initialDelay }
+        set { retry.initialDelay = newValue }
+    }
 
     /// Makes options.
     public init(_ conninfo: String, retries: Int = 3, retryDelay: Double = 1, connectTimeout: Int = 10) {
         self.conninfo = conninfo
-        self.retries = retries
-        self.retryDelay = retryDelay
+        retry = RetryPolicy()
+        retry.maxRetries = retries
+        retry.initialDelay = retryDelay
         self.connectTimeout = connectTimeout
     }
 
@@ -66,11 +76,10 @@ public final class PostgresConnection {
     /// Where the connection went, password removed (`host:port/dbname user`).
     public let target: String
 
-    /// Connects, retrying with backoff while the server is unreachable.
+    /// Connects, retrying with the options' `RetryPolicy` while the server is unreachable.
     public init(_ options: PostgresConnectionOptions) throws {
         var secrets = [String]()
-        var attempt = 0
-        while true {
+        let connection = try options.retry.perform(isTemporary: { ($0 as? PostgresError)?.isTemporary == true }) { attempt -> OpaquePointer in
             let keys = ["connect_timeout", "fallback_application_name", "dbname"]
             let values = [String(options.connectTimeout), "stockflow", options.conninfo]
             let connection: OpaquePointer? = withCStrings(keys) { keyPointers in
@@ -84,27 +93,20 @@ public final class PostgresConnection {
             if secrets.isEmpty, let password = PQpass(connection).map({ String(cString: $0) }), !password.isEmpty {
                 secrets.append(password)
             }
-            if PQstatus(connection) == CONNECTION_OK {
-                handle = connection
-                self.secrets = secrets
-                target = "\(String(cString: PQhost(connection))):\(String(cString: PQport(connection)))/\(String(cString: PQdb(connection))) as \(String(cString: PQuser(connection)))"
-                break
-            }
+            if PQstatus(connection) == CONNECTION_OK { return connection }
             var message = PQerrorMessage(connection).map { String(cString: $0) } ?? "connection failed"
             PQfinish(connection)
             for secret in secrets { message = message.replacingOccurrences(of: secret, with: "***") }
             message = redactPassword(message)
             let permanent = ["authentication failed", "does not exist", "invalid", "no password supplied", "missing \"=\"", "unrecognized", "not permitted", "SSL is not enabled", "certificate"]
                 .contains { message.contains($0) }
-            if permanent || attempt >= options.retries {
-                let tries = attempt + 1
-                throw PostgresError(message: "cannot connect to PostgreSQL (\(options.redacted.isEmpty ? "libpq defaults" : options.redacted)) after \(tries) attempt\(tries == 1 ? "" : "s"): \(message.trimmingCharacters(in: .whitespacesAndNewlines))",
-                                    isTemporary: !permanent)
-            }
-            // Exponential backoff with jitter, so many clients of a restarting server do not retry in step.
-            Thread.sleep(forTimeInterval: options.retryDelay * pow(2, Double(attempt)) * Double.random(in: 0.5...1.0))
-            attempt += 1
+            let tries = attempt + 1
+            throw PostgresError(message: "cannot connect to PostgreSQL (\(options.redacted.isEmpty ? "libpq defaults" : options.redacted)) after \(tries) attempt\(tries == 1 ? "" : "s"): \(message.trimmingCharacters(in: .whitespacesAndNewlines))",
+                                isTemporary: !permanent)
         }
+        handle = connection
+        self.secrets = secrets
+        target = "\(String(cString: PQhost(connection))):\(String(cString: PQport(connection)))/\(String(cString: PQdb(connection))) as \(String(cString: PQuser(connection)))"
     }
 
     deinit {

@@ -57,12 +57,14 @@ public final class PostgresExtract: StageRunner, StageKind {
             config.error("stage '\(config.id)' needs exactly one of 'table' or 'query'")
             return nil
         }
-        let options = PostgresConnectionOptions(config.string("connection") ?? "", retries: config.int("retries", default: 3))
+        let options = PostgresConnectionOptions(config.string("connection") ?? "", retries: config.int("retries"))
         let sql: String
         if let table {
             sql = "SELECT * FROM " + table.split(separator: ".", maxSplits: 1).map { quoteIdentifier(String($0)) }.joined(separator: ".")
+        } else if let query {
+            sql = query
         } else {
-            sql = query!
+            return nil
         }
         do {
             let connection = try PostgresConnection(options)

@@ -71,7 +71,7 @@ public final class SQLiteExtract: StageRunner, StageKind {
             config.error("stage '\(config.id)' needs exactly one of 'table' or 'query'")
             return nil
         }
-        let busy = Int32(config.int("busy_timeout_ms", default: 5000))
+        let busy = Int32(clamping: config.int("busy_timeout_ms"))
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let where_ = config.node["database"]?.position
         do {
@@ -97,12 +97,14 @@ public final class SQLiteExtract: StageRunner, StageKind {
                 }
                 hasRowid = (try? database.prepare("SELECT rowid FROM \(quoted) LIMIT 0")) != nil
                 // Only a lone INTEGER PRIMARY KEY is the rowid; `int`, `bigint` or composite keys are not.
-                if hasRowid, keyColumns.count == 1, keyColumns[0].type.uppercased() == "INTEGER" { keyName = keyColumns[0].name }
+                if hasRowid, keyColumns.count == 1, let key = keyColumns.first, key.type.uppercased() == "INTEGER" { keyName = key.name }
                 baseSQL = "SELECT * FROM \(quoted)"
-            } else {
+            } else if let query {
                 // The query becomes a subquery, where a trailing ';' is a syntax error.
-                baseSQL = query!.trimmingCharacters(in: .whitespacesAndNewlines)
+                baseSQL = query.trimmingCharacters(in: .whitespacesAndNewlines)
                 while baseSQL.hasSuffix(";") { baseSQL = baseSQL.dropLast().trimmingCharacters(in: .whitespacesAndNewlines) }
+            } else {
+                return nil
             }
             let probe = try database.prepare(baseSQL)
             var available: [(name: String, type: ColumnType)] = []

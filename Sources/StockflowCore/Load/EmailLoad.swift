@@ -14,13 +14,13 @@ public final class EmailLoad: StageRunner, StageKind {
             OptionSpec("attach", .list, "Ids of load stages whose files are attached (an xlsx workbook, an html_report)."),
             OptionSpec("max_attachment_mb", .int, default: "20", "A file larger than this is not attached (mail servers refuse big messages); the message names it and where it is instead."),
             OptionSpec("kpis", .list, "KPI lines of the digest, each `{label, input, value, agg?, format?}` as in html_report."),
-            OptionSpec("ca_file", .inputPath, default: "$STOCKFLOW_SMTP_CA_FILE, else the system's", "PEM file of the certificate authority (or self-signed certificate) the server is verified with."),
+            OptionSpec("ca_file", .inputPath, defaultNote: "$STOCKFLOW_SMTP_CA_FILE, else the system's", "PEM file of the certificate authority (or self-signed certificate) the server is verified with."),
             OptionSpec("timeout_seconds", .int, default: "60", "Seconds allowed for one attempt (connecting: at most 20)."),
-            OptionSpec("retries", .int, default: "the pipeline's retries: max_retries", "Further attempts after a 4xx reply or a connection failure; the waits follow the pipeline's `retries:` (exponential backoff with jitter)."),
-            OptionSpec("retry_delay_seconds", .int, default: "the pipeline's retries: initial_delay", "Wait before the first retry, overriding the pipeline's `retries: {initial_delay}`."),
+            OptionSpec("retries", .int, defaultNote: "the pipeline's retries: max_retries", "Further attempts after a 4xx reply or a connection failure; the waits follow the pipeline's `retries:` (exponential backoff with jitter)."),
+            OptionSpec("retry_delay_seconds", .int, defaultNote: "the pipeline's retries: initial_delay", "Wait before the first retry, overriding the pipeline's `retries: {initial_delay}`."),
             OptionSpec("outbox", .string, default: "outbox", "Folder under the output folder where .eml files are written."),
-            OptionSpec("template", .inputPath, default: "the bundled reports/digest.html.mustache", "Mustache template of the HTML body."),
-            OptionSpec("text_template", .inputPath, default: "the bundled reports/digest.txt.mustache", "Mustache template of the plain-text body."),
+            OptionSpec("template", .inputPath, defaultNote: "the bundled reports/digest.html.mustache", "Mustache template of the HTML body."),
+            OptionSpec("text_template", .inputPath, defaultNote: "the bundled reports/digest.txt.mustache", "Mustache template of the plain-text body."),
         ] + SMTPSettings.options,
         example: """
         digest:
@@ -87,7 +87,7 @@ public final class EmailLoad: StageRunner, StageKind {
         let attach = config.stringList("attach") ?? []
         let schemas = ReportOptions.schemas(config, keys: ["kpis"], inputs: inputs)
         let kpis = ReportOptions.kpis(config, inputs: schemas)
-        let timeout = config.int("timeout_seconds", default: 60)
+        let timeout = config.int("timeout_seconds")
         let caFile = config.node["ca_file"] != nil ? config.inputPath("ca_file")?.path : nil
         let server = SMTPSettings.server(value: { config.string($0) }, environment: environment, caFile: caFile,
                                          timeout: timeout) { key, problem in
@@ -95,27 +95,27 @@ public final class EmailLoad: StageRunner, StageKind {
         }
         var retries = context.retries
         if config.node["retries"] != nil {
-            retries.maxRetries = config.int("retries", default: retries.maxRetries)
+            retries.maxRetries = config.int("retries")
             if retries.maxRetries < 0 || retries.maxRetries > 10 { config.error("'retries' must be between 0 and 10", at: config.node["retries"]?.position) }
             retries.maxRetries = min(max(retries.maxRetries, 0), 10)
         }
         if config.node["retry_delay_seconds"] != nil {
-            let delay = config.int("retry_delay_seconds", default: 0)
+            let delay = config.int("retry_delay_seconds")
             if delay < 0 { config.error("'retry_delay_seconds' must be 0 or more", at: config.node["retry_delay_seconds"]?.position) }
             retries.initialDelay = Double(max(delay, 0))
             retries.maxDelay = max(retries.maxDelay, retries.initialDelay)
         }
-        let outbox = config.string("outbox", default: "outbox")!
+        let outbox = config.text("outbox")
         if let problem = OutputPath.problem(with: outbox) {
             config.error("'outbox' of stage '\(config.id)' \(problem)", at: config.node["outbox"]?.position)
         }
         guard let htmlURL = BundledReports.resolve(config, option: "template", bundled: "digest.html.mustache"),
               let textURL = BundledReports.resolve(config, option: "text_template", bundled: "digest.txt.mustache") else { return nil }
         do {
-            let subject = try ReportTemplate.text(config.string("subject", default: "{{pipeline}} — {{as_of}}")!, named: "subject")
+            let subject = try ReportTemplate.text(config.text("subject"), named: "subject")
             let settings = Settings(from: from, to: to, cc: cc, attach: attach, server: server, retries: retries,
                                     outbox: outbox,
-                                    maxAttachmentBytes: max(config.int("max_attachment_mb", default: 20), 0) * 1_000_000)
+                                    maxAttachmentBytes: max(config.int("max_attachment_mb"), 0) * 1_000_000)
             return EmailLoad(settings: settings, subject: subject, html: try ReportTemplate.load(htmlURL), text: try ReportTemplate.load(textURL),
                              locale: ReportLocale(context.settings),
                              collector: ReportCollector(kpis: kpis, charts: [], ports: schemas.mapValues(\.port)))

@@ -10,8 +10,8 @@ public final class XLSXLoad: StageRunner, StageKind {
             OptionSpec("sheets", .list, required: true, "Sheets in order, each `{name, input, columns?, headers?, totals?, formats?}`: `name` (≤ 27 characters), `input` (stage id), `columns` (subset and order, default all), `headers` (`{column: label}`), `totals` (columns summed in a totals row), `formats` (`{column: money | percent | number | integer | code | date | text}`; by default decimals are money, integers named code*/ *_id/id are codes, other integers numbers)."),
             OptionSpec("findings_sheet", .string, "Name of a last sheet listing the run's findings (rule, source, evidence), from every stage of the pipeline. No such sheet when absent."),
             OptionSpec("charts", .list, "Native Excel charts on a summary sheet, drawn from the workbook's own cells, each `{type, title?, sheet, categories, values}`: `type` bar, column, line, pie or doughnut; `sheet` (name of a sheet above); `categories` (its column of labels); `values` (one number column, or a list for several series)."),
-            OptionSpec("charts_sheet", .string, default: "Graphiques (fr_FR), Charts (en_US)", "Name of the summary sheet holding the charts, placed after the data sheets."),
-            OptionSpec("max_rows_per_sheet", .int, default: "1048576", "Rows per sheet (header and totals row included) before continuing on a next sheet; Excel's limit by default."),
+            OptionSpec("charts_sheet", .string, defaultNote: "Graphiques (fr_FR), Charts (en_US)", "Name of the summary sheet holding the charts, placed after the data sheets."),
+            OptionSpec("max_rows_per_sheet", .int, default: String(XLSXLimits.maxRows), "Rows per sheet (header and totals row included) before continuing on a next sheet; Excel's limit by default."),
         ],
         example: """
         workbook:
@@ -105,20 +105,33 @@ public final class XLSXLoad: StageRunner, StageKind {
         }
     }
 
+    /// The keys of one item of `sheets:` (described in the `sheets` option).
+    static let sheetOptions: [OptionSpec] = [
+        OptionSpec("name", .string, "Sheet name."), OptionSpec("input", .string, required: true, "Stage id."),
+        OptionSpec("columns", .list, "Columns, subset and order."), OptionSpec("headers", .mapping, "Column labels."),
+        OptionSpec("totals", .list, "Columns summed in a totals row."), OptionSpec("formats", .mapping, "Number formats by column."),
+    ]
+
+    /// The keys of one item of `charts:` (described in the `charts` option).
+    static let chartOptions: [OptionSpec] = [
+        OptionSpec("type", .choice(XLSXChartKind.allCases.map(\.rawValue)), required: true, "Chart type."),
+        OptionSpec("title", .string, "Title."), OptionSpec("sheet", .string, required: true, "Sheet drawn from."),
+        OptionSpec("categories", .string, required: true, "Column of labels."), OptionSpec("values", .any, required: true, "Number column(s)."),
+    ]
+
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
         guard let path = config.outputPath("path"), let items = config.node["sheets"]?.items else { return nil }
-        let maxRows = config.int("max_rows_per_sheet", default: XLSXLimits.maxRows)
+        let maxRows = config.int("max_rows_per_sheet")
         if maxRows < 3 || maxRows > XLSXLimits.maxRows {
             config.error("'max_rows_per_sheet' must be between 3 and \(XLSXLimits.maxRows)", at: config.node["max_rows_per_sheet"]?.position)
         }
         var sheets: [Sheet] = []
         var names = Set<String>()
-        for (index, item) in items.enumerated() where index < inputs.count {
-            let schema = inputs[index]
-            let allowed = ["name", "input", "columns", "headers", "totals", "formats"]
-            for entry in item.entries ?? [] where !allowed.contains(entry.key) {
-                config.error("unknown key '\(entry.key)' in a sheet of stage '\(config.id)'\(didYouMean(entry.key, allowed))", at: entry.keyPosition)
-            }
+        // `inputReferences` has one reference per sheet naming its input, in order: pair them up.
+        let sheetItems = items.filter { $0["input"]?.scalar != nil }
+        for (index, (item, schema)) in zip(sheetItems, inputs).enumerated() {
+            OptionTable(item, options: sheetOptions, place: "a sheet of stage '\(config.id)'", diagnostics: config.diagnostics)
+                .reportUnknownKeys()
             let name = item["name"]?.scalar ?? "Sheet\(index + 1)"
             if name.count > 27 || name.contains(where: { "[]:*?/\\".contains($0) }) || name.hasPrefix("'") {
                 config.error("sheet name '\(name)' must have at most 27 characters (31 in Excel, less room for a ' (2)' continuation) and none of []:*?/\\", at: item["name"]?.position ?? item.position)
@@ -184,10 +197,8 @@ public final class XLSXLoad: StageRunner, StageKind {
     /// Reads `charts:` against the sheets' columns.
     static func chartRequests(_ config: StageConfig, sheets: [Sheet]) -> [ChartRequest] {
         (config.node["charts"]?.items ?? []).compactMap { item in
-            let allowed = ["type", "title", "sheet", "categories", "values"]
-            for entry in item.entries ?? [] where !allowed.contains(entry.key) {
-                config.error("unknown key '\(entry.key)' in a chart of stage '\(config.id)'\(didYouMean(entry.key, allowed))", at: entry.keyPosition)
-            }
+            OptionTable(item, options: chartOptions, place: "a chart of stage '\(config.id)'", diagnostics: config.diagnostics)
+                .reportUnknownKeys()
             let kinds = XLSXChartKind.allCases.map(\.rawValue)
             guard let kind = item["type"]?.scalar.flatMap(XLSXChartKind.init(rawValue:)) else {
                 config.error("each chart needs 'type:' one of \(kinds.joined(separator: ", ")), found \(item["type"]?.shapeName ?? "nothing")", at: item["type"]?.position ?? item.position)

@@ -4,7 +4,7 @@ import Foundation
 /// scale of `DecimalField(max_digits=, decimal_places=)` (SQLite declares a bare `decimal`) and which
 /// primary keys are `BigAutoField` (SQLite declares both auto fields `integer`).
 public enum DjangoModelHints {
-    /// Decimal hints as `app_model.field` → (precision, scale); BigAutoField keys are added as `app_model.field` → (0, -1).
+    /// Decimal hints as `app_model.field` → (precision, scale); BigAutoField keys are added as `app_model.field` → (0, -1), AutoField keys → (0, -2).
     public static func read(projectDirectory: String) throws -> [String: (Int, Int)] {
         let root = URL(fileURLWithPath: projectDirectory)
         let files = FileManager.default
@@ -28,7 +28,7 @@ public enum DjangoModelHints {
     /// `AddField/AlterField(model_name="x", name="f", field=models.DecimalField(...))`.
     static func collect(_ text: String, app: String, into hints: inout [String: (Int, Int)]) {
         let model = try! NSRegularExpression(pattern: #"(?:CreateModel\(\s*name=|model_name=)["']([A-Za-z0-9_]+)["']"#)
-        let field = try! NSRegularExpression(pattern: #"(?:\(\s*["']([A-Za-z0-9_]+)["']\s*,|name=["']([A-Za-z0-9_]+)["']\s*,\s*field=)\s*models\.(DecimalField|BigAutoField)\(([^)]*)\)"#)
+        let field = try! NSRegularExpression(pattern: #"(?:\(\s*["']([A-Za-z0-9_]+)["']\s*,|name=["']([A-Za-z0-9_]+)["']\s*,\s*field=)\s*models\.(DecimalField|BigAutoField|AutoField)\(([^)]*)\)"#)
         let ns = text as NSString
         let models = model.matches(in: text, range: NSRange(location: 0, length: ns.length))
         for match in field.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
@@ -36,9 +36,10 @@ public enum DjangoModelHints {
             let modelName = ns.substring(with: owner.range(at: 1)).lowercased()
             let fieldRange = match.range(at: 1).location != NSNotFound ? match.range(at: 1) : match.range(at: 2)
             let fieldName = ns.substring(with: fieldRange)
-            if ns.substring(with: match.range(at: 3)) == "BigAutoField" {
-                hints["\(app)_\(modelName).\(fieldName)"] = (0, -1)
-                continue
+            switch ns.substring(with: match.range(at: 3)) {
+            case "BigAutoField": hints["\(app)_\(modelName).\(fieldName)"] = (0, -1); continue
+            case "AutoField": hints["\(app)_\(modelName).\(fieldName)"] = (0, -2); continue
+            default: break
             }
             let arguments = ns.substring(with: match.range(at: 4))
             func number(_ key: String) -> Int? {

@@ -5,6 +5,8 @@ import Foundation
 public enum TargetType: Sendable, Equatable, CustomStringConvertible {
     case smallint, integer, bigint
     case numeric(precision: Int, scale: Int)
+    /// `numeric` without precision or scale: any exact decimal.
+    case decimal
     case varchar(Int), char(Int), text
     case boolean, timestamptz, date, time
     case jsonb, bytea, double
@@ -16,6 +18,7 @@ public enum TargetType: Sendable, Equatable, CustomStringConvertible {
         case .integer: return "integer"
         case .bigint: return "bigint"
         case .numeric(let p, let s): return "numeric(\(p),\(s))"
+        case .decimal: return "numeric"
         case .varchar(let n): return "varchar(\(n))"
         case .char(let n): return "char(\(n))"
         case .text: return "text"
@@ -47,7 +50,8 @@ public enum TargetType: Sendable, Equatable, CustomStringConvertible {
         if type.hasPrefix("varchar") || type.hasPrefix("character varying") || type.hasPrefix("nvarchar") {
             return length().map { .varchar($0) } ?? .text
         }
-        if type.hasPrefix("char") || type.hasPrefix("character") || type.hasPrefix("nchar") { return length().map { .char($0) } ?? .text }
+        // Not character(n): PostgreSQL would pad the values with blanks, which SQLite never does.
+        if type.hasPrefix("char") || type.hasPrefix("character") || type.hasPrefix("nchar") { return length().map { .varchar($0) } ?? .text }
         if type.hasPrefix("decimal") || type.hasPrefix("numeric") {
             if let open = type.firstIndex(of: "("), let close = type.firstIndex(of: ")") {
                 let parts = type[type.index(after: open)..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -62,6 +66,33 @@ public enum TargetType: Sendable, Equatable, CustomStringConvertible {
         if type.contains("blob") { return .bytea }
         if type == "json" || type == "jsonb" { return .jsonb }
         return .text
+    }
+
+    /// Parses a `--type table.column=TYPE` type: PostgreSQL's names (`bigint`, `bytea`, `numeric(12,4)`, `varchar(80)`, `timestamptz`...).
+    public static func parse(_ text: String) -> TargetType? {
+        let type = text.lowercased().trimmingCharacters(in: .whitespaces)
+        switch type {
+        case "timestamptz", "timestamp", "timestamp with time zone": return .timestamptz
+        case "double precision", "double", "float8", "real": return .double
+        case "int", "int4", "integer": return .integer
+        case "int8", "bigint": return .bigint
+        case "int2", "smallint": return .smallint
+        case "bool", "boolean": return .boolean
+        case "numeric", "decimal": return .decimal
+        case "text", "bytea", "jsonb", "json", "date", "time": return fromPostgres(type)
+        default: break
+        }
+        if type.hasPrefix("numeric(") || type.hasPrefix("decimal(") {
+            let inside = type.drop { $0 != "(" }.dropFirst().prefix { $0 != ")" }
+            let parts = inside.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard parts.count == 2, parts[0] >= 1, parts[0] <= 1000, parts[1] >= 0, parts[1] <= min(parts[0], Money.maxScale) else { return nil }
+            return .numeric(precision: parts[0], scale: parts[1])
+        }
+        if type.hasPrefix("varchar(") || type.hasPrefix("character varying(") {
+            guard let length = Int(type.drop { $0 != "(" }.dropFirst().prefix { $0 != ")" }), length >= 1 else { return nil }
+            return .varchar(length)
+        }
+        return nil
     }
 
     /// Parses PostgreSQL's `format_type` text (for `--verify-only` against an existing target).
@@ -83,7 +114,7 @@ public enum TargetType: Sendable, Equatable, CustomStringConvertible {
         if type.hasPrefix("numeric") {
             let inside = type.drop { $0 != "(" }.dropFirst().prefix { $0 != ")" }
             let parts = inside.split(separator: ",").compactMap { Int($0) }
-            return parts.count == 2 ? .numeric(precision: parts[0], scale: parts[1]) : .numeric(precision: 0, scale: -1)
+            return parts.count == 2 ? .numeric(precision: parts[0], scale: parts[1]) : .decimal
         }
         let length = Int(type.drop { $0 != "(" }.dropFirst().prefix { $0 != ")" })
         if type.hasPrefix("character varying") { return length.map { .varchar($0) } ?? .text }
@@ -94,7 +125,7 @@ public enum TargetType: Sendable, Equatable, CustomStringConvertible {
     /// The SQL giving a column's canonical text on PostgreSQL; must match `CellConverter`'s canonical bytes.
     func canonicalSQL(_ column: String) -> String {
         switch self {
-        case .smallint, .integer, .bigint, .numeric, .varchar, .text: return "\(column)::text"
+        case .smallint, .integer, .bigint, .numeric, .decimal, .varchar, .text: return "\(column)::text"
         case .char: return "rtrim(\(column)::text, ' ')"
         case .double: return "\(column)::text"
         case .boolean: return "CASE WHEN \(column) THEN 't' ELSE 'f' END"
@@ -114,21 +145,28 @@ public enum TargetType: Sendable, Equatable, CustomStringConvertible {
 /// COPY text is the canonical text escaped (plus `+00` for instants, so the server's zone never applies).
 struct CellConverter {
     let type: TargetType
+    /// An integer column typed from its declaration: a value past 32 bits asks for bigint (`Widen`) instead of a reject.
+    var widenable = false
+    /// `--round-decimals`: a decimal with more places than the scale is rounded (and reported) instead of rejected.
+    var roundDecimals = false
 
     /// A value that cannot be carried, with the reason.
     struct Rejection: Error { var reason: String }
+    /// An integer that needs a wider column than the declaration gave.
+    struct Widen: Error {}
 
     /// Appends the cell at `index` (not NULL) as a COPY field to `line` and as canonical text to
     /// `canonical`; throws a rejection. The common Django storage classes are read as bytes straight
     /// from SQLite (no String per cell); anything else goes through `canonical(_:_:into:)`.
     @inline(__always)
     func append(_ statement: SQLiteStatement, _ index: Int, storage: SQLiteStorage,
-                line: inout [UInt8], canonical: inout [UInt8], scratch: inout [UInt8]) throws {
+                line: inout [UInt8], canonical: inout [UInt8], scratch: inout [UInt8], rounded: inout (from: String, to: String)?) throws {
         switch type {
         case .smallint, .integer, .bigint:
             if storage == .integer {
                 let value = statement.int64(index)
                 if type == .smallint && !(-32768...32767).contains(value) || type == .integer && !(-2_147_483_648...2_147_483_647).contains(value) {
+                    if widenable { throw Widen() }
                     throw Rejection(reason: "\(value) does not fit \(type)")
                 }
                 let start = canonical.count
@@ -145,9 +183,10 @@ struct CellConverter {
             }
         case .numeric(let precision, let scale):
             if storage == .integer || storage == .real {
-                // Django stores decimals with NUMERIC affinity (REAL or INTEGER); read back as Django does, rounded to the scale.
-                let read = storage == .integer ? Money(statement.int64(index)) : Money(storedReal: statement.double(index), scale: scale).map { $0.scale > scale ? $0.rounded(to: scale) : $0 }
-                guard let value = read else { throw Rejection(reason: "\(statement.double(index)) is not a decimal") }
+                // Django stores decimals with NUMERIC affinity (REAL or INTEGER).
+                let read = storage == .integer ? Money(statement.int64(index)) : Money(storedReal: statement.double(index), scale: scale)
+                guard var value = read else { throw Rejection(reason: "\(statement.double(index)) is not a decimal") }
+                if storage == .real { value = try fitted(value, double: statement.double(index), precision: precision, scale: scale, rounded: &rounded) }
                 try appendNumeric(value, precision: precision, scale: scale, line: &line, canonical: &canonical)
                 return
             }
@@ -206,7 +245,7 @@ struct CellConverter {
             break
         }
         scratch.removeAll(keepingCapacity: true)
-        try self.canonical(statement, index, into: &scratch)
+        try self.canonical(statement, index, into: &scratch, rounded: &rounded)
         appendCopy(scratch, to: &line)
         if type == .jsonb { canonical.append(UInt8(ascii: "j")) } else { canonical.append(contentsOf: scratch) }
     }
@@ -240,8 +279,36 @@ struct CellConverter {
         line.append(contentsOf: canonical[start...])
     }
 
+    /// A REAL-stored decimal at the column's scale: as Django reads it (15 significant digits, its
+    /// decimal context) when that has no more places; else rounded under `--round-decimals`
+    /// (reported in `rounded`), else rejected — never rounded silently.
+    private func fitted(_ value: Money, double: Double, precision: Int, scale: Int, rounded: inout (from: String, to: String)?) throws -> Money {
+        guard value.scale > scale else { return value }
+        if let reading = Double(String(format: "%.15g", double)).flatMap(Money.init(shortestRepresentationOf:)), reading.scale <= scale {
+            return reading
+        }
+        return try fitted(value, precision: precision, scale: scale, rounded: &rounded)
+    }
+
+    /// A decimal with more places than `scale`: rounded under `--round-decimals` (reported), else rejected.
+    private func fitted(_ value: Money, precision: Int, scale: Int, rounded: inout (from: String, to: String)?) throws -> Money {
+        guard value.scale > scale else { return value }
+        guard roundDecimals else {
+            throw Rejection(reason: "\(value) has more than \(scale) decimal places (numeric(\(precision),\(scale))); --round-decimals rounds such values and reports each")
+        }
+        let result = value.rounded(to: scale)
+        rounded = ("\(value)", "\(result)")
+        return result
+    }
+
     /// Writes the canonical text of the cell at `index` into `out`; throws a rejection.
     func canonical(_ statement: SQLiteStatement, _ index: Int, into out: inout [UInt8]) throws {
+        var rounded: (from: String, to: String)?
+        try canonical(statement, index, into: &out, rounded: &rounded)
+    }
+
+    /// Writes the canonical text of the cell at `index` into `out`; throws a rejection; a rounding is told in `rounded`.
+    func canonical(_ statement: SQLiteStatement, _ index: Int, into out: inout [UInt8], rounded: inout (from: String, to: String)?) throws {
         let storage = statement.storage(index)
         switch type {
         case .smallint, .integer, .bigint:
@@ -259,15 +326,19 @@ struct CellConverter {
                 value = parsed
             }
             let range: ClosedRange<Int64> = type == .smallint ? -32768...32767 : type == .integer ? -2_147_483_648...2_147_483_647 : Int64.min...Int64.max
-            guard range.contains(value) else { throw Rejection(reason: "\(value) does not fit \(type)") }
+            guard range.contains(value) else {
+                if widenable { throw Widen() }
+                throw Rejection(reason: "\(value) does not fit \(type)")
+            }
             out.append(contentsOf: String(value).utf8)
         case .numeric(let precision, let scale):
             var money: Money?
             switch storage {
-            // Django stores decimals with NUMERIC affinity: REAL or INTEGER; read back as Django does, rounded to the scale.
+            // Django stores decimals with NUMERIC affinity: REAL or INTEGER.
             case .integer: money = Money(statement.int64(index))
-            case .real: money = Money(shortestRepresentationOf: statement.double(index)).map { $0.scale > scale ? $0.rounded(to: scale) : $0 }
-            default: money = Money(statement.text(index).trimmingCharacters(in: .whitespaces))
+            case .real: money = try Money(shortestRepresentationOf: statement.double(index)).map { try fitted($0, double: statement.double(index), precision: precision, scale: scale, rounded: &rounded) }
+            case .blob: throw Rejection(reason: "holds a blob, not a decimal")
+            default: money = try Money(statement.text(index).trimmingCharacters(in: .whitespaces)).map { try fitted($0, precision: precision, scale: scale, rounded: &rounded) }
             }
             guard let value = money else { throw Rejection(reason: "'\(statement.text(index).prefix(40))' is not a decimal") }
             guard value.scale <= scale, let scaled = try? value.rescaledUp(to: scale) else {
@@ -280,6 +351,16 @@ struct CellConverter {
             if integerDigits > precision - scale {
                 throw Rejection(reason: "\(text) does not fit numeric(\(precision),\(scale))")
             }
+            out.append(contentsOf: text.utf8)
+        case .decimal:
+            let text: String?
+            switch storage {
+            case .integer: text = String(statement.int64(index))
+            case .real: text = plainDecimal("\(statement.double(index))")
+            case .blob: throw Rejection(reason: "holds a blob, not a decimal")
+            default: text = plainDecimal(statement.text(index).trimmingCharacters(in: .whitespaces))
+            }
+            guard let text else { throw Rejection(reason: "'\(statement.text(index).prefix(40))' is not a decimal") }
             out.append(contentsOf: text.utf8)
         case .boolean:
             switch storage {
@@ -335,7 +416,7 @@ struct CellConverter {
             }
             out.append(contentsOf: text.utf8)
         case .bytea:
-            let bytes = storage == .blob ? statement.bytes(index) : Array(statement.text(index).utf8)
+            let bytes = storage == .blob ? statement.bytes(index) : statement.withTextBytes(index) { Array($0) }
             let digits = Array("0123456789abcdef".utf8)
             for byte in bytes {
                 out.append(digits[Int(byte >> 4)])
@@ -347,6 +428,9 @@ struct CellConverter {
     private func plainText(_ statement: SQLiteStatement, _ index: Int, _ storage: SQLiteStorage) throws -> String {
         let text: String
         switch storage {
+        case .blob:
+            // Read as text, a blob's bytes would become replacement characters: carried only as bytea.
+            throw Rejection(reason: "holds a blob of \(statement.bytes(index).count) bytes, not text (--type TABLE.COLUMN=bytea carries the column as bytes)")
         case .integer: text = String(statement.int64(index))
         case .real: text = "\(statement.double(index))"
         default: text = statement.text(index)
@@ -361,6 +445,44 @@ struct CellConverter {
         appendCopyEscaped(canonical, to: &line)
         if type == .timestamptz { line.append(contentsOf: "+00".utf8) }
     }
+}
+
+/// The text PostgreSQL prints for numeric input `text` (`1e-12` → `0.000000000001`, `1.50` → `1.50`,
+/// `-0` → `0`), or nil when it is not a finite decimal number.
+func plainDecimal(_ text: String) -> String? {
+    var bytes = Substring(text)
+    var negative = false
+    if bytes.first == "-" || bytes.first == "+" { negative = bytes.first == "-"; bytes = bytes.dropFirst() }
+    var exponent = 0
+    if let mark = bytes.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+        guard let value = Int(bytes[bytes.index(after: mark)...]), abs(value) <= 1000 else { return nil }
+        exponent = value
+        bytes = bytes[..<mark]
+    }
+    let parts = bytes.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+    let integerDigits = parts.first.map(String.init) ?? ""
+    let fractionDigits = parts.count > 1 ? String(parts[1]) : ""
+    guard !(integerDigits + fractionDigits).isEmpty, (integerDigits + fractionDigits).allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+    let digits = Array(integerDigits + fractionDigits)
+    let point = integerDigits.count + exponent
+    let scale = max(0, fractionDigits.count - exponent)
+    var whole: String
+    var fraction: String
+    if point <= 0 {
+        whole = "0"
+        fraction = String(repeating: "0", count: -point) + String(digits)
+    } else if point >= digits.count {
+        whole = String(digits) + String(repeating: "0", count: point - digits.count)
+        fraction = ""
+    } else {
+        whole = String(digits[..<point])
+        fraction = String(digits[point...])
+    }
+    fraction = String(fraction.prefix(scale))
+    while whole.count > 1, whole.first == "0" { whole.removeFirst() }
+    if whole.isEmpty { whole = "0" }
+    let isZero = whole.allSatisfy { $0 == "0" } && fraction.allSatisfy { $0 == "0" }
+    return (negative && !isZero ? "-" : "") + whole + (fraction.isEmpty ? "" : "." + fraction)
 }
 
 /// Counts the characters (code points, as PostgreSQL's varchar(n) does) of SQLite text, rejecting

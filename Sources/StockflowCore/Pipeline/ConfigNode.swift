@@ -67,7 +67,7 @@ public enum ConfigLoader {
     public static func load(text: String, file: String, environment: [String: String],
                             diagnostics: DiagnosticCollector) -> ConfigNode? {
         var hasTabs = false
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, line) in lines(of: text).enumerated() {
             let indent = line.prefix { $0 == " " || $0 == "\t" }
             if let tab = indent.firstIndex(of: "\t") {
                 let column = indent.distance(from: indent.startIndex, to: tab) + 1
@@ -96,6 +96,28 @@ public enum ConfigLoader {
         return converter.convert(node)
     }
 
+    /// The lines of `text`, split as YAML splits them: at LF, CRLF and a lone CR. Works on unicode
+    /// scalars, because a CRLF is one Character that never equals "\n".
+    static func lines(of text: String) -> [Substring] {
+        let scalars = text.unicodeScalars
+        var lines: [Substring] = []
+        var start = scalars.startIndex
+        var index = start
+        while index < scalars.endIndex {
+            let scalar = scalars[index]
+            guard scalar == "\n" || scalar == "\r" else {
+                index = scalars.index(after: index)
+                continue
+            }
+            lines.append(Substring(scalars[start..<index]))
+            index = scalars.index(after: index)
+            if scalar == "\r", index < scalars.endIndex, scalars[index] == "\n" { index = scalars.index(after: index) }
+            start = index
+        }
+        lines.append(Substring(scalars[start..<scalars.endIndex]))
+        return lines
+    }
+
     private static func describe(_ error: YamlError) -> String {
         switch error {
         case .duplicatedKeysInMapping(let duplicates, _):
@@ -122,8 +144,8 @@ public enum ConfigLoader {
         case .duplicatedKeysInMapping(let keys, let context):
             // Yams marks the first occurrence; point at the repeat, the line the user must change:
             // the next line after it that starts, at the same column, with the same key.
-            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-            if let key = keys.first, context.mark.line >= 1 {
+            let lines = lines(of: text)
+            if let key = keys.first, context.mark.line >= 1, context.mark.line < lines.count {
                 for index in context.mark.line..<lines.count {
                     let line = lines[index]
                     let indent = line.prefix { $0 == " " }.count

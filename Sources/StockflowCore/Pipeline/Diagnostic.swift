@@ -71,14 +71,14 @@ public final class DiagnosticCollector {
 
 /// The closest candidate by edit distance, for "did you mean" hints.
 public func closestMatch(to word: String, in candidates: [String]) -> String? {
-    var best: (String, Int)?
+    var best: (candidate: String, distance: Int)?
     for candidate in candidates {
         let distance = editDistance(word.lowercased(), candidate.lowercased())
-        if distance <= max(2, candidate.count / 3), best == nil || distance < best!.1 {
+        if distance <= max(2, candidate.count / 3), distance < best?.distance ?? Int.max {
             best = (candidate, distance)
         }
     }
-    return best?.0
+    return best?.candidate
 }
 
 /// Levenshtein distance between two strings.

@@ -1,18 +1,5 @@
 import Foundation
 
-/// A request to stop a run early (SIGTERM), checked between batches and before outputs are committed;
-/// a cancelled run commits nothing, not even rejects.csv, and ends with status `cancelled`, exit 75.
-public final class RunCancellation: @unchecked Sendable {
-    private let lock = NSLock()
-    private var cancelled = false
-    /// Makes a flag, not set.
-    public init() {}
-    /// Sets the flag.
-    public func cancel() { lock.withLock { cancelled = true } }
-    /// Whether the run should stop.
-    public var isCancelled: Bool { lock.withLock { cancelled } }
-}
-
 /// Runs a pipeline: streams batches from extracts through transforms into loads, then commits the
 /// outputs atomically and writes run.json, rejects.csv and findings.csv.
 public final class PipelineRunner {
@@ -364,11 +351,4 @@ public final class PipelineRunner {
             try finish(edge.node)
         }
     }
-}
-
-/// ISO 8601 text of an instant, UTC, to the second.
-public func iso8601(_ date: Date) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.string(from: date)
 }

@@ -45,22 +45,23 @@ public final class Invoices: StageRunner, StageKind {
     }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
-        let orders = inputs[0], products = inputs[1], returns = inputs[2]
-        func orderColumn(_ option: String, _ fallback: String, _ types: [ColumnType]? = nil) -> Int? {
-            requireColumn(config.string(option, default: fallback)!, in: orders, input: "orders", config: config, option: option, types: types)
+        guard let orders = config.input("orders"), let products = config.input("products"),
+              let returns = config.input("returns") else { return nil }
+        func orderColumn(_ option: String, _ types: [ColumnType]? = nil) -> Int? {
+            config.requireColumn(named: option, in: orders, input: "orders", types: types)
         }
-        let order = orderColumn("order_key", "code_cmd")
-        let product = orderColumn("product_key", "produit_id")
-        let quantity = orderColumn("quantity", "quantite_cmd", [.int])
-        let orderDate = orderColumn("order_date", "date_commande", [.date, .datetime])
-        let invoice = orderColumn("invoice_key", "facture_id")
-        let invoiceTotal = orderColumn("invoice_total", "montant_total", [.decimal, .int])
-        let invoiceDate = orderColumn("invoice_date", "date_facture", [.date, .datetime])
-        let customer = orderColumn("customer", "client_id")
-        let productKey = requireColumn("code_prod", in: products, input: "products", config: config, option: "inputs")
-        let price = requireColumn("prix_unit", in: products, input: "products", config: config, option: "inputs", types: [.decimal, .int])
-        let returnInvoice = requireColumn("facture_id", in: returns, input: "returns", config: config, option: "inputs")
-        let returnRefund = requireColumn("montant_remboursement", in: returns, input: "returns", config: config, option: "inputs", types: [.decimal])
+        let order = orderColumn("order_key")
+        let product = orderColumn("product_key")
+        let quantity = orderColumn("quantity", [.int])
+        let orderDate = orderColumn("order_date", [.date, .datetime])
+        let invoice = orderColumn("invoice_key")
+        let invoiceTotal = orderColumn("invoice_total", [.decimal, .int])
+        let invoiceDate = orderColumn("invoice_date", [.date, .datetime])
+        let customer = orderColumn("customer")
+        let productKey = config.requireColumn("code_prod", in: products, input: "products", option: "inputs")
+        let price = config.requireColumn("prix_unit", in: products, input: "products", option: "inputs", types: [.decimal, .int])
+        let returnInvoice = config.requireColumn("facture_id", in: returns, input: "returns", option: "inputs")
+        let returnRefund = config.requireColumn("montant_remboursement", in: returns, input: "returns", option: "inputs", types: [.decimal])
         guard let order, let product, let quantity, let orderDate, let invoice, let invoiceTotal, let invoiceDate, let customer,
               let productKey, let price, let returnInvoice, let returnRefund else { return nil }
         let schema = Schema([

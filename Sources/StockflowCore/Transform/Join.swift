@@ -37,7 +37,7 @@ public final class Join: StageRunner, StageKind {
     public var countsOwnOutput: Bool { true }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
-        let left = inputs[0], right = inputs[1]
+        guard let left = config.input("left"), let right = config.input("right") else { return nil }
         var pairs: [(String, String, SourcePosition)] = []
         if let on = config.node["on"] {
             if let name = on.scalar { pairs = [(name, name, on.position)] }
@@ -94,7 +94,7 @@ public final class Join: StageRunner, StageKind {
         }
         guard leftKeys.count == pairs.count else { return nil }
         return Join(leftKeys: leftKeys, rightKeys: rightKeys, added: added,
-                    keepUnmatched: config.string("type") == "left", schema: Schema(columns))
+                    keepUnmatched: config.text("type") == "left", schema: Schema(columns))
     }
 
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {

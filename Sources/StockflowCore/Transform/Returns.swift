@@ -67,16 +67,16 @@ public final class Returns: StageRunner, StageKind {
     }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
-        let schema = inputs[0]
-        func column(_ option: String, _ fallback: String, _ types: [ColumnType]? = nil) -> Int? {
-            requireColumn(config.string(option, default: fallback)!, in: schema, input: "returns", config: config, option: option, types: types)
+        guard let schema = config.input("returns") else { return nil }
+        func column(_ option: String, _ types: [ColumnType]? = nil) -> Int? {
+            config.requireColumn(named: option, in: schema, input: "returns", types: types)
         }
-        let invoice = column("invoice", "facture_id")
-        let quantity = column("quantity", "quantite", [.int])
-        let reason = column("reason", "raison", [.text])
-        let refund = column("refund", "montant_remboursement", [.decimal, .int])
-        let ordered = column("ordered_quantity", "quantite_cmd", [.int])
-        let price = column("unit_price", "prix_unit", [.decimal, .int])
+        let invoice = column("invoice")
+        let quantity = column("quantity", [.int])
+        let reason = column("reason", [.text])
+        let refund = column("refund", [.decimal, .int])
+        let ordered = column("ordered_quantity", [.int])
+        let price = column("unit_price", [.decimal, .int])
         guard let invoice, let quantity, let reason, let refund, let ordered, let price else { return nil }
         return Returns(invoice: invoice, quantity: quantity, reason: reason, refund: refund, ordered: ordered,
                        unitPrice: price, inputSchema: schema)

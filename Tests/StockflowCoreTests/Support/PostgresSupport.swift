@@ -40,3 +40,23 @@ struct ScratchDatabase {
         }
     }
 }
+
+extension Tag {
+    /// Tests that need the private PostgreSQL server (`swift test --skip-tags postgres`-style runs leave them out).
+    @Tag static var postgres: Self
+}
+
+/// An SQLite database built from `sql` in `scratch`, for a migration test.
+func migrationSource(_ scratch: Scratch, _ sql: String, name: String = "app.sqlite3") throws -> String {
+    let path = scratch.url.appendingPathComponent(name).path
+    let database = try SQLiteDatabase(path: path, readOnly: false)
+    try database.execute(sql)
+    return path
+}
+
+/// Options migrating `source` into `target`, rejects in `scratch`, no connection retries.
+func migrationOptions(_ source: String, _ target: ScratchDatabase, _ scratch: Scratch) -> MigrationOptions {
+    var options = MigrationOptions(sqlitePath: source, connection: PostgresConnectionOptions(target.url, retries: 0))
+    options.rejectsPath = scratch.url.appendingPathComponent("rejects.csv").path
+    return options
+}

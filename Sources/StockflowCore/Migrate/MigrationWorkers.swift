@@ -1,0 +1,93 @@
+import Foundation
+
+/// One loading connection: its own SQLite handle and PostgreSQL session.
+final class MigrationWorker {
+    let database: SQLiteDatabase
+    let postgres: PostgresConnection
+    let migration: Migration
+
+    init(migration: Migration) throws {
+        self.migration = migration
+        database = try SQLiteDatabase(path: migration.options.sqlitePath, readOnly: true)
+        postgres = try migration.connect(worker: true)
+    }
+
+    /// COPYs one table into the staging schema, checksumming what is sent. An integer column declared
+    /// `integer` that holds a value past 32 bits is widened to bigint and the table copied again; the
+    /// table is returned with the types it has now.
+    func copy(_ table: MigrationTable, rejects: RejectLog, progress: CopyProgress) throws -> (MigratedTable, MigrationTable) {
+        var table = table
+        while true {
+            var checksum = RowChecksum()
+            // Held until the copy succeeds, so a copy started again never lists a row twice.
+            var pending: [MigrationReject] = []
+            var roundings: [MigrationReject] = []
+            var sinceReport = 0
+            var reader = SourceRowReader(database: database, table: table, roundDecimals: migration.options.roundDecimals)
+            reader.onRound = { key, column, from, to in
+                roundings.append(MigrationReject(table: table.name, key: key, column: column, reason: "rounded to \(to) (--round-decimals)", value: from))
+            }
+            do {
+                try postgres.copyIn(migration.copySQL(table, schema: migration.staging)) { writer in
+                    try reader.forEachRow(onReject: { key, column, reason, value in
+                        pending.append(MigrationReject(table: table.name, key: key, column: column, reason: reason, value: value))
+                    }) { line, canonical in
+                        try writer.write(line)
+                        canonical.withUnsafeBufferPointer { checksum.add(row: $0) }
+                        sinceReport += 1
+                        if sinceReport == 8192 { progress.advance(table.name, by: sinceReport); sinceReport = 0 }
+                    }
+                }
+            } catch let widen as SourceRowReader.WidenColumn {
+                let column = table.columns[widen.column]
+                try postgres.execute("ALTER TABLE \(migration.qualified(migration.staging, table.name)) ALTER COLUMN \(quoteIdentifier(column.name)) TYPE bigint")
+                table.columns[widen.column].type = .bigint
+                table.columns[widen.column].widenable = false
+                table.columns[widen.column].typeSource = "declared \(column.declared), holds integers past 32 bits: bigint"
+                continue
+            }
+            for reject in pending { try rejects.record(table: reject.table, key: reject.key, column: reject.column, reason: reject.reason, value: reject.value) }
+            rejects.recordRounded(roundings)
+            progress.advance(table.name, by: sinceReport, done: true)
+            return (MigratedTable(name: table.name, sourceRows: table.rowCount, rejected: Int64(pending.count), expected: checksum, actual: nil), table)
+        }
+    }
+
+    /// The target side's count and checksum of one table.
+    func checksum(_ table: MigrationTable, schema: String) throws -> RowChecksum {
+        try RowChecksum.query(postgres, table: migration.qualified(schema, table.name), rowText: migration.rowTextSQL(table.columns))
+    }
+}
+
+/// N workers taking items from one queue on their own threads; the first error stops the rest.
+final class WorkerPool: @unchecked Sendable {
+    private let workers: [MigrationWorker]
+    var count: Int { workers.count }
+
+    init(count: Int, migration: Migration) throws {
+        workers = try (0..<count).map { _ in try MigrationWorker(migration: migration) }
+    }
+
+    func run(_ items: [Int], _ body: @escaping (MigrationWorker, Int) throws -> Void) throws {
+        let next = Locked(0)
+        let failure = Locked<Error?>(nil)
+        let group = DispatchGroup()
+        let task = UncheckedSendable(body)
+        for worker in workers {
+            let box = UncheckedSendable(worker)
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                while failure.value == nil {
+                    let position = next.mutate { value -> Int in value += 1; return value - 1 }
+                    guard position < items.count else { return }
+                    do { try task.value(box.value, items[position]) } catch { failure.mutate { if $0 == nil { $0 = error } } }
+                }
+            }
+            thread.stackSize = 1 << 22
+            thread.start()
+        }
+        group.wait()
+        if let error = failure.value { throw error }
+    }
+}

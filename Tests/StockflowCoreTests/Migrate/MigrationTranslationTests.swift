@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+@testable import StockflowCore
+
+/// SQLite SQL → PostgreSQL SQL, decimals as PostgreSQL prints them, DEFAULTs: no server needed.
+@Suite struct MigrationTranslationTests {
+    @Test(arguments: [
+        #""quantite" >= 0"#,
+        #""quantite_cmd" >= 1"#,
+        #"("prix" > 0 AND "prix" < 1000000)"#,
+        "status IN ('draft', 'sent')",
+        #"length("code") <= 10 OR "code" IS NULL"#,
+        "a BETWEEN 1 AND 5",
+    ])
+    func expressionsThatAlreadyWorkStayByteForByte(expression: String) throws {
+        #expect(try SQLiteExpression().translate(expression) == expression)
+    }
+
+    @Test(arguments: [
+        ("[a] > 0", #""a" > 0"#),
+        ("`b` == 1", #""b" = 1"#),
+        ("code GLOB '[A-Z]*'", "code ~ '^[A-Z].*$'"),
+        ("code NOT GLOB 'x?.y'", "code !~ '^x.\\.y$'"),
+        ("name LIKE 'a%'", "name ILIKE 'a%'"),
+        ("a IS b", "a IS NOT DISTINCT FROM b"),
+        ("a IS NOT b", "a IS DISTINCT FROM b"),
+        ("a IS NOT NULL", "a IS NOT NULL"),
+        ("ifnull(a, 0) > instr(b, 'x')", "coalesce(a, 0) > strpos(b, 'x')"),
+        ("SELECT group_concat(Name) FROM Artist", #"SELECT string_agg(("Name")::text, ',') FROM "Artist""#),
+        ("datetime('now')", "CURRENT_TIMESTAMP"),
+        ("x = X'00ff'", "x = '\\x00ff'::bytea"),
+        ("max(a, b) > 1", "greatest(a, b) > 1"),
+    ])
+    func sqliteSpellingsBecomePostgreSQL(pair: (String, String)) throws {
+        #expect(try SQLiteExpression().translate(pair.0) == pair.1)
+    }
+
+    @Test func booleanColumnsCompareWithTrueAndFalse() throws {
+        let translator = SQLiteExpression(booleanColumns: ["active"])
+        #expect(try translator.translate("active = 1 AND other = 1") == "active = true AND other = 1")
+        #expect(try translator.translate("active IN (0, 1)") == "active IN (false, true)")
+    }
+
+    @Test func doubleQuotedWordsThatAreNoColumnAreStrings() throws {
+        let translator = SQLiteExpression(columns: ["status"])
+        #expect(try translator.translate(#""status" IN ("a", "b")"#) == #""status" IN ('a', 'b')"#)
+    }
+
+    @Test(arguments: ["typeof(a) = 'integer'", "strftime('%Y', d) > '2000'", "name COLLATE NOCASE = 'x'", "a = ?"])
+    func constructsWithoutAPostgreSQLSpellingAreRefused(expression: String) {
+        #expect(throws: SQLiteExpression.Untranslatable.self) { try SQLiteExpression().translate(expression) }
+    }
+
+    @Test(arguments: [("1e-12", "0.000000000001"), ("12.50", "12.50"), ("-0.0", "0.0"), ("1.5e3", "1500"), ("007", "7"), ("2.5E+1", "25")])
+    func decimalsArePrintedAsPostgreSQLPrintsNumeric(pair: (String, String)) {
+        #expect(plainDecimal(pair.0) == pair.1)
+    }
+
+    @Test func notANumberIsNoDecimal() {
+        #expect(plainDecimal("abc") == nil)
+        #expect(plainDecimal("1e99999") == nil)
+    }
+
+    @Test func defaultsTranslateOrSayWhyNot() throws {
+        #expect(try SourceSchemaReader.defaultExpression("CURRENT_TIMESTAMP", type: .timestamptz).get() == "CURRENT_TIMESTAMP")
+        #expect(try SourceSchemaReader.defaultExpression("(datetime('now'))", type: .timestamptz).get() == "CURRENT_TIMESTAMP")
+        #expect(try SourceSchemaReader.defaultExpression("(date('now'))", type: .date).get() == "CURRENT_DATE")
+        #expect(try SourceSchemaReader.defaultExpression("'0'", type: .boolean).get() == "false")
+        #expect(try SourceSchemaReader.defaultExpression("-1.5", type: .decimal).get() == "-1.5")
+        #expect(try SourceSchemaReader.defaultExpression("'it''s'", type: .text).get() == "'it''s'")
+        #expect(try SourceSchemaReader.defaultExpression("NULL", type: .text).get() == nil)
+        #expect(throws: SQLiteExpression.Untranslatable.self) { try SourceSchemaReader.defaultExpression("'abc'", type: .integer).get() }
+        #expect(throws: SQLiteExpression.Untranslatable.self) { try SourceSchemaReader.defaultExpression("(strftime('%s', 'now'))", type: .integer).get() }
+    }
+
+    @Test func typesOfTypeOverrides() {
+        #expect(TargetType.parse("bigint") == .bigint)
+        #expect(TargetType.parse("numeric(12,4)") == .numeric(precision: 12, scale: 4))
+        #expect(TargetType.parse("numeric") == .decimal)
+        #expect(TargetType.parse("bytea") == .bytea)
+        #expect(TargetType.parse("varchar(80)") == .varchar(80))
+        #expect(TargetType.parse("geometry") == nil)
+        #expect(parseTypeOverride("t.c=bigint")?.0 == "t.c")
+        #expect(parseTypeOverride("nodot=bigint") == nil)
+    }
+
+    @Test func charColumnsBecomeVarcharSoNothingIsPadded() {
+        #expect(TargetType.fromSQLite(declared: "CHAR(512)", isJSON: false) == .varchar(512))
+        #expect(TargetType.fromSQLite(declared: "character(2)", isJSON: false) == .varchar(2))
+    }
+
+    @Test func uniqueNamesForUnnamedTableChecks() {
+        let checks = SourceSchemaReader.checkClauses(in: "CREATE TABLE t(id integer primary key, a int CHECK (a > 0), b int, CHECK(a>0), CHECK(b>0))")
+        #expect(checks.map(\.expression) == ["a > 0", "a>0", "b>0"])
+        #expect(checks.map(\.column) == ["a", nil, nil])
+    }
+}
