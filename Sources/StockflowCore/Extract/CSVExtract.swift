@@ -172,7 +172,7 @@ public final class CSVExtract: StageRunner, StageKind {
         }
         var limits = CSVReader.QuoteLimits(lines: 256, bytes: 1 << 20)
         for (name, keyPath) in [("max_quoted_lines", \CSVReader.QuoteLimits.lines), ("max_quoted_bytes", \CSVReader.QuoteLimits.bytes)] {
-            let value = config.int(name, default: limits[keyPath: keyPath])
+            let value = config.int(name)
             if value < 1 {
                 config.error("'\(name)' of stage '\(config.id)' must be at least 1, found \(value)", at: config.node[name]?.position)
             } else {
@@ -192,7 +192,7 @@ public final class CSVExtract: StageRunner, StageKind {
             delimiter: delimiter, quote: quote, encoding: encoding, decimalMark: decimalMark, thousandsSeparators: thousands,
             nullValues: (config.stringList("null_values") ?? [""]).map { Array($0.utf8) },
             trim: TrimRule(rawValue: config.string("trim", default: "typed") ?? "typed") ?? .typed,
-            lenientQuotes: config.bool("lenient_quotes", default: false), quoteLimits: limits)
+            lenientQuotes: config.bool("lenient_quotes"), quoteLimits: limits)
         var declarations: [ColumnDeclaration]
         if let columns = config.node["columns"] {
             declarations = ColumnDeclaration.read(columns, config: config, defaultNullable: false, allowsTrim: true)
@@ -263,10 +263,9 @@ public final class CSVExtract: StageRunner, StageKind {
                 continue
             }
             guard reader.fields.count == headerCount else {
-                let problem = reader.fields.count > headerCount ? "too many fields" : "too few fields"
                 try context.reject(origin, rule: "csv-field-count",
-                                   message: "\(problem): expected \(headerCount), found \(reader.fields.count)",
-                                   row: rawRecord(reader))
+                                   message: MessageCatalogue.fieldCount(tooMany: reader.fields.count > headerCount, expected: headerCount, found: reader.fields.count),
+                                   row: rawRecord(reader), amount: statedAmount(reader, positions: positions))
                 continue
             }
             row.removeAll(keepingCapacity: true)
@@ -279,7 +278,8 @@ public final class CSVExtract: StageRunner, StageKind {
                 if failure != nil { break }
             }
             if let failure {
-                try context.reject(origin, rule: failure.rule, message: failure.message, row: rawRecord(reader))
+                try context.reject(origin, rule: failure.rule, message: failure.message, row: rawRecord(reader),
+                                   amount: statedAmount(reader, positions: positions))
                 continue
             }
             try batch.append(row, origin: origin, flushingTo: emit)
@@ -348,7 +348,17 @@ public final class CSVExtract: StageRunner, StageKind {
 
     struct Problem: Error {
         var rule: String
-        var message: String
+        var message: LocalizedText
+    }
+
+    /// The amount a rejected record states: its first decimal column that reads as one, so that
+    /// deliverables can say what the figures leave out.
+    private func statedAmount(_ reader: CSVReader, positions: [Int]) -> Money? {
+        for (index, declaration) in declarations.enumerated() where declaration.type == .decimal && index < positions.count {
+            guard positions[index] < reader.fields.count else { continue }
+            if case .success(.decimal(let amount)) = convert(reader.fields[positions[index]], of: reader, declaration) { return amount }
+        }
+        return nil
     }
 
     /// Whether this field loses its surrounding spaces: never when quoted; else the column's `trim`,
@@ -372,33 +382,34 @@ public final class CSVExtract: StageRunner, StageKind {
         let encoding = dialect.encoding
         if dialect.nullValues.contains(where: { $0.elementsEqual(bytes) }) {
             if declaration.nullable { return .success(.null) }
-            return .failure(Problem(rule: "required-value", message: "column '\(declaration.name)' is empty; a value is required"))
+            return .failure(Problem(rule: "required-value", message: MessageCatalogue.requiredValue(column: declaration.name)))
         }
         func shown() -> String { encoding.decode(bytes) ?? String(decoding: bytes, as: UTF8.self) }
         switch declaration.type {
         case .text:
             if encoding == .latin1, let control = bytes.first(where: { $0 >= 0x80 && $0 <= 0x9F }) {
-                return .failure(Problem(rule: "csv-encoding", message: "column '\(declaration.name)' holds the C1 control character U+00\(String(control, radix: 16, uppercase: true)), which is not text in iso-8859-1; is this windows-1252? set encoding: windows-1252"))
+                return .failure(Problem(rule: "csv-encoding", message: MessageCatalogue.encoding(column: declaration.name, encoding: encoding.rawValue,
+                                                                                         hint: " holds the C1 control character U+00\(String(control, radix: 16, uppercase: true)), which is not text in iso-8859-1; is this windows-1252? set encoding: windows-1252")))
             }
             guard let text = encoding.decode(bytes) else {
-                return .failure(Problem(rule: "csv-encoding", message: "column '\(declaration.name)' is not valid \(encoding.rawValue) text; is this windows-1252? set encoding: windows-1252"))
+                return .failure(Problem(rule: "csv-encoding", message: MessageCatalogue.encoding(column: declaration.name, encoding: encoding.rawValue, hint: "; is this windows-1252? set encoding: windows-1252")))
             }
             return .success(.text(text))
         case .int:
             // The decimal mark is not accepted: 0x02 never appears in text.
             guard let value = dialect.thousandsSeparators.isEmpty ? parseInteger(bytes) : parseGrouped(bytes, decimalMark: 2).flatMap({ $0.scale == 0 ? $0.units : nil }) else {
-                return .failure(Problem(rule: "int", message: "column '\(declaration.name)': '\(shown())' is not a whole number"))
+                return .failure(Problem(rule: "int", message: MessageCatalogue.notWholeNumber(column: declaration.name, text: shown())))
             }
             return .success(.int(value))
         case .decimal:
             guard var value = parseGrouped(bytes, decimalMark: dialect.decimalMark) else {
-                return .failure(Problem(rule: "decimal", message: "column '\(declaration.name)': '\(shown())' is not a decimal number (decimal mark '\(UnicodeScalar(dialect.decimalMark))')"))
+                return .failure(Problem(rule: "decimal", message: MessageCatalogue.notDecimal(column: declaration.name, text: shown(), decimalMark: String(UnicodeScalar(dialect.decimalMark)))))
             }
             if let scale = declaration.scale {
                 if value.scale > scale {
                     let rounded = value.rounded(to: scale)
                     guard (try? rounded.rescaledUp(to: value.scale)) == value else {
-                        return .failure(Problem(rule: "decimal", message: "column '\(declaration.name)': '\(shown())' has more than \(scale) decimal places"))
+                        return .failure(Problem(rule: "decimal", message: MessageCatalogue.tooManyPlaces(column: declaration.name, text: shown(), scale: scale)))
                     }
                     value = rounded
                 } else if let rescaled = try? value.rescaledUp(to: scale) {
@@ -410,7 +421,7 @@ public final class CSVExtract: StageRunner, StageKind {
             switch shown().lowercased() {
             case "1", "true", "vrai", "oui", "yes", "y", "o": return .success(.bool(true))
             case "0", "false", "faux", "non", "no", "n": return .success(.bool(false))
-            default: return .failure(Problem(rule: "bool", message: "column '\(declaration.name)': '\(shown())' is not a boolean (true/false, 1/0, oui/non)"))
+            default: return .failure(Problem(rule: "bool", message: MessageCatalogue.notBoolean(column: declaration.name, text: shown())))
             }
         case .date, .datetime:
             let format = declaration.format ?? (declaration.type == .date ? dateFormat : datetimeFormat)
@@ -420,9 +431,9 @@ public final class CSVExtract: StageRunner, StageKind {
                 if declaration.type == .date { return .success(.date(date)) }
                 return .success(.datetime(Timestamp(microseconds: Int64(date.days) * 86_400_000_000 + micro)))
             case .malformed:
-                return .failure(Problem(rule: declaration.type.rawValue, message: "column '\(declaration.name)': '\(shown())' does not match the \(declaration.type.rawValue) format \(format.pattern)"))
+                return .failure(Problem(rule: declaration.type.rawValue, message: MessageCatalogue.formatMismatch(column: declaration.name, text: shown(), type: declaration.type.rawValue, pattern: format.pattern)))
             case .impossible(let why):
-                return .failure(Problem(rule: declaration.type.rawValue, message: "column '\(declaration.name)': '\(shown())' is not a valid \(declaration.type.rawValue) (\(why))"))
+                return .failure(Problem(rule: declaration.type.rawValue, message: MessageCatalogue.invalidDate(column: declaration.name, text: shown(), type: declaration.type.rawValue, why: why)))
             }
         }
     }

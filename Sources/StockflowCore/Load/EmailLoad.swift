@@ -12,6 +12,8 @@ public final class EmailLoad: StageRunner, StageKind {
             OptionSpec("cc", .list, "Copy recipients."),
             OptionSpec("subject", .string, default: "{{pipeline}} — {{as_of}}", "Subject, a Mustache template over the digest's fields (`pipeline`, `as_of`, `rejects`, `findings_count`, `kpis`)."),
             OptionSpec("attach", .list, "Ids of load stages whose files are attached (an xlsx workbook, an html_report)."),
+            OptionSpec("title", .string, defaultNote: "the pipeline's description, else its name", "Heading of the digest."),
+            OptionSpec("attach_rejects", .bool, default: "false", "Also attach rejects.csv when the run rejected rows (the digest lists the first ones)."),
             OptionSpec("max_attachment_mb", .int, default: "20", "A file larger than this is not attached (mail servers refuse big messages); the message names it and where it is instead."),
             OptionSpec("kpis", .list, "KPI lines of the digest, each `{label, input, value, agg?, format?}` as in html_report."),
             OptionSpec("ca_file", .inputPath, defaultNote: "$STOCKFLOW_SMTP_CA_FILE, else the system's", "PEM file of the certificate authority (or self-signed certificate) the server is verified with."),
@@ -52,6 +54,10 @@ public final class EmailLoad: StageRunner, StageKind {
     let html: ReportTemplate
     let text: ReportTemplate
     let locale: ReportLocale
+    /// The digest's heading: `title:`, else the pipeline's description.
+    var title: String?
+    /// Whether rejects.csv goes along when the run rejected rows.
+    var attachRejects = false
     let collector: ReportCollector
     /// Waits between attempts; tests make it instant.
     var sleep: (Double) -> Void = { Thread.sleep(forTimeInterval: $0) }
@@ -116,9 +122,12 @@ public final class EmailLoad: StageRunner, StageKind {
             let settings = Settings(from: from, to: to, cc: cc, attach: attach, server: server, retries: retries,
                                     outbox: outbox,
                                     maxAttachmentBytes: max(config.int("max_attachment_mb"), 0) * 1_000_000)
-            return EmailLoad(settings: settings, subject: subject, html: try ReportTemplate.load(htmlURL), text: try ReportTemplate.load(textURL),
-                             locale: ReportLocale(context.settings),
-                             collector: ReportCollector(kpis: kpis, charts: [], ports: schemas.mapValues(\.port)))
+            let load = EmailLoad(settings: settings, subject: subject, html: try ReportTemplate.load(htmlURL), text: try ReportTemplate.load(textURL),
+                                 locale: ReportLocale(context.settings),
+                                 collector: ReportCollector(kpis: kpis, charts: [], ports: schemas.mapValues(\.port)))
+            load.title = config.string("title") ?? context.description
+            load.attachRejects = config.bool("attach_rejects")
+            return load
         } catch {
             config.error("\(error)")
             return nil
@@ -134,10 +143,12 @@ public final class EmailLoad: StageRunner, StageKind {
     /// fails the run before anything is committed.
     public func finalize(_ context: StageContext) throws {
         var fields = RunFacts.context(context, locale: locale)
-        fields["kpis"] = collector.kpiTiles(locale: locale)
+        fields["kpis"] = collector.kpiTiles(locale: locale, asOf: context.run.asOf)
         fields["has_kpis"] = !collector.kpis.isEmpty
         fields["text"] = ReportWords.words(for: locale)
         fields["lang"] = locale.language
+        fields["title"] = title ?? context.run.pipelineName
+        fields["attaches_rejects"] = attachRejects && context.run.rejects.count > 0
         fields["attachments"] = settings.attach
         let domain = bareAddress(settings.from).split(separator: "@").last.map(String.init) ?? "stockflow.invalid"
         message = MailMessage(from: settings.from, to: settings.to, cc: settings.cc,
@@ -150,20 +161,30 @@ public final class EmailLoad: StageRunner, StageKind {
     /// server's trouble never costs the run its outputs.
     public func afterCommit(_ context: StageContext) throws {
         guard var message else { return }
+        var attached: [[URL]] = []
         for stage in settings.attach {
             let files = context.run.outputs.filesByStage[stage] ?? []
             guard !files.isEmpty else {
                 throw StageError("stage '\(stage)' named in 'attach' of '\(context.stageID)' wrote no file; attach names load stages of this pipeline (xlsx, html_report, csv)")
             }
+            attached.append(files)
+        }
+        if attachRejects && context.run.rejects.count > 0 {
+            attached.append([context.run.outputs.directory.appendingPathComponent(context.run.rejects.name)])
+        }
+        for files in attached {
             for file in files where FileManager.default.fileExists(atPath: file.path) {
                 // Mail servers commonly refuse messages over 20-25 MB: a larger file is named, not attached.
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
                 if bytes > settings.maxAttachmentBytes {
                     let size = String(format: "%.1f MB", Double(bytes) / 1_000_000)
-                    let line = "\(file.lastPathComponent) (\(size)) is not attached, over the \(settings.maxAttachmentBytes / 1_000_000) MB limit: \(file.path)"
+                    let limit = settings.maxAttachmentBytes / 1_000_000
+                    let line = locale.isFrench
+                        ? "\(file.lastPathComponent) (\(size)) n’est pas joint, au-delà de la limite de \(limit) Mo : il est dans le dossier de sortie du traitement."
+                        : "\(file.lastPathComponent) (\(size)) is not attached, over the \(limit) MB limit: it is in the run's output folder."
+                    context.note("\(line) (\(file.path))")
                     message.text += "\n\(line)\n"
                     message.html = message.html.replacingOccurrences(of: "</body>", with: "<p>\(escapeXML(line))</p></body>")
-                    context.note(line)
                     continue
                 }
                 message.attachments.append(MailAttachment(path: file.path, filename: file.lastPathComponent,

@@ -28,6 +28,8 @@ public final class HTMLReportLoad: StageRunner, StageKind {
         """)
 
     static let itemKeys = ["kpis", "charts"]
+    /// The longest chart table that is printed.
+    static let printedTableRows = 12
 
     let path: OutputPath
     let title: String?
@@ -110,13 +112,15 @@ public final class HTMLReportLoad: StageRunner, StageKind {
                 "marks": chart.markCount,
                 "headers": tableHeaders(spec),
                 "rows": tableRows(items, spec: spec, chart: chart),
+                // Tables longer than this are left out of print (the page says where they are).
+                "long_table": items.count > HTMLReportLoad.printedTableRows,
             ])
         }
         var page = RunFacts.context(context, locale: locale)
         page["lang"] = locale.language
         page["title"] = title ?? context.run.pipelineName
         page["stylesheet"] = stylesheet
-        page["kpis"] = collector.kpiTiles(locale: locale)
+        page["kpis"] = collector.kpiTiles(locale: locale, asOf: context.run.asOf)
         page["has_kpis"] = !collector.kpis.isEmpty
         page["charts"] = charts
         page["text"] = ReportWords.words(for: locale)
@@ -134,7 +138,8 @@ public final class HTMLReportLoad: StageRunner, StageKind {
     private func tableRows(_ items: [ChartItem], spec: ChartSpec, chart: SVGChart) -> [[String: Any]] {
         let total = items.reduce(Money(0)) { (try? $0.adding($1.values[0])) ?? $0 }
         return items.map { item in
-            var cells = [item.label] + item.values.enumerated().map { locale.text(.decimal($1), as: spec.formats[$0]) }
+            // Periods read as months (`janv. 2025`) in the table as on the axis.
+            var cells = [spec.kind == .line ? locale.period(.text(item.label)) : item.label] + item.values.enumerated().map { locale.text(.decimal($1), as: spec.formats[$0]) }
             if spec.kind == .pie || spec.kind == .donut {
                 let share = total.approximateDouble == 0 ? 0 : item.values[0].approximateDouble / total.approximateDouble
                 cells.append(locale.percent(Money(shortestRepresentationOf: (share * 10_000).rounded() / 10_000) ?? Money(0)))
@@ -157,11 +162,27 @@ enum ReportWords {
             "run": "Exécution", "rejects": "Lignes rejetées", "findings": "Constats", "first_findings": "Premiers constats",
             "rule": "Règle", "stage": "Étape", "source": "Source", "message": "Constat", "more": "autres dans findings.csv",
             "generated": "Produit par stockflow", "none": "Aucun constat.",
+            "rejects_title": "Lignes rejetées, hors des chiffres", "rejected_amount": "Montant laissé de côté",
+            "rows_with_amount": "lignes avec un montant lisible", "first_rejects": "Premières lignes rejetées",
+            "reason": "Motif", "values": "Valeurs d’origine", "amount": "Montant",
+            "more_rejects": "autres lignes", "full_list": "Liste complète : feuille « Rejets » du classeur et fichier",
+            "full_list_end": ".",
+            "findings_in_print": "Les constats sont listés dans la feuille « Constats » du classeur et dans findings.csv.",
+            "table_in_print": "Tableau complet dans le classeur (non imprimé ici).",
+            "kpi_period": "Période", "attached": "joint à ce message",
         ] : [
             "as_of": "As of", "kpis": "Key figures", "charts": "Charts", "data": "Chart data",
             "run": "Run", "rejects": "Rejected rows", "findings": "Findings", "first_findings": "First findings",
             "rule": "Rule", "stage": "Stage", "source": "Source", "message": "Finding", "more": "more in findings.csv",
             "generated": "Made by stockflow", "none": "No findings.",
+            "rejects_title": "Rejected rows, left out of the figures", "rejected_amount": "Amount left out",
+            "rows_with_amount": "rows with a readable amount", "first_rejects": "First rejected rows",
+            "reason": "Reason", "values": "Original values", "amount": "Amount",
+            "more_rejects": "more rows", "full_list": "Full list: the workbook's Rejects sheet and the file",
+            "full_list_end": ".",
+            "findings_in_print": "Findings are listed in the workbook's Findings sheet and in findings.csv.",
+            "table_in_print": "Full table in the workbook (not printed here).",
+            "kpi_period": "Period", "attached": "attached",
         ]
     }
 }

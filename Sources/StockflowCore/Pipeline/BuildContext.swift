@@ -8,4 +8,6 @@ public struct BuildContext: Sendable {
     public var baseDirectory: URL
     /// The pipeline's `retries:`, for stages that talk to a server.
     public var retries = RetryPolicy()
+    /// The pipeline's `description:`, the title of its deliverables.
+    public var description: String?
 }

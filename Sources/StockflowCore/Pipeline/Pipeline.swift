@@ -79,7 +79,8 @@ public struct Pipeline {
             return nil
         }
         let retries = RetryPolicy.read(root["retries"], diagnostics: diagnostics)
-        let context = BuildContext(settings: settings, baseDirectory: url.deletingLastPathComponent(), retries: retries)
+        let context = BuildContext(settings: settings, baseDirectory: url.deletingLastPathComponent(), retries: retries,
+                                   description: root["description"]?.scalar)
         let stages = buildStages(stageEntries, context: context, diagnostics: diagnostics)
         IncrementalRead.checkFlow(stages, diagnostics: diagnostics)
         var pipeline = Pipeline(name: name, description: root["description"]?.scalar, file: url, schedule: schedule,

@@ -93,15 +93,16 @@ public final class Invoices: StageRunner, StageKind {
         var output = Batch(capacity: batch.count)
         for (row, origin) in zip(batch.rows, batch.origins) {
             func text() -> String { describeRow(row, schema: inputSchema) }
+            let words = MessageCatalogue(context.run.settings)
             if row[columns.order].isNull {
-                try context.reject(origin, rule: "invoice-without-order",
-                                   message: "invoice \(row[columns.invoice]) has no order (rule 3: every invoice belongs to one order)", row: text())
+                try context.reject(origin, rule: "invoice-without-order", message: words.invoiceWithoutOrder(row[columns.invoice]), row: text(),
+                                   amount: row[columns.invoiceTotal].asMoney)
                 continue
             }
             let priced: OrderPricing.Priced
-            switch try pricing.price(row) {
+            switch try pricing.price(row, words: words) {
             case .failure(let broken):
-                try context.reject(origin, rule: broken.rule, message: broken.message, row: text())
+                try context.reject(origin, rule: broken.rule, message: broken.message, row: text(), amount: row[columns.invoiceTotal].asMoney)
                 continue
             case .success(let value):
                 priced = value
@@ -109,11 +110,11 @@ public final class Invoices: StageRunner, StageKind {
             let invoiceKey = row[columns.invoice]
             let generated = invoiceKey.isNull
             if generated {
-                try context.finding(origin, rule: "invoice-generated",
-                                    message: "order \(row[columns.order]) had no invoice; one was generated for \(priced.total)", row: text())
+                try context.finding(origin, rule: "invoice-generated", message: words.invoiceGenerated(order: row[columns.order], total: priced.total), row: text())
             } else if let stored = row[columns.invoiceTotal].asMoney, try stored.subtracting(priced.total).magnitude > tolerance {
                 try context.finding(origin, rule: "invoice-total-mismatch",
-                                    message: "invoice \(invoiceKey) stores \(stored), the order's gross is \(priced.units) × \(priced.unitPrice) = \(priced.total); the gross is used", row: text())
+                                    message: words.invoiceTotalMismatch(invoice: invoiceKey, stored: stored, units: priced.units,
+                                                                        unitPrice: priced.unitPrice, total: priced.total), row: text())
             }
             let refunded = generated ? Money.zero(scale: 2) : (refunds[invoiceKey] ?? Money.zero(scale: 2))
             let net = try priced.total.subtracting(refunded)

@@ -92,9 +92,10 @@ public final class OrderTotals: StageRunner, StageKind {
         var output = Batch(capacity: batch.count)
         for (row, origin) in zip(batch.rows, batch.origins) {
             let priced: OrderPricing.Priced
-            switch try pricing.price(row) {
+            switch try pricing.price(row, words: MessageCatalogue(context.run.settings)) {
             case .failure(let broken):
-                try context.reject(origin, rule: broken.rule, message: broken.message, row: describeRow(row, schema: orderSchema))
+                try context.reject(origin, rule: broken.rule, message: broken.message, row: describeRow(row, schema: orderSchema),
+                                   amount: storedTotal.flatMap { row[$0].asMoney })
                 continue
             case .success(let value):
                 priced = value
@@ -107,8 +108,10 @@ public final class OrderTotals: StageRunner, StageKind {
                 let stored = row[storedTotal]
                 line.append(stored.asMoney.map { .decimal($0) } ?? .null)
                 if let amount = stored.asMoney, try amount.subtracting(priced.total).magnitude > tolerance {
+                    let words = MessageCatalogue(context.run.settings)
                     try context.finding(origin, rule: "order-total-mismatch",
-                                        message: "stored total \(amount) differs from \(priced.units) × \(priced.unitPrice) = \(priced.total) by \(try amount.subtracting(priced.total)); the recomputed total is used",
+                                        message: words.orderTotalMismatch(stored: amount, units: priced.units, unitPrice: priced.unitPrice,
+                                                                          total: priced.total, difference: try amount.subtracting(priced.total)),
                                         row: describeRow(row, schema: orderSchema))
                 }
             }

@@ -134,15 +134,15 @@ public final class WarehouseRollup: StageRunner, StageKind {
         for (row, origin) in zip(batch.rows, batch.origins) {
             let productKey = row[stockColumns.product], warehouseKey = row[stockColumns.warehouse]
             guard let product = products[productKey] else {
-                try context.reject(origin, rule: "stock-unknown-product", message: "stock line for unknown product \(productKey)", row: describeRow(row, schema: stockSchema))
+                try context.reject(origin, rule: "stock-unknown-product", message: MessageCatalogue(context.run.settings).stockUnknownProduct(productKey), row: describeRow(row, schema: stockSchema))
                 continue
             }
             guard let warehouse = warehouses[warehouseKey] else {
-                try context.reject(origin, rule: "stock-unknown-warehouse", message: "stock line for unknown warehouse \(warehouseKey)", row: describeRow(row, schema: stockSchema))
+                try context.reject(origin, rule: "stock-unknown-warehouse", message: MessageCatalogue(context.run.settings).stockUnknownWarehouse(warehouseKey), row: describeRow(row, schema: stockSchema))
                 continue
             }
             guard case .int(let units) = row[stockColumns.quantity], units >= 0 else {
-                try context.reject(origin, rule: "stock-quantity", message: "stock quantity \(row[stockColumns.quantity]) is not a whole number ≥ 0", row: describeRow(row, schema: stockSchema))
+                try context.reject(origin, rule: "stock-quantity", message: MessageCatalogue(context.run.settings).stockQuantity(row[stockColumns.quantity]), row: describeRow(row, schema: stockSchema))
                 continue
             }
             allUnitsByProduct[productKey, default: 0] += units
@@ -177,7 +177,7 @@ public final class WarehouseRollup: StageRunner, StageKind {
                 // Soft-deleted products are out of current stock: their legacy figure is history, not a finding.
                 if !product.deleted, case .int(let legacy) = product.legacy, legacy != all {
                     try context.finding(product.origin, rule: "stock-legacy-quantity",
-                                        message: "legacy quantite \(legacy) differs from the sum of its stock lines \(all) (by \(legacy - all))",
+                                        message: MessageCatalogue(context.run.settings).stockLegacyQuantity(legacy: legacy, lines: all),
                                         row: describeRow(product.row, schema: productSchema))
                 }
                 guard !product.deleted else { continue }
