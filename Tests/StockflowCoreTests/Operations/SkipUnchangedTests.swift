@@ -164,28 +164,31 @@ struct SkipUnchangedTests {
               out2: {load: csv, input: query_rows, path: q.csv}
             """)
         let pipeline = try Pipeline.load(path: scratch.url.appendingPathComponent("pipeline.yml").path, environment: [:])
+        // A backend reports a write's counters when idle (at most once a second, at the latest 10 s later or
+        // when it disconnects): wait until they show, so each fingerprint below sees a settled state.
+        try waitForStatistics(server, "n_tup_ins = 1 AND n_tup_upd = 0")
         let initial = try InputFingerprint.compute(pipeline)
-        // The statistics of a write are visible once its backend reports them (at the latest when it ends).
         let writer = try server.connect()
         try writer.execute("UPDATE t SET id = 1")
-        let changed = try waitForChange(of: pipeline, from: initial)
+        try waitForStatistics(server, "n_tup_upd = 1")
+        let changed = try InputFingerprint.compute(pipeline)
         #expect(changed != initial)
         #expect(try InputFingerprint.compute(pipeline) == changed)
         #expect(try run(scratch).status == "succeeded")
         #expect(try run(scratch).status == "skipped")
         // A change the change_query sees (a new row) makes the run go.
         try writer.execute("INSERT INTO t VALUES (2, '2026-11-25 11:00:00+00')")
-        _ = try waitForChange(of: pipeline, from: changed)
+        try waitForStatistics(server, "n_tup_ins = 2")
         #expect(try run(scratch).status == "succeeded")
         #expect(scratch.read("out/q.csv")?.contains("2") == true)
     }
 
-    private func waitForChange(of pipeline: Pipeline, from fingerprint: String) throws -> String {
-        for _ in 0..<100 {
-            let now = try InputFingerprint.compute(pipeline)
-            if now != fingerprint { return now }
+    private func waitForStatistics(_ server: ScratchDatabase, _ condition: String) throws {
+        let connection = try server.connect()
+        for _ in 0..<300 {
+            if try connection.scalar("SELECT count(*) FROM pg_stat_user_tables WHERE relname = 't' AND \(condition)") == "1" { return }
             usleep(100_000)
         }
-        return fingerprint
+        Issue.record("pg_stat_user_tables never showed \(condition)")
     }
 }
