@@ -29,6 +29,8 @@ public enum InputFingerprint {
     public static func compute(_ pipeline: Pipeline) throws -> String {
         var hash = ContentHash()
         try hash.addFile(pipeline.file.path)
+        // `run --only` runs a part of the stages and writes a part of the outputs.
+        hash.add("\u{0}stages " + pipeline.stages.map(\.id).joined(separator: ","))
         for stage in pipeline.stages where stage.spec.role == .extract {
             hash.add("\u{0}stage \(stage.id) \(stage.spec.kind)\u{0}")
             switch stage.runner {

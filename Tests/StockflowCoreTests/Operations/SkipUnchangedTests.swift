@@ -104,6 +104,14 @@ struct SkipUnchangedTests {
         #expect(FileManager.default.fileExists(atPath: scratch.url.appendingPathComponent("out/orders-2026-11-26.csv").path))
     }
 
+    @Test func onlyAPartOfTheStagesIsAnotherRun() throws {
+        let scratch = Scratch(); defer { scratch.cleanup() }
+        try prepare(scratch)
+        let pipeline = try Pipeline.load(path: scratch.url.appendingPathComponent("pipeline.yml").path, environment: [:])
+        #expect(try InputFingerprint.compute(pipeline.restricted(to: ["out"])) != InputFingerprint.compute(pipeline))
+        #expect(try InputFingerprint.compute(pipeline) == InputFingerprint.compute(pipeline))
+    }
+
     @Test func aChangedSQLiteDatabaseOrPipelineFileRunsAgain() throws {
         let scratch = Scratch(); defer { scratch.cleanup() }
         try prepare(scratch)
