@@ -18,6 +18,8 @@ public struct Pipeline {
     public var retries = RetryPolicy()
     /// The alert sent when a run fails (`on_failure:`).
     public var onFailure: FailureAlert?
+    /// A run whose inputs are those of the last success for its date does nothing (`skip_unchanged:`).
+    public var skipUnchanged = false
 
     /// The top-level keys of a pipeline file, with their docs.
     public static let topLevelOptions: [OptionSpec] = [
@@ -28,6 +30,7 @@ public struct Pipeline {
         OptionSpec("retries", .mapping, "Retries of temporary failures (a server unreachable, a database locked) with exponential backoff and jitter, e.g. `{max_retries: 5, initial_delay: 2}` (keys below). When they run out the run exits 75."),
         OptionSpec("on_failure", .mapping, "An alert with the error and the log tail when a run fails: `{email: {to: [ops@example.com]}}` (keys below); SMTP keys as in the email load."),
         OptionSpec("settings", .mapping, "Pipeline-wide settings (below)."),
+        OptionSpec("skip_unchanged", .bool, default: "false", "When true, a run whose inputs (files' content, SQLite databases' content, PostgreSQL tables' counters or `change_query`) and pipeline file are those of the last success for the same as-of date and output folder exits 0 with \"up to date (same inputs as run <id>)\", rewrites nothing and is recorded as `skipped`; `run --force` runs anyway."),
         OptionSpec("stages", .mapping, required: true, "The stages, keyed by id; each has exactly one of `extract:`, `transform:` or `load:`."),
     ]
 
@@ -79,9 +82,12 @@ public struct Pipeline {
         let context = BuildContext(settings: settings, baseDirectory: url.deletingLastPathComponent(), retries: retries,
                                    description: root["description"]?.scalar)
         let stages = buildStages(stageEntries, context: context, diagnostics: diagnostics)
-        return Pipeline(name: name, description: root["description"]?.scalar, file: url, schedule: schedule,
-                        settings: settings, stages: stages, retries: retries,
-                        onFailure: FailureAlert.read(root["on_failure"], diagnostics: diagnostics))
+        IncrementalRead.checkFlow(stages, diagnostics: diagnostics)
+        var pipeline = Pipeline(name: name, description: root["description"]?.scalar, file: url, schedule: schedule,
+                                settings: settings, stages: stages, retries: retries,
+                                onFailure: FailureAlert.read(root["on_failure"], diagnostics: diagnostics))
+        pipeline.skipUnchanged = InputFingerprint.readSetting(root["skip_unchanged"], stages: stages, diagnostics: diagnostics)
+        return pipeline
     }
 
     /// Builds stages in dependency order, reporting unknown kinds, unknown inputs and cycles.

@@ -105,8 +105,12 @@ public final class RunContext {
     public let rejects: IssueLog
     /// The findings file.
     public let findings: IssueLog
+    /// The watermarks of incremental extracts (none outside a session with a state database).
+    public let watermarks: WatermarkLedger?
 
-    init(pipelineName: String, asOf: CivilDate, settings: PipelineSettings, outputs: OutputSet) throws {
+    init(pipelineName: String, asOf: CivilDate, settings: PipelineSettings, outputs: OutputSet,
+         watermarks: WatermarkLedger? = nil) throws {
+        self.watermarks = watermarks
         self.pipelineName = pipelineName
         self.asOf = asOf
         self.settings = settings
