@@ -212,9 +212,9 @@ public final class AuthStore: @unchecked Sendable {
               AND family NOT IN (SELECT family FROM revoked_families)
             RETURNING username, token_version, family, expires
             """, [.text(hash)]) { row in (row.text(0), row.int64(1), row.text(2), row.text(3)) }
-        if let (username, version, family, expires) = won.first {
-            guard let end = parseISO8601(expires), end > now else { return .invalid }
-            return .rotated(username: username, tokenVersion: version, family: family)
+        if let winner = won.first {
+            guard let end = parseISO8601(winner.3), end > now else { return .invalid }
+            return .rotated(username: winner.0, tokenVersion: winner.1, family: winner.2)
         }
         let spent = try database.query("SELECT family FROM refresh_tokens WHERE token_hash = ? AND used = 1", [.text(hash)]) { $0.text(0) }
         if let family = spent.first {

@@ -12,7 +12,7 @@ enum Portal {
 
     static func add(to router: Router<ServerContext>, state: ServerState) {
         router.get("/") { request, _ in
-            guard let session = await session(request, state) else { return loginPage(state, error: nil) }
+            guard let session = await currentSession(request, state) else { return loginPage(state, error: nil) }
             return page(state, session: session, title: words(state)["pipelines"] ?? "", body: try home(state, session: session))
         }
         router.get("/login") { _, _ in loginPage(state, error: nil) }
@@ -38,7 +38,7 @@ enum Portal {
         }
         router.post("/logout") { request, context in
             let form = try await formBody(request, context: context)
-            if let session = await session(request, state), form["csrf"] == session.csrf {
+            if let session = await currentSession(request, state), form["csrf"] == session.csrf {
                 _ = try? state.auth.revokeFamily(family: session.principal.family ?? "")
             }
             var response = Response(status: .seeOther, headers: [.location: "/"])
@@ -47,18 +47,18 @@ enum Portal {
             return response
         }
         router.get("/runs") { request, _ in
-            guard let session = await session(request, state) else { return redirectToLogin() }
+            guard let session = await currentSession(request, state) else { return redirectToLogin() }
             let rows = try state.runs.list(pipeline: request.uri.queryParameters["pipeline"].map(String.init), status: nil, since: nil, limit: 100, before: nil)
             return page(state, session: session, title: words(state)["history"] ?? "", body: historyTable(state, rows))
         }
         router.get("/runs/:id") { request, context in
-            guard let session = await session(request, state) else { return redirectToLogin() }
+            guard let session = await currentSession(request, state) else { return redirectToLogin() }
             let row = try RunRoutes.run(context, state)
             return page(state, session: session, title: "\(row.record.pipeline) · \(row.record.runID)",
                         body: try runPage(state, row), refresh: row.record.status == "running")
         }
         router.get("/pipelines/:name/report") { request, context in
-            guard let session = await session(request, state) else { return redirectToLogin() }
+            guard let session = await currentSession(request, state) else { return redirectToLogin() }
             let entry = try PipelineRoutes.pipeline(context, state)
             guard let row = try state.runs.latest(pipeline: entry.name, status: "succeeded"),
                   let report = try RunRoutes.artifacts(of: row, state: state).first(where: { $0.hasSuffix(".html") }) else {
@@ -69,7 +69,7 @@ enum Portal {
             return page(state, session: session, title: entry.description ?? entry.name, body: body)
         }
         router.post("/pipelines/:name/run") { request, context in
-            guard let session = await session(request, state) else { return redirectToLogin() }
+            guard let session = await currentSession(request, state) else { return redirectToLogin() }
             let form = try await formBody(request, context: context)
             guard form["csrf"] == session.csrf else { throw APIError(.forbidden, "csrf", "the form's CSRF token is missing or wrong") }
             guard session.principal.role >= .operator else { throw APIError.forbidden(.operator) }
@@ -78,7 +78,7 @@ enum Portal {
             return Response(status: .seeOther, headers: [.location: "/runs/\(escapeURL(runID))"])
         }
         router.get("/files/runs/:id/:artifact") { request, context in
-            guard await session(request, state) != nil else { return redirectToLogin() }
+            guard await currentSession(request, state) != nil else { return redirectToLogin() }
             let row = try RunRoutes.run(context, state)
             let name = try PipelineRoutes.artifactName(context)
             let path = try RunRoutes.artifactPath(row, name: name, state: state)
@@ -88,7 +88,7 @@ enum Portal {
             return response
         }
         router.get("/files/latest/:name/:artifact") { request, context in
-            guard await session(request, state) != nil else { return redirectToLogin() }
+            guard await currentSession(request, state) != nil else { return redirectToLogin() }
             let entry = try PipelineRoutes.pipeline(context, state)
             guard let row = try state.runs.latest(pipeline: entry.name, status: "succeeded") else { throw APIError.notFound("no successful run yet") }
             let name = try PipelineRoutes.artifactName(context)
@@ -103,7 +103,7 @@ enum Portal {
         var csrf: String
     }
 
-    static func session(_ request: Request, _ state: ServerState) async -> Session? {
+    static func currentSession(_ request: Request, _ state: ServerState) async -> Session? {
         guard let token = request.cookies[sessionCookie]?.value, !token.isEmpty,
               let principal = await state.principal(bearer: token, type: "session") else { return nil }
         return Session(principal: principal, csrf: String(digest("csrf:" + token).prefix(32)))

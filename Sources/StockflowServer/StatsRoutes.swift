@@ -16,11 +16,10 @@ enum StatsRoutes {
             let handler: @Sendable (Request, ServerContext) async throws -> Response = { request, _ in
                 _ = try await state.require(.viewer, request)
                 let pipeline = request.uri.queryParameters["pipeline"].map(String.init)
-                return jsonResponse(bytes: try state.stats.answer(endpoint.path, kinds: endpoint.kinds, pipeline: pipeline, catalog: state.catalog),
+                return jsonResponse(bytes: try state.stats.answer(endpoint.path, pipeline: pipeline, catalog: state.catalog),
                                     headers: [.cacheControl: "private, max-age=0"])
             }
-            router.get("/api/stats/\(endpoint.path)/", use: handler)
-            router.get("/api/stats/\(endpoint.path)", use: handler)
+            router.get(RouterPath("/api/stats/\(endpoint.path)/"), use: handler)
         }
     }
 }
@@ -48,7 +47,7 @@ final class StatsCache: @unchecked Sendable {
 
     /// The JSON of `endpoint` for `pipeline` (by default the first pipeline whose latest successful
     /// run has report data).
-    func answer(_ endpoint: String, kinds: [String], pipeline: String?, catalog: PipelineCatalog) throws -> Data {
+    func answer(_ endpoint: String, pipeline: String?, catalog: PipelineCatalog) throws -> Data {
         let now = Date()
         let name: String
         if let pipeline {
@@ -64,9 +63,10 @@ final class StatsCache: @unchecked Sendable {
         if let entry = lock.withLock({ entries[name] }), now.timeIntervalSince(entry.checked) < recheck, let data = entry.answers[endpoint] {
             return data
         }
-        guard let (runID, document) = try reportData(pipeline: name) else {
+        guard let found = try reportData(pipeline: name) else {
             throw APIError.notFound("pipeline '\(name)' has no successful run with report data")
         }
+        let (runID, document) = found
         if let entry = lock.withLock({ entries[name] }), entry.runID == runID, let data = entry.answers[endpoint] {
             lock.withLock { entries[name]?.checked = now }
             return data
@@ -83,7 +83,6 @@ final class StatsCache: @unchecked Sendable {
         }
         lock.withLock { entries[name] = Entry(checked: now, runID: runID, answers: answers) }
         guard let data = answers[endpoint] else { throw APIError.notFound("no such statistics") }
-        _ = kinds
         return data
     }
 

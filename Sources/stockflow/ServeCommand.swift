@@ -62,10 +62,11 @@ struct Serve: ParsableCommand {
         let failure = ErrorBox()
         let done = DispatchSemaphore(value: 0)
         let optionsCopy = options
+        let where_ = "pipelines \(pipelines), out \(out), state \(state)"
         Task {
             do {
                 let application = try await StockflowServer.application(options: optionsCopy, host: host, port: port, logger: logger) { bound in
-                    logger.notice("stockflow serve listening on http://\(host):\(bound)/ (pipelines \(pipelines), out \(out), state \(state))")
+                    logger.notice("stockflow serve listening on http://\(host):\(bound)/ (\(where_))")
                 }
                 try await application.runService()
             } catch {
@@ -144,10 +145,16 @@ struct Serve: ParsableCommand {
             options: SchedulerOptions(grace: 60, abortWait: 30), logger: logger,
             signals: { thread.stopRequested ? .stop : nil },
             reload: { try loadSchedules(directory) })
-        thread.start { scheduler.run() }
+        let box = SchedulerBox(scheduler: scheduler)
+        thread.start { box.scheduler.run() }
         logger.notice("scheduler running in the server process for \(loaded.count) pipeline(s)")
         return thread
     }
+}
+
+/// Hands the scheduler to its thread; nothing else touches it afterwards.
+struct SchedulerBox: @unchecked Sendable {
+    let scheduler: Scheduler
 }
 
 /// An error carried out of the server's task.

@@ -8,14 +8,17 @@ import Testing
 
 /// Records a finished run in the real state database, with outputs written into `out/<folder>`.
 func recordRun(_ fixture: ServerFixture, id: String, pipeline: String = "nightly-inventory", folder: String = "nightly-inventory",
-               files: [String: String], status: String = "succeeded") throws -> URL {
+               files: [String: String], links: [String: URL] = [:], status: String = "succeeded") throws -> URL {
     let directory = fixture.folder.appendingPathComponent("out").appendingPathComponent(folder)
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     for (name, content) in files { try Data(content.utf8).write(to: directory.appendingPathComponent(name)) }
+    for (name, target) in links {
+        try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent(name).path, withDestinationPath: target.path)
+    }
     let history = try RunHistory(path: fixture.options.statePath)
     try history.begin(RunRecord(runID: id, pipeline: pipeline, asOf: "2026-11-25", started: "2026-11-25T01:30:00Z", trigger: "manual",
                                 scheduledFor: nil, pid: 1, outputDirectory: directory.path))
-    let outputs = files.keys.filter { !["rejects.csv", "findings.csv"].contains($0) }.sorted().map { directory.appendingPathComponent($0).path }
+    let outputs = (Array(files.keys) + Array(links.keys)).filter { !["rejects.csv", "findings.csv"].contains($0) }.sorted().map { directory.appendingPathComponent($0).path }
     let report: [String: Any] = [
         "pipeline": pipeline, "as_of": "2026-11-25", "started": "2026-11-25T01:30:00Z", "finished": "2026-11-25T01:30:05Z",
         "status": status, "exit_code": status == "succeeded" ? 0 : 1, "stages": [], "outputs": outputs, "rejects": 1, "findings": 0,
@@ -87,10 +90,9 @@ func recordRun(_ fixture: ServerFixture, id: String, pipeline: String = "nightly
         try fixture.addUser("claire", role: .viewer)
         try Data("secret".utf8).write(to: fixture.folder.appendingPathComponent("out/secret.txt"))
         try Data("outside".utf8).write(to: fixture.folder.appendingPathComponent("outside.txt"))
-        let directory = try recordRun(fixture, id: "run-1", files: ["report.html": "<p>ok</p>"])
         // A symlink inside the run's folder leading out of the output folder, listed as an output.
-        try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent("escape.txt").path,
-                                                   withDestinationPath: fixture.folder.appendingPathComponent("outside.txt").path)
+        let directory = try recordRun(fixture, id: "run-1", files: ["report.html": "<p>ok</p>"],
+                                      links: ["escape.txt": fixture.folder.appendingPathComponent("outside.txt")])
         try await fixture.test { client in
             let token = try await obtain(client, "claire").access
             try await client.execute(uri: "/api/runs/run-1/artifacts/\(name)", method: .get, headers: bearer(token)) { response in

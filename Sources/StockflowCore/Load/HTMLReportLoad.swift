@@ -88,7 +88,8 @@ public final class HTMLReportLoad: StageRunner, StageKind {
         }
         let relativePath = path.resolved(asOf: context.run.asOf, pipeline: context.run.pipelineName)
         let url = try context.createOutput(relativePath)
-        let dataURL = try context.createOutput(ReportDataJSON.path(besideReport: relativePath))
+        // Owned by a stage id of its own, so that `attach: [report]` mails the page and not its data.
+        let dataURL = try context.run.outputs.create(ReportDataJSON.path(besideReport: relativePath), stage: context.stageID + ".data")
         do {
             try Data(page.utf8).write(to: url)
             try ReportDataJSON.encode(collector: collector, locale: locale, title: title ?? context.run.pipelineName, context: context).write(to: dataURL)
