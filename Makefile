@@ -12,7 +12,7 @@ AS_OF ?= $(shell date +%F)
 VENV := .venv-test
 JOBS ?= $(shell nproc)
 
-.PHONY: demo test deps build build-tests swift-tests acceptance bench bench-migrate docs clean
+.PHONY: demo test deps build build-tests swift-tests acceptance bench bench-migrate docs coverage clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -52,6 +52,10 @@ acceptance: build-tests $(VENV)/.installed
 
 test: build-tests $(VENV)/.installed
 	scripts/with-postgres.sh bash -c '$(SWIFT) test --skip-build --parallel --num-workers $(JOBS) && $(VENV)/bin/python -m pytest -q tests/acceptance'
+
+# Line coverage of Sources/ by the Swift and acceptance tests together (fails under 90 %).
+coverage: deps $(VENV)/.installed
+	scripts/coverage.sh
 
 bench: deps
 	bench/run.sh

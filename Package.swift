@@ -1,5 +1,8 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.2
 import PackageDescription
+
+/// The project's own targets build with no warning: a new one fails the build (issue 9).
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
 
 let package = Package(
     name: "stockflow",
@@ -35,7 +38,8 @@ let package = Package(
                 "CSQLite", "CXLSXWriter", "CLibPQ", "CCurl", "Yams",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .target(
             name: "StockflowServer",
@@ -46,7 +50,8 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .executableTarget(
             name: "stockflow",
@@ -54,14 +59,15 @@ let package = Package(
                 "StockflowCore", "StockflowServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .testTarget(name: "StockflowCoreTests", dependencies: [
             "StockflowCore", .product(name: "PropertyBased", package: "swift-property-based"),
-        ]),
+        ], swiftSettings: strict),
         .testTarget(name: "StockflowServerTests", dependencies: [
             "StockflowServer",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
-        ]),
+        ], swiftSettings: strict),
     ]
 )

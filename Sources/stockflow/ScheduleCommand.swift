@@ -26,20 +26,10 @@ struct Schedule: ParsableCommand {
     @Option(help: "Output folder; each pipeline writes into a folder of its name under it.")
     var out: String = "out"
 
-    @Option(help: "The state database (run history, the scheduler's cursor); run locks live in its folder.")
-    var state: String = RunHistory.defaultPath
-
-    @Option(name: .customLong("metrics-file"), help: "Passed to each run: the node_exporter textfile to update.")
-    var metricsFile: String?
-
-    @Option(name: .customLong("log-format"), help: "Log lines on standard error: text or json (also passed to runs).")
-    var logFormat: LogFormat = .text
+    @OptionGroup var options: RunOptions
 
     @Option(help: "Seconds a current run may take to finish after SIGTERM before it is stopped.")
     var grace: Double = 300
-
-    @Option(name: .customLong("stop-timeout"), help: "Passed to each run: seconds a stopped run may take to reach a batch boundary before it abandons its temporaries.")
-    var stopTimeout: Double = 10
 
     func validate() throws {
         guard count >= 1 && count <= 1000 else { throw ValidationError("--count must be between 1 and 1000, found \(count)") }
@@ -56,7 +46,7 @@ struct Schedule: ParsableCommand {
             printNextFires(pipelines)
             return
         }
-        Log.bootstrap(format: logFormat)
+        Log.bootstrap(format: options.logFormat)
         SignalFlags.install(hangup: true)
         var logger = Logger(label: "stockflow.schedule")
         logger[metadataKey: "stage"] = "-"
@@ -66,17 +56,15 @@ struct Schedule: ParsableCommand {
             throw ExitCode(ExitStatus.invalid.rawValue)
         }
         let history: RunHistory
-        do { history = try RunHistory(path: state) } catch {
+        do { history = try RunHistory(path: options.state) } catch {
             logger.error("not starting: \(error)")
             throw ExitCode(ExitStatus.failed.rawValue)
         }
-        var arguments = ["--state", state, "--log-format", logFormat.rawValue, "--stop-timeout", String(stopTimeout)]
-        if let metricsFile { arguments += ["--metrics-file", metricsFile] }
-        let launcher = ProcessLauncher(outputRoot: URL(fileURLWithPath: out), extraArguments: arguments, logger: logger)
+        let launcher = ProcessLauncher(outputRoot: URL(fileURLWithPath: out), extraArguments: options.runArguments, logger: logger)
         let directory = directory
         let scheduler = Scheduler(
             pipelines: pipelines, clock: SystemClock(), launcher: launcher, cursors: history,
-            options: SchedulerOptions(grace: grace, abortWait: stopTimeout + 20), logger: logger,
+            options: SchedulerOptions(grace: grace, abortWait: options.stopTimeout + 20), logger: logger,
             signals: {
                 if SignalFlags.takeTerminate() { return .stop }
                 if SignalFlags.takeHangup() { return .reload }
@@ -156,7 +144,7 @@ final class ProcessLauncher: RunLauncher {
         let process = Process()
         process.executableURL = executable
         process.arguments = ["run", pipeline.file, "--out", outputRoot.appendingPathComponent(safeFolderName(pipeline.name)).path,
-                             "--as-of", run.asOf.description, "--scheduled-for", iso8601Text(run.fireTime)] + extraArguments
+                             "--as-of", run.asOf.description, "--scheduled-for", iso8601(run.fireTime)] + extraArguments
         do {
             try process.run()
         } catch {
@@ -194,11 +182,4 @@ final class FailedStart: RunningRun {
 /// A pipeline name usable as a folder name.
 func safeFolderName(_ name: String) -> String {
     String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
-}
-
-/// ISO 8601 UTC text of an instant.
-func iso8601Text(_ date: Date) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.string(from: date)
 }

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-STOCKFLOW = ROOT / ".build" / "debug" / "stockflow"
+STOCKFLOW = Path(os.environ.get("STOCKFLOW_BIN") or ROOT / ".build" / "debug" / "stockflow")
 
 PIPELINE = """version: 1
 name: locked

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STOCKFLOW = ROOT / ".build" / "debug" / "stockflow"
+STOCKFLOW = Path(os.environ.get("STOCKFLOW_BIN") or ROOT / ".build" / "debug" / "stockflow")
 DJANGO = ROOT / "fixtures" / "django"
 HERE = Path(__file__).resolve().parent
 

@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 ROOT = Path(__file__).resolve().parents[2]
-STOCKFLOW = ROOT / ".build" / "debug" / "stockflow"
+STOCKFLOW = Path(os.environ.get("STOCKFLOW_BIN") or ROOT / ".build" / "debug" / "stockflow")
 AS_OF = "2026-11-25"
 USER, PASSWORD = "finance-robot", "s3cret-p4ss"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
-STOCKFLOW = ROOT / ".build" / "debug" / "stockflow"
+STOCKFLOW = Path(os.environ.get("STOCKFLOW_BIN") or ROOT / ".build" / "debug" / "stockflow")
 AS_OF = "2026-11-25"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

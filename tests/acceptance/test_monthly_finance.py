@@ -1,5 +1,6 @@
 """End to end: pipelines/monthly-finance.yml on the bundled database; figures recomputed here from
 SQLite with Python's decimal module (DOMAIN.md rules 3, 4 and 6) and compared with the workbook."""
+import os
 import sqlite3
 import subprocess
 from decimal import ROUND_HALF_UP, Decimal
@@ -9,7 +10,7 @@ import openpyxl
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STOCKFLOW = ROOT / ".build" / "debug" / "stockflow"
+STOCKFLOW = Path(os.environ.get("STOCKFLOW_BIN") or ROOT / ".build" / "debug" / "stockflow")
 CENT = Decimal("0.01")
 
 

@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STOCKFLOW = ROOT / ".build" / "debug" / "stockflow"
+STOCKFLOW = Path(os.environ.get("STOCKFLOW_BIN") or ROOT / ".build" / "debug" / "stockflow")
 EXPECTED = json.loads((ROOT / "fixtures" / "expected.json").read_text())
 AS_OF = "2026-11-25"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STOCKFLOW = str(ROOT / ".build" / "debug" / "stockflow")
+STOCKFLOW = os.environ.get("STOCKFLOW_BIN") or str(ROOT / ".build" / "debug" / "stockflow")
 
 PIPELINE = """\
 version: 1

@@ -639,8 +639,8 @@ private func lxwColor(_ rgb: UInt32) -> lxw_color_t {
     return masked == 0 ? lxw_color_t(LXW_COLOR_BLACK.rawValue) : lxw_color_t(masked)
 }
 
-/// Column letters for a 0-based index (0 → A, 26 → AA).
-private func columnLetters(_ col: Int) -> String {
+/// Excel column letters for a 0-based index (0 → A, 26 → AA; negative indexes shown as `#n`).
+func columnLetters(_ col: Int) -> String {
     guard col >= 0 else { return "#\(col)" }
     var n = col + 1
     var letters: [Character] = []

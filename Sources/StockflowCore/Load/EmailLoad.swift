@@ -14,18 +14,14 @@ public final class EmailLoad: StageRunner, StageKind {
             OptionSpec("attach", .list, "Ids of load stages whose files are attached (an xlsx workbook, an html_report)."),
             OptionSpec("max_attachment_mb", .int, default: "20", "A file larger than this is not attached (mail servers refuse big messages); the message names it and where it is instead."),
             OptionSpec("kpis", .list, "KPI lines of the digest, each `{label, input, value, agg?, format?}` as in html_report."),
-            OptionSpec("smtp_url", .string, default: "$STOCKFLOW_SMTP_URL", "`smtp://host:587` (STARTTLS per `starttls`) or `smtps://host:465` (TLS from the start). None: write the .eml to the outbox."),
-            OptionSpec("smtp_user", .string, default: "$STOCKFLOW_SMTP_USER", "AUTH user name."),
-            OptionSpec("smtp_password", .string, default: "$STOCKFLOW_SMTP_PASSWORD", "AUTH password: write `${SOME_VARIABLE}` so it comes from the environment, never the password itself. Never printed."),
-            OptionSpec("starttls", .choice(STARTTLSPolicy.allCases.map(\.rawValue)), default: "required", "For `smtp://`: `required` fails when the server does not offer STARTTLS, `optional` upgrades when offered, `off` never upgrades."),
             OptionSpec("ca_file", .inputPath, default: "$STOCKFLOW_SMTP_CA_FILE, else the system's", "PEM file of the certificate authority (or self-signed certificate) the server is verified with."),
             OptionSpec("timeout_seconds", .int, default: "60", "Seconds allowed for one attempt (connecting: at most 20)."),
-            OptionSpec("retries", .int, default: "3", "Further attempts after a 4xx reply or a connection failure."),
-            OptionSpec("retry_delay_seconds", .int, default: "5", "Wait before the first retry; doubled for each next one, with jitter (each wait is 50–100 % of its step)."),
+            OptionSpec("retries", .int, default: "the pipeline's retries: max_retries", "Further attempts after a 4xx reply or a connection failure; the waits follow the pipeline's `retries:` (exponential backoff with jitter)."),
+            OptionSpec("retry_delay_seconds", .int, default: "the pipeline's retries: initial_delay", "Wait before the first retry, overriding the pipeline's `retries: {initial_delay}`."),
             OptionSpec("outbox", .string, default: "outbox", "Folder under the output folder where .eml files are written."),
             OptionSpec("template", .inputPath, default: "the bundled reports/digest.html.mustache", "Mustache template of the HTML body."),
             OptionSpec("text_template", .inputPath, default: "the bundled reports/digest.txt.mustache", "Mustache template of the plain-text body."),
-        ],
+        ] + SMTPSettings.options,
         example: """
         digest:
           load: email
@@ -46,8 +42,7 @@ public final class EmailLoad: StageRunner, StageKind {
         var cc: [String]
         var attach: [String]
         var server: SMTPServer?
-        var retries: Int
-        var retryDelay: Int
+        var retries: RetryPolicy
         var outbox: String
         var maxAttachmentBytes: Int
     }
@@ -59,7 +54,7 @@ public final class EmailLoad: StageRunner, StageKind {
     let locale: ReportLocale
     let collector: ReportCollector
     /// Waits between attempts; tests make it instant.
-    var sleep: (Int) -> Void = { seconds in Thread.sleep(forTimeInterval: Double(seconds)) }
+    var sleep: (Double) -> Void = { Thread.sleep(forTimeInterval: $0) }
     private var message: MailMessage?
     public let outputSchema = Schema([])
     public var countsOwnOutput: Bool { true }
@@ -92,25 +87,24 @@ public final class EmailLoad: StageRunner, StageKind {
         let attach = config.stringList("attach") ?? []
         let schemas = ReportOptions.schemas(config, keys: ["kpis"], inputs: inputs)
         let kpis = ReportOptions.kpis(config, inputs: schemas)
-        func optional(_ key: String, _ variable: String) -> String? {
-            let value = config.string(key) ?? environment[variable]
-            return value?.isEmpty == false ? value : nil
+        let timeout = config.int("timeout_seconds", default: 60)
+        let caFile = config.node["ca_file"] != nil ? config.inputPath("ca_file")?.path : nil
+        let server = SMTPSettings.server(value: { config.string($0) }, environment: environment, caFile: caFile,
+                                         timeout: timeout) { key, problem in
+            config.error("'\(key)' of stage '\(config.id)' \(problem)", at: config.node[key]?.position)
         }
-        var server: SMTPServer?
-        if let url = optional("smtp_url", "STOCKFLOW_SMTP_URL") {
-            if !(url.hasPrefix("smtp://") || url.hasPrefix("smtps://")) {
-                config.error("'smtp_url' of stage '\(config.id)' must start with smtp:// or smtps://, found '\(SMTPServer(url: url).displayURL)'", at: config.node["smtp_url"]?.position)
-            }
-            let timeout = config.int("timeout_seconds", default: 60)
-            server = SMTPServer(url: url, user: optional("smtp_user", "STOCKFLOW_SMTP_USER"),
-                                password: optional("smtp_password", "STOCKFLOW_SMTP_PASSWORD"),
-                                starttls: config.string("starttls").flatMap(STARTTLSPolicy.init(rawValue:)) ?? .required,
-                                caFile: config.node["ca_file"] != nil ? config.inputPath("ca_file")?.path : optional("ca_file", "STOCKFLOW_SMTP_CA_FILE"),
-                                connectTimeout: min(20, timeout), timeout: timeout)
+        var retries = context.retries
+        if config.node["retries"] != nil {
+            retries.maxRetries = config.int("retries", default: retries.maxRetries)
+            if retries.maxRetries < 0 || retries.maxRetries > 10 { config.error("'retries' must be between 0 and 10", at: config.node["retries"]?.position) }
+            retries.maxRetries = min(max(retries.maxRetries, 0), 10)
         }
-        let retries = config.int("retries", default: 3), delay = config.int("retry_delay_seconds", default: 5)
-        if retries < 0 || retries > 10 { config.error("'retries' must be between 0 and 10", at: config.node["retries"]?.position) }
-        if delay < 0 { config.error("'retry_delay_seconds' must be 0 or more", at: config.node["retry_delay_seconds"]?.position) }
+        if config.node["retry_delay_seconds"] != nil {
+            let delay = config.int("retry_delay_seconds", default: 0)
+            if delay < 0 { config.error("'retry_delay_seconds' must be 0 or more", at: config.node["retry_delay_seconds"]?.position) }
+            retries.initialDelay = Double(max(delay, 0))
+            retries.maxDelay = max(retries.maxDelay, retries.initialDelay)
+        }
         let outbox = config.string("outbox", default: "outbox")!
         if let problem = OutputPath.problem(with: outbox) {
             config.error("'outbox' of stage '\(config.id)' \(problem)", at: config.node["outbox"]?.position)
@@ -119,8 +113,8 @@ public final class EmailLoad: StageRunner, StageKind {
               let textURL = BundledReports.resolve(config, option: "text_template", bundled: "digest.txt.mustache") else { return nil }
         do {
             let subject = try ReportTemplate.text(config.string("subject", default: "{{pipeline}} — {{as_of}}")!, named: "subject")
-            let settings = Settings(from: from, to: to, cc: cc, attach: attach, server: server, retries: max(retries, 0),
-                                    retryDelay: max(delay, 0), outbox: outbox,
+            let settings = Settings(from: from, to: to, cc: cc, attach: attach, server: server, retries: retries,
+                                    outbox: outbox,
                                     maxAttachmentBytes: max(config.int("max_attachment_mb", default: 20), 0) * 1_000_000)
             return EmailLoad(settings: settings, subject: subject, html: try ReportTemplate.load(htmlURL), text: try ReportTemplate.load(textURL),
                              locale: ReportLocale(context.settings),
@@ -181,26 +175,17 @@ public final class EmailLoad: StageRunner, StageKind {
             context.note("no SMTP server configured: the digest was written to \(url.path)")
             return
         }
-        var delay = settings.retryDelay
-        for attempt in 0...settings.retries {
-            do {
-                try CurlMailer.send(message, via: server)
-                context.note("digest sent to \(settings.to.count + settings.cc.count) recipient(s) through \(server.displayURL)")
-                return
-            } catch let error as CurlError {
-                if error.isTemporary && attempt < settings.retries {
-                    // Exponential backoff with jitter, so retries from many machines do not arrive together.
-                    Thread.sleep(forTimeInterval: Double(delay) * Double.random(in: 0.5...1.0))
-                    delay *= 2
-                    continue
-                }
-                let kept = try? writeToOutbox(message, context: context)
-                let where_ = kept.map { "; the message is kept in \($0.path)" } ?? ""
-                if error.isTemporary {
-                    throw StageError("could not send the digest after \(attempt + 1) attempt(s): \(error)\(where_)", kind: .temporary)
-                }
-                throw StageError("the mail server refused the digest: \(error)\(where_)")
+        var attempts = 0
+        do {
+            try SMTPSettings.send(message, via: server, retries: settings.retries, attempts: &attempts, sleep: sleep)
+            context.note("digest sent to \(settings.to.count + settings.cc.count) recipient(s) through \(server.displayURL)")
+        } catch {
+            let kept = try? writeToOutbox(message, context: context)
+            let where_ = kept.map { "; the message is kept in \($0.path)" } ?? ""
+            if (error as? CurlError)?.isTemporary == true {
+                throw StageError("could not send the digest after \(attempts) attempt(s): \(error)\(where_)", kind: .temporary)
             }
+            throw StageError("the mail server refused the digest: \(error)\(where_)")
         }
     }
 

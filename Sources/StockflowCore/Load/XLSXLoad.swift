@@ -381,7 +381,7 @@ public final class XLSXLoad: StageRunner, StageKind {
                 var spec = base
                 spec.bold = true
                 let format = try cachedFormat("total-\(column.type.rawValue)-\(base.numberFormat ?? "")", spec)
-                let letter = columnLetter(position)
+                let letter = columnLetters(position)
                 // SUBTOTAL(109, ...) sums only the rows an autofilter leaves visible.
                 try part.worksheet.writeFormula(row: part.nextRow, col: position,
                                                 "=SUBTOTAL(109,\(letter)2:\(letter)\(lastRow + 1))",
@@ -453,16 +453,4 @@ func digitCount(_ value: Int64) -> Int {
         count += 1
     }
     return count
-}
-
-/// The Excel column letters of a 0-based index: 0 → A, 27 → AB.
-func columnLetter(_ index: Int) -> String {
-    var index = index + 1
-    var letters = ""
-    while index > 0 {
-        let remainder = (index - 1) % 26
-        letters = String(UnicodeScalar(UInt8(65 + remainder))) + letters
-        index = (index - 1) / 26
-    }
-    return letters
 }

@@ -10,7 +10,7 @@ public struct FailureAlert: Sendable, Equatable {
     public var from: String?
     /// Subject; `{pipeline}`, `{as_of}` and `{status}` are replaced.
     public var subject = "stockflow: {pipeline} as of {as_of} {status}"
-    /// SMTP settings passed to the email load as written (`smtp_url`, `smtp_user`, `smtp_password`, `starttls`).
+    /// SMTP settings as written (`smtp_url`, `smtp_user`, `smtp_password`, `starttls`), read by `SMTPSettings`.
     public var smtp: [String: String] = [:]
     /// How many of the run's last log lines the message carries.
     public var logLines = 50
@@ -21,12 +21,8 @@ public struct FailureAlert: Sendable, Equatable {
         OptionSpec("cc", .list, "Copy recipients."),
         OptionSpec("from", .string, "Sender address (the email load's default when absent)."),
         OptionSpec("subject", .string, default: "stockflow: {pipeline} as of {as_of} {status}", "Subject; {pipeline}, {as_of} and {status} are replaced."),
-        OptionSpec("smtp_url", .string, "As in the email load; default from STOCKFLOW_SMTP_URL."),
-        OptionSpec("smtp_user", .string, "As in the email load."),
-        OptionSpec("smtp_password", .string, "As in the email load; write `${VAR}` so it comes from the environment."),
-        OptionSpec("starttls", .choice(["required", "optional", "off"]), "As in the email load."),
         OptionSpec("log_lines", .int, default: "50", "How many of the run's last log lines the alert carries."),
-    ]
+    ] + SMTPSettings.options
 
     /// Reads `on_failure:`; problems go to `diagnostics`.
     static func read(_ node: ConfigNode?, diagnostics: DiagnosticCollector) -> FailureAlert? {
@@ -94,13 +90,9 @@ extension FailureAlert {
     /// Sends the alert for a failed run: the error, the stage figures and the log tail, over the
     /// configured SMTP server (retrying temporary failures), or written as an .eml under
     /// `<out>/outbox/` when no server is configured. Returns where it went, for the log.
-    public func send(report: RunReport, logTail: [String], outputDirectory: URL,
+    public func send(report: RunReport, logTail: [String], outputDirectory: URL, retries: RetryPolicy = RetryPolicy(),
                      environment: [String: String] = ProcessInfo.processInfo.environment,
                      clock: () -> Date = Date.init) throws -> String {
-        func setting(_ key: String, _ variable: String) -> String? {
-            let value = smtp[key] ?? environment[variable]
-            return value?.isEmpty == false ? value : nil
-        }
         let fill = { (text: String) in
             text.replacingOccurrences(of: "{pipeline}", with: report.pipeline)
                 .replacingOccurrences(of: "{as_of}", with: report.asOf)
@@ -115,27 +107,16 @@ extension FailureAlert {
         let now = clock()
         let message = MailMessage(from: from ?? "stockflow@\(host)", to: to, cc: cc, subject: fill(subject), date: now,
                                   messageID: "<alert-\(UUID().uuidString)@\(host)>", text: text, html: html)
-        guard let url = setting("smtp_url", "STOCKFLOW_SMTP_URL") else {
+        guard let server = SMTPSettings.server(value: { smtp[$0] }, environment: environment, caFile: nil,
+                                               problem: { _, _ in }) else {
             let outbox = outputDirectory.appendingPathComponent("outbox")
             try FileManager.default.createDirectory(at: outbox, withIntermediateDirectories: true)
             let file = outbox.appendingPathComponent("alert-\(report.pipeline)-\(Int(now.timeIntervalSince1970)).eml")
             try CurlMailer.render(message).write(to: file, options: .atomic)
             return file.path
         }
-        let server = SMTPServer(url: url, user: setting("smtp_user", "STOCKFLOW_SMTP_USER"),
-                                password: setting("smtp_password", "STOCKFLOW_SMTP_PASSWORD"),
-                                starttls: smtp["starttls"].flatMap(STARTTLSPolicy.init(rawValue:)) ?? .required,
-                                caFile: environment["STOCKFLOW_SMTP_CA_FILE"])
-        var delay = 1.0
-        for attempt in 1...3 {
-            do {
-                try CurlMailer.send(message, via: server)
-                return server.displayURL
-            } catch let error as CurlError where error.isTemporary && attempt < 3 {
-                Thread.sleep(forTimeInterval: delay)
-                delay *= 2
-            }
-        }
+        var attempts = 0
+        try SMTPSettings.send(message, via: server, retries: retries, attempts: &attempts)
         return server.displayURL
     }
 }

@@ -59,7 +59,7 @@ public enum RunMetrics {
         defer { if lock >= 0 { flock(lock, LOCK_UN); close(lock) } }
         let existing = (try? String(contentsOfFile: path, encoding: .utf8)).map(parse) ?? []
         let text = render(merge(existing, samples(of: report, previous: existing)))
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        let temporary = TemporaryFile.url(for: url)
         do {
             try Data(text.utf8).write(to: temporary)
             guard rename(temporary.path, path) == 0 else {

@@ -38,7 +38,7 @@ public final class OutputSet {
         }
         let folder = final.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let temporary = folder.appendingPathComponent(".\(final.lastPathComponent).tmp-\(getpid())")
+        let temporary = TemporaryFile.url(for: final)
         try? FileManager.default.removeItem(at: temporary)
         pending.append((temporary, final))
         if let stage, !(filesByStage[stage] ?? []).contains(final) { filesByStage[stage, default: []].append(final) }
@@ -82,128 +82,6 @@ public final class OutputSet {
     }
 
     private func removeStaleTemporaries() {
-        guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else { return }
-        for case let url as URL in enumerator {
-            let name = url.lastPathComponent
-            guard name.hasPrefix("."), let marker = name.range(of: ".tmp-", options: .backwards),
-                  let pid = Int32(name[marker.upperBound...]) else { continue }
-            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH {
-                try? FileManager.default.removeItem(at: url)
-            }
-        }
+        TemporaryFile.removeAll(in: directory) { pid in pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH }
     }
-}
-
-/// A buffered RFC 4180 CSV writer (UTF-8, CRLF line ends).
-public final class CSVWriter {
-    private let file: UnsafeMutablePointer<FILE>
-    private var buffer: [UInt8] = []
-    private let delimiter: UInt8
-    private var closed = false
-    /// The path being written.
-    public let url: URL
-
-    /// Opens `url` for writing, truncating it.
-    public init(url: URL, delimiter: UInt8 = UInt8(ascii: ",")) throws {
-        guard let file = fopen(url.path, "wb") else {
-            throw StageError("cannot write \(url.path): \(String(cString: strerror(errno)))")
-        }
-        self.file = file
-        self.url = url
-        self.delimiter = delimiter
-        buffer.reserveCapacity(1 << 16)
-    }
-
-    deinit {
-        if !closed { fclose(file) }
-    }
-
-    /// Writes one record, quoting fields that hold the delimiter, a quote or a line break.
-    public func write(_ fields: [String]) throws {
-        for (index, field) in fields.enumerated() {
-            if index > 0 { buffer.append(delimiter) }
-            appendField(field)
-        }
-        buffer.append(13)
-        buffer.append(10)
-        if buffer.count >= 1 << 16 { try flush() }
-    }
-
-    private func appendField(_ field: String) {
-        var needsQuotes = false
-        for byte in field.utf8 where byte == delimiter || byte == 34 || byte == 10 || byte == 13 {
-            needsQuotes = true
-            break
-        }
-        if !needsQuotes {
-            buffer.append(contentsOf: field.utf8)
-            return
-        }
-        buffer.append(34)
-        for byte in field.utf8 {
-            if byte == 34 { buffer.append(34) }
-            buffer.append(byte)
-        }
-        buffer.append(34)
-    }
-
-    /// Writes the buffer to the file.
-    public func flush() throws {
-        guard !buffer.isEmpty else { return }
-        let written = buffer.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
-        guard written == buffer.count else {
-            throw StageError("cannot write \(url.path): \(String(cString: strerror(errno)))")
-        }
-        buffer.removeAll(keepingCapacity: true)
-    }
-
-    /// Flushes and closes the file; reports a full disk.
-    public func close() throws {
-        guard !closed else { return }
-        try flush()
-        closed = true
-        if fclose(file) != 0 {
-            throw StageError("cannot finish writing \(url.path): \(String(cString: strerror(errno)))")
-        }
-    }
-}
-
-/// A CSV log of rows a person must see: rejects (left out) or findings (kept, but suspicious).
-public final class IssueLog {
-    private let writer: CSVWriter
-    /// The temporary being written.
-    public let temporary: URL
-    /// The file's final name in the output folder.
-    public let name: String
-    /// Rows recorded.
-    public private(set) var count = 0
-    /// Counts per rule, for the summary.
-    public private(set) var countsByRule: [String: Int] = [:]
-    /// The first entries, kept for reports that list them (a Findings sheet); the file has them all.
-    public private(set) var firstEntries: [[String]] = []
-    /// How many entries `firstEntries` keeps.
-    public static let keptEntries = 10_000
-
-    init(outputs: OutputSet, name: String, detailHeader: String) throws {
-        self.name = name
-        temporary = try outputs.create(name)
-        writer = try CSVWriter(url: temporary)
-        try writer.write(["stage", "source", detailHeader, "message", "row"])
-    }
-
-    private let lock = NSLock()
-
-    /// Records one row (extracts on their own threads and transforms may record at once).
-    public func record(stage: String, source: String, rule: String, message: String, row: String) throws {
-        lock.lock()
-        defer { lock.unlock() }
-        count += 1
-        countsByRule[rule, default: 0] += 1
-        let fields = [stage, source, rule, message, row]
-        if firstEntries.count < IssueLog.keptEntries { firstEntries.append(fields) }
-        try writer.write(fields)
-    }
-
-    /// Finishes the file.
-    public func close() throws { try writer.close() }
 }

@@ -100,11 +100,11 @@ public struct Pipeline {
             diagnostics.error("'stages' must map stage ids to stages, found \(stagesNode.shapeName)", at: stagesNode.position)
             return nil
         }
-        let context = BuildContext(settings: settings, baseDirectory: url.deletingLastPathComponent())
+        let retries = RetryPolicy.read(root["retries"], diagnostics: diagnostics)
+        let context = BuildContext(settings: settings, baseDirectory: url.deletingLastPathComponent(), retries: retries)
         let stages = buildStages(stageEntries, context: context, diagnostics: diagnostics)
         return Pipeline(name: name, description: root["description"]?.scalar, file: url, schedule: schedule,
-                        settings: settings, stages: stages,
-                        retries: RetryPolicy.read(root["retries"], diagnostics: diagnostics),
+                        settings: settings, stages: stages, retries: retries,
                         onFailure: FailureAlert.read(root["on_failure"], diagnostics: diagnostics))
     }
 

@@ -358,7 +358,7 @@ public final class PipelineRunner {
 }
 
 /// ISO 8601 text of an instant, UTC, to the second.
-func iso8601(_ date: Date) -> String {
+public func iso8601(_ date: Date) -> String {
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime]
     return formatter.string(from: date)

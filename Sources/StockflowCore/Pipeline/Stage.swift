@@ -4,7 +4,7 @@ import Foundation
 public typealias Emit = (Batch) throws -> Void
 
 /// A stage kind: its spec, and how to build a runnable stage from its options.
-public protocol StageKind {
+public protocol StageKind: SendableMetatype {
     /// Options, inputs, docs and example of the kind.
     static var spec: StageSpec { get }
     /// The inputs this stage reads; by default those under `inputs:`/`input:`.

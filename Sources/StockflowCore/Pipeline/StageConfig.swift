@@ -41,6 +41,8 @@ public struct BuildContext: Sendable {
     public var settings: PipelineSettings
     /// The folder of the pipeline file; relative input paths start here.
     public var baseDirectory: URL
+    /// The pipeline's `retries:`, for stages that talk to a server.
+    public var retries = RetryPolicy()
 }
 
 /// One stage's options, read against its kind's spec; every problem goes to the diagnostics.

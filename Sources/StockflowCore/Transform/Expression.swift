@@ -84,7 +84,7 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
             case "is_null": return .bool(values[0].isNull)
             default:
                 guard let date = calendar?.day(of: values[0]) ?? values[0].asDate else { return .null }
-                let (year, month, day) = date.components
+                let (year, month, _) = date.components
                 switch name {
                 case "month": return .text(yearMonthText(year, month))
                 case "year": return .int(Int64(year))

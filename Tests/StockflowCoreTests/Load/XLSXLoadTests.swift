@@ -112,11 +112,11 @@ import Testing
 
     static func run(_ load: String, in scratch: Scratch) throws -> (RunReport, URL) {
         for name in ["orders.csv", "products.csv"] {
-            scratch.write(name, TransformTests.golden("order_totals/\(name)"))
+            scratch.write(name, Golden.golden("order_totals/\(name)"))
         }
         let report = try runPipeline(workbookPipeline(load), in: scratch)
         #expect(report.status == "succeeded", "\(report.error ?? "")")
-        TransformTests.expectNothingLost(report)
+        Golden.expectNothingLost(report)
         return (report, scratch.url.appendingPathComponent("out/book.xlsx"))
     }
 
@@ -158,7 +158,7 @@ import Testing
         let (_, book) = try Self.run(Self.twoSheets, in: scratch)
         let cells = Self.cells(try Self.unzip(book, "xl/worksheets/sheet1.xml"))
         #expect((2...9).map { cells["A\($0)"]?.value } == Self.keptOrders)
-        let expected = readCSV(TransformTests.golden("order_totals/expected.csv")).dropFirst().map { $0[6] }
+        let expected = readCSV(Golden.golden("order_totals/expected.csv")).dropFirst().map { $0[6] }
         for (offset, amount) in expected.enumerated() {
             let written = try #require(cells["E\(offset + 2)"].flatMap { Double($0.value) })
             #expect(written == Money(amount)!.approximateDouble, "row \(offset + 2)")
@@ -232,9 +232,9 @@ import Testing
             codes += (2...5).compactMap { cells["A\($0)"]?.value }
         }
         #expect(codes == Self.keptOrders)
-        let notes = try #require(TransformTests.stage("book", of: report)).notes
+        let notes = try #require(Golden.stage("book", of: report)).notes
         #expect(notes.contains { $0.contains("'Lignes'") && $0.contains("Lignes (2)") }, "\(notes)")
-        #expect(TransformTests.stage("book", of: report)?.rowsOut == 8)
+        #expect(Golden.stage("book", of: report)?.rowsOut == 8)
     }
 
     @Test func eachContinuationSheetHasItsOwnTotals() throws {
@@ -262,7 +262,7 @@ import Testing
         }
         #expect(codes == Self.keptOrders)
         #expect(grandTotal == Money("48.60")!)
-        #expect(TransformTests.stage("book", of: report)?.notes.contains { $0.contains("Lignes (2), Lignes (3)") } == true)
+        #expect(Golden.stage("book", of: report)?.notes.contains { $0.contains("Lignes (2), Lignes (3)") } == true)
     }
 
     @Test func aWorkbookIsWrittenOnlyWhenTheRunSucceeds() throws {

@@ -5,9 +5,8 @@ import Testing
 
 /// Invariants of the rulebook (DOMAIN.md rules 3, 4, 6, 7 and 8) checked on small random books of
 /// orders, invoices and returns, run through the real returns → invoices → customers, trends and
-/// suppliers pipeline of `RulebookTests`.
+/// suppliers pipeline of `GoldenSupport.rulebookPipeline`.
 @Suite struct PropertyTests {
-    typealias Golden = TransformTests
 
     /// One random order: which product and customer, how many units, whether it has an invoice and
     /// how far its stored total is off, and when it was placed.
@@ -95,7 +94,7 @@ import Testing
             }
             scratch.write("orders.csv", lines("code_cmd,produit_id,client_id,quantite_cmd,date_commande,facture_id,montant_total,date_facture", orders))
             // Returns are checked in input order by rule (the first ones use up the invoice): never shuffled.
-            scratch.write("returns.csv", ([RulebookTests.returnsHeader] + returns).joined(separator: "\n") + "\n")
+            scratch.write("returns.csv", ([ReturnsTests.returnsHeader] + returns).joined(separator: "\n") + "\n")
             scratch.write("products.csv", lines("code_prod,nom_prod,prix_unit,fournisseur_id",
                                                 ["1,Stylo,2.50,1", "2,Cahier,3.35,1", "3,Agrafeuse,12.99,2", "4,Gomme,0.125,"]))
             scratch.write("customers.csv", lines("code_client,nom_client,is_actif", ["1,Dupont,true", "2,Martin,true", "3,Durand,false", "4,Petit,true"]))
@@ -133,7 +132,7 @@ import Testing
         let scratch = Scratch()
         defer { scratch.cleanup() }
         book.write(to: scratch, shuffledWith: seed)
-        let report = try runPipeline(RulebookTests.rulebookPipeline(), in: scratch)
+        let report = try runPipeline(Golden.rulebookPipeline(), in: scratch)
         return (report, Outputs(scratch))
     }
 
