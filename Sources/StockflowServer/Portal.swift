@@ -30,9 +30,9 @@ enum Portal {
                 return response
             }
             let family = UUID().uuidString
-            let token = try await state.signer.sign(user: user, family: family, type: "session", lifetime: state.options.sessionLifetime)
+            let session = try await state.signer.sign(user: user, family: family, type: "session", lifetime: state.options.sessionLifetime)
             var response = Response(status: .seeOther, headers: [.location: "/"])
-            response.setCookie(Cookie(name: sessionCookie, value: token, maxAge: Int(state.options.sessionLifetime), path: "/",
+            response.setCookie(Cookie(name: sessionCookie, value: session, maxAge: Int(state.options.sessionLifetime), path: "/",
                                       secure: state.options.secureCookies, httpOnly: true, sameSite: .strict))
             return response
         }

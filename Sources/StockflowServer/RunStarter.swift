@@ -48,11 +48,11 @@ final class RunStarter: @unchecked Sendable {
         }
         try FileManager.default.createDirectory(at: logFolder, withIntermediateDirectories: true)
         let pendingLog = logFolder.appendingPathComponent("pending-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: pendingLog.path, contents: nil, attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: pendingLog.path, contents: nil, attributes: [.posixPermissions: 0o600])
         let logHandle = try FileHandle(forWritingTo: pendingLog)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: options.runExecutable)
-        var arguments = ["run", pipeline.file, "--out", outputFolder(of: pipeline.name).path, "--state", options.statePath]
+        var arguments = ["run", pipeline.file, "--out", outputFolder(of: pipeline.name).path]
         if let asOf { arguments += ["--as-of", asOf] }
         process.arguments = arguments + options.runArguments
         process.standardOutput = logHandle

@@ -22,9 +22,10 @@ public struct ServerOptions: Sendable {
     public var sessionLifetime: TimeInterval = 8 * 3600
     /// Origins allowed by CORS; none by default (CORS closed).
     public var corsOrigins: [String] = []
-    /// The executable that runs pipelines (`stockflow`), and arguments added to each `run`.
+    /// The executable that runs pipelines (`stockflow`), and arguments added to each `run` (the
+    /// state database's among them).
     public var runExecutable: String
-    public var runArguments: [String] = []
+    public var runArguments: [String]
     /// Mark the session cookie Secure (the server is behind TLS).
     public var secureCookies = false
     /// The OpenAPI file served at /api/openapi.yaml.
@@ -38,6 +39,7 @@ public struct ServerOptions: Sendable {
         self.statePath = statePath
         self.secret = secret
         self.runExecutable = runExecutable
+        runArguments = ["--state", statePath]
     }
 
     /// The smallest signing key accepted.

@@ -66,7 +66,7 @@ func jsonResponse(bytes: Data, status: HTTPResponse.Status = .ok, headers: HTTPF
     var fields = headers
     fields[.contentType] = "application/json"
     fields[.cacheControl] = fields[.cacheControl] ?? "no-store"
-    return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
 }
 
 /// Turns every error into the JSON error shape: Hummingbird's own (404 route, 413 body) keep their

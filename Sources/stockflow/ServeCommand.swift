@@ -16,7 +16,6 @@ struct Serve: ParsableCommand {
 
     @Option(help: "Folder of pipeline files.") var pipelines: String = "pipelines"
     @Option(help: "Output folder: each pipeline's runs write into <out>/<pipeline>; nothing outside it is served.") var out: String = "out"
-    @Option(help: "The state database (run history, users, keys, refresh tokens).") var state: String = RunHistory.defaultPath
     @Option(help: "Address and port to listen on (port 0: any free port, printed at start).") var listen: String = "127.0.0.1:8080"
     @Flag(help: "Development only: sign with an ephemeral key (every token dies with the process).") var dev = false
     @Option(name: .customLong("jwt-key-file"), help: "A file holding the signing key (at least 32 bytes), instead of STOCKFLOW_JWT_SECRET.") var jwtKeyFile: String?
@@ -24,10 +23,9 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("refresh-ttl"), help: "Refresh token lifetime in seconds.") var refreshTTL: Int = 7 * 86_400
     @Option(name: .customLong("cors-origin"), help: "An origin allowed to call the API from a browser (repeatable); none by default.") var corsOrigins: [String] = []
     @Flag(name: .customLong("secure-cookies"), help: "Mark the session cookie Secure (set it when a TLS proxy is in front).") var secureCookies = false
-    @Option(name: .customLong("metrics-file"), help: "Passed to each run started here; /metrics repeats its figures.") var metricsFile: String?
     @Option(help: "The OpenAPI file served at /api/openapi.yaml (default: api/openapi.yaml beside the executable or here).") var openapi: String?
     @Flag(help: "Also run the pipelines on their schedules, in this process (like `stockflow schedule`).") var schedule = false
-    @Option(name: .customLong("log-format"), help: "Log lines on standard error: text or json.") var logFormat: LogFormat = .text
+    @OptionGroup var options: RunOptions
 
     func validate() throws {
         guard Serve.hostAndPort(listen) != nil else { throw ValidationError("--listen must be HOST:PORT like 127.0.0.1:8080, found '\(listen)'") }
@@ -42,31 +40,32 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        Log.bootstrap(format: logFormat)
+        Log.bootstrap(format: options.logFormat)
         var logger = Logger(label: "stockflow.serve")
         logger[metadataKey: "stage"] = "-"
         let secret = try signingKey(logger: logger)
         guard let (host, port) = Serve.hostAndPort(listen) else { throw ExitCode(ExitStatus.invalid.rawValue) }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var options = ServerOptions(pipelinesDirectory: pipelines, outputRoot: out, statePath: state, secret: secret, runExecutable: executable)
-        options.accessLifetime = TimeInterval(accessTTL)
-        options.refreshLifetime = TimeInterval(refreshTTL)
-        options.corsOrigins = corsOrigins
-        options.secureCookies = secureCookies
-        options.metricsFile = metricsFile
-        options.runArguments = ["--log-format", logFormat.rawValue] + (metricsFile.map { ["--metrics-file", $0] } ?? [])
-        options.openAPIPath = openapi ?? Serve.bundledOpenAPI()
+        var server = ServerOptions(pipelinesDirectory: pipelines, outputRoot: out, statePath: options.state, secret: secret, runExecutable: executable)
+        server.accessLifetime = TimeInterval(accessTTL)
+        server.refreshLifetime = TimeInterval(refreshTTL)
+        server.corsOrigins = corsOrigins
+        server.secureCookies = secureCookies
+        server.metricsFile = options.metricsFile
+        server.runArguments = options.runArguments
+        server.openAPIPath = openapi ?? Serve.bundledOpenAPI()
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
 
         let scheduler = schedule ? try startScheduler(logger: logger) : nil
         let failure = ErrorBox()
         let done = DispatchSemaphore(value: 0)
-        let optionsCopy = options
-        let where_ = "pipelines \(pipelines), out \(out), state \(state)"
+        let serverOptions = server
+        let serverLogger = logger
+        let folders = "pipelines \(pipelines), out \(out), state \(options.state)"
         Task {
             do {
-                let application = try await StockflowServer.application(options: optionsCopy, host: host, port: port, logger: logger) { bound in
-                    logger.notice("stockflow serve listening on http://\(host):\(bound)/ (\(where_))")
+                let application = try await StockflowServer.application(options: serverOptions, host: host, port: port, logger: serverLogger) { bound in
+                    serverLogger.notice("stockflow serve listening on http://\(host):\(bound)/ (\(folders))")
                 }
                 try await application.runService()
             } catch {
@@ -134,15 +133,13 @@ struct Serve: ParsableCommand {
             logger.error("not starting: \(failure.description)")
             throw ExitCode(ExitStatus.invalid.rawValue)
         }
-        let history = try RunHistory(path: state)
-        var arguments = ["--state", state, "--log-format", logFormat.rawValue]
-        if let metricsFile { arguments += ["--metrics-file", metricsFile] }
-        let launcher = ProcessLauncher(outputRoot: URL(fileURLWithPath: out), extraArguments: arguments, logger: logger)
+        let history = try RunHistory(path: options.state)
+        let launcher = ProcessLauncher(outputRoot: URL(fileURLWithPath: out), extraArguments: options.runArguments, logger: logger)
         let thread = ScheduleThread()
         let directory = pipelines
         let scheduler = Scheduler(
             pipelines: loaded, clock: SystemClock(), launcher: launcher, cursors: history,
-            options: SchedulerOptions(grace: 60, abortWait: 30), logger: logger,
+            options: SchedulerOptions(grace: 60, abortWait: options.stopTimeout + 20), logger: logger,
             signals: { thread.stopRequested ? .stop : nil },
             reload: { try loadSchedules(directory) })
         let box = SchedulerBox(scheduler: scheduler)

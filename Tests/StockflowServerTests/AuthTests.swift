@@ -17,7 +17,7 @@ import Testing
                 #expect(response.status == .ok)
                 #expect(json(response)["name"] as? String == "claire")
             }
-            let second = try await client.execute(uri: "/api/token/refresh/", method: .post, body: jsonBody(["refresh": first.refresh])) { response in
+            let second = try await client.execute(uri: "/api/token/refresh/", method: .post, body: jsonBody(["refresh": first.refresh])) { response -> (access: String, refresh: String) in
                 #expect(response.status == .ok)
                 return (json(response)["access"] as? String ?? "", json(response)["refresh"] as? String ?? "")
             }

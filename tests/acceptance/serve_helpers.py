@@ -9,7 +9,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-STOCKFLOW = str(ROOT / ".build" / "debug" / "stockflow")
+STOCKFLOW = os.environ.get("STOCKFLOW_BIN") or str(ROOT / ".build" / "debug" / "stockflow")
 SECRET = "acceptance-test-signing-key-0123456789abcdef"
 # bcrypt at cost 4 through the explicit test-only setting; one test checks the real default (12).
 FAST_BCRYPT = {"STOCKFLOW_TEST_INSECURE_BCRYPT_COST": "4"}

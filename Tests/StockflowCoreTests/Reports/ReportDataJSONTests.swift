@@ -22,7 +22,7 @@ import Testing
     @Test func theReportsKPIsAndChartsAreWrittenBesideItAsExactJSON() throws {
         let scratch = Scratch()
         defer { scratch.cleanup() }
-        scratch.write("stock.csv", "produit,unites,valeur\nVis,5,10.10\nÉcrous,7,0.20\nClous,1,100.05\n")
+        scratch.write("stock.csv", "produit,unites,valeur\nVis,5,10.10\nÉcrous,7,0.20\nClous,1,100.05\nPointes,2,0.01\n")
         let report = try runPipeline(ReportDataJSONTests.pipeline, in: scratch)
         #expect(report.exitCode == 0, "\(report.error ?? "")")
         let path = scratch.url.appendingPathComponent("out/rapport-2026-11-25.json").standardizedFileURL.path
@@ -32,12 +32,12 @@ import Testing
         #expect(document["as_of"] as? String == "2026-11-25")
         #expect(document["currency"] as? String == "EUR")
         let kpis = try #require(document["kpis"] as? [[String: Any]])
-        #expect(kpis.first?["value"] as? String == "110.35")
+        #expect(kpis.first?["value"] as? String == "110.36")
         let charts = try #require(document["charts"] as? [[String: Any]])
         #expect(charts.map { $0["kind"] as? String } == ["bar", "gauge"])
         let bars = try #require(charts[0]["items"] as? [[String: Any]])
-        #expect(bars.map { $0["label"] as? String } == ["Écrous", "Vis", "Autres (1)"])
-        #expect(bars.map { ($0["values"] as? [String])?.first } == ["7", "5", "1"])
+        #expect(bars.map { $0["label"] as? String } == ["Écrous", "Vis", "Autres (2)"])
+        #expect(bars.map { ($0["values"] as? [String])?.first } == ["7", "5", "3"])
         #expect(bars.last?["other"] as? Bool == true)
         #expect(charts[1]["target"] as? String == "1000")
     }
