@@ -44,16 +44,17 @@ enum AuthRoutes {
 
     /// The user when the password is right; 401 otherwise, 429 while throttled (per name and per address).
     static func login(_ state: ServerState, username: String, password: String, client: String) throws -> UserRecord {
-        let keys = ["user:" + username, "client:" + client]
-        if let wait = state.throttle.retryAfter(keys) {
+        let wait = [state.userThrottle.retryAfter([username]), state.clientThrottle.retryAfter([client])].compactMap { $0 }.max()
+        if let wait {
             throw APIError(.tooManyRequests, "throttled", "too many failed logins; retry in \(wait) s",
                            headers: [.retryAfter: String(wait)])
         }
         guard let user = try state.auth.authenticate(name: username, password: password) else {
-            state.throttle.fail(keys)
+            state.userThrottle.fail([username])
+            state.clientThrottle.fail([client])
             throw APIError(.unauthorized, "bad_credentials", "wrong user name or password")
         }
-        state.throttle.succeed("user:" + username)
+        state.userThrottle.succeed(username)
         return user
     }
 

@@ -63,7 +63,7 @@ final class RunStarter: @unchecked Sendable {
         environment["STOCKFLOW_JWT_SECRET"] = nil
         process.environment = environment
         let since = isoText(Date().addingTimeInterval(-2))
-        do { try process.run() } catch {
+        do { try RunStarter.withSignalsUnblocked { try process.run() } } catch {
             try? logHandle.close()
             throw APIError(.internalServerError, "run_not_started", "the run could not be started")
         }
@@ -93,6 +93,17 @@ final class RunStarter: @unchecked Sendable {
             try await Task.sleep(nanoseconds: 20_000_000)
         }
         throw APIError(.internalServerError, "run_not_started", "the run did not record itself in time")
+    }
+
+    /// Runs `body` with no signal blocked in this thread. The server's threads block most signals, and
+    /// a child inherits the mask: without this, a run started here would never see its SIGTERM.
+    static func withSignalsUnblocked<T>(_ body: () throws -> T) rethrows -> T {
+        var empty = sigset_t()
+        var saved = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, &saved)
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+        return try body()
     }
 
     /// Sends SIGTERM to a run this server started: it stops at its next batch, replacing nothing.

@@ -51,7 +51,10 @@ final class ServerState: Sendable {
     let options: ServerOptions
     let auth: AuthStore
     let signer: TokenSigner
-    let throttle = LoginThrottle()
+    /// Failed logins per user name (5 in 5 minutes lock it for a minute) and per client address
+    /// (20: an office behind one address has several people).
+    let userThrottle = LoginThrottle(limit: 5)
+    let clientThrottle = LoginThrottle(limit: 20)
     let catalog: PipelineCatalog
     let runs: RunQueries
     let starter: RunStarter

@@ -220,7 +220,8 @@ def test_cancel_stops_a_run_with_nothing_replaced_and_a_second_trigger_conflicts
     (tmp_path / "state").mkdir()
     os.mkfifo(tmp_path / "pipe.csv")
     key = create_key(tmp_path / "state" / "state.sqlite", "ci", "operator")
-    server = Server(tmp_path, tmp_path / "pipelines", env={"ORDERS_CSV": str(tmp_path / "pipe.csv")})
+    server = Server(tmp_path, tmp_path / "pipelines", extra=["--stop-timeout", "2"], env={"ORDERS_CSV": str(tmp_path / "pipe.csv")})
+    writer = None
     try:
         started = server.post("/api/pipelines/slow-orders/runs", key, json={"idempotency_key": "k1"})
         assert started.status_code == 202, started.text
@@ -231,11 +232,13 @@ def test_cancel_stops_a_run_with_nothing_replaced_and_a_second_trigger_conflicts
         # The same idempotency key gives the same run; a new trigger meets the lock.
         assert server.post("/api/pipelines/slow-orders/runs", key, json={"idempotency_key": "k1"}).json()["id"] == run_id
         assert server.post("/api/pipelines/slow-orders/runs", key, json={}).status_code == 409
+        # The run is blocked reading the pipe: the stop abandons it after --stop-timeout, replacing nothing.
         assert server.post(f"/api/runs/{run_id}/cancel", key).status_code == 202
-        writer.close()
         ended = server.get(f"/api/runs/{run_id}/wait?timeout=60", key).json()
         assert ended["status"] == "cancelled" and ended["exit_code"] == 75
         assert not (server.out / "slow-orders" / "orders.csv").exists()
         assert server.post(f"/api/runs/{run_id}/cancel", key).status_code == 409
     finally:
+        if writer:
+            writer.close()
         server.stop()
