@@ -2,17 +2,18 @@
 #   make demo   installs what it needs, builds, runs nightly-inventory on the bundled fixtures
 #   make test   installs what it needs, builds once, runs every test
 #   make bench  1M-order benchmark against the pandas baseline (see bench/run.sh)
+#   make fuzz   runs each libFuzzer target FUZZ_SECONDS (default 60); fails on a crash
 
 SHELL := /bin/bash
 APT_PACKAGES := pkg-config libsqlite3-dev libxlsxwriter-dev sqlite3 unzip time python3-venv postgresql libpq-dev \
-                libcurl4-openssl-dev openssl chromium fonts-dejavu-core
+                libcurl4-openssl-dev openssl chromium chromium-driver fonts-dejavu-core libreoffice-calc poppler-utils
 SWIFT ?= swift
 OUT ?= out/demo
 AS_OF ?= $(shell date +%F)
 VENV := .venv-test
 JOBS ?= $(shell nproc)
 
-.PHONY: demo test deps build build-tests swift-tests acceptance bench bench-migrate docs coverage clean
+.PHONY: demo test deps build build-tests swift-tests acceptance bench bench-migrate docs coverage fuzz clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -63,6 +64,13 @@ bench: deps
 bench-migrate: deps
 	@dpkg -s pgloader >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq pgloader >/dev/null; }
 	bench/migrate.sh
+
+# libFuzzer targets (fuzz/): the CSV reader and extract, the pipeline loader (validate), the cron parser
+# and the expression parser, each run FUZZ_SECONDS from fuzz/corpus/<target>/; fails on a crash,
+# printing the reproducer. Built apart, in .build-fuzz, with --sanitize=fuzzer --sanitize=address.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) fuzz/run.sh
 
 docs: build
 	.build/debug/stockflow docs > docs/pipelines.md

@@ -27,6 +27,12 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Run only these stages (comma-separated ids) and the stages they read from, e.g. --only workbook.")
     var only: String?
 
+    @Flag(name: .long, help: "Run even when skip_unchanged finds the inputs unchanged since the last success.")
+    var force = false
+
+    @Flag(name: .customLong("full-refresh"), help: "Read incremental extracts in full, ignoring their watermarks (the new ones are saved).")
+    var fullRefresh = false
+
     @Option(name: .customLong("scheduled-for"), help: .hidden)
     var scheduledFor: String?
 
@@ -53,10 +59,11 @@ struct Run: ParsableCommand {
         let session = RunSession(
             pipeline: pipeline, asOf: asOf ?? RunSession.today(in: pipeline.settings.timezone), runID: runID,
             options: RunSession.Options(outputDirectory: URL(fileURLWithPath: out), statePath: options.state,
-                                        metricsFile: options.metricsFile, scheduledFor: scheduledFor),
+                                        metricsFile: options.metricsFile, scheduledFor: scheduledFor,
+                                        force: force, fullRefresh: fullRefresh),
             logger: logger, redact: Log.redactor.redact, logTail: { Log.tail.last($0) })
         let outcome = session.run { record in watchStopSignals(session, record: record, logger: logger) }
-        if case .ran(let result) = outcome { print(RunSummary.text(result)) }
+        if case .ran(let result) = outcome { print(session.upToDate ?? RunSummary.text(result)) }
         if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
     }
 

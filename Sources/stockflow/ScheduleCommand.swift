@@ -23,6 +23,9 @@ struct Schedule: ParsableCommand {
     @Option(help: "How many fire times --next prints per pipeline.")
     var count = 5
 
+    @Option(help: "With --next: the instant to count from instead of now, with its UTC offset (2026-10-25T02:10+01:00, or Z for UTC), to see a schedule around a daylight-saving change.")
+    var from: String?
+
     @Option(help: "Output folder; each pipeline writes into a folder of its name under it.")
     var out: String = "out"
 
@@ -34,6 +37,12 @@ struct Schedule: ParsableCommand {
     func validate() throws {
         guard count >= 1 && count <= 1000 else { throw ValidationError("--count must be between 1 and 1000, found \(count)") }
         guard grace >= 0 else { throw ValidationError("--grace must be a number of seconds ≥ 0, found \(grace)") }
+        if let from {
+            guard next else { throw ValidationError("--from only applies to --next") }
+            guard parseInstant(from) != nil else {
+                throw ValidationError("--from must be an instant with its UTC offset like 2026-10-25T02:10+01:00 or 2026-10-25T01:10Z, found '\(from)'")
+            }
+        }
     }
 
     func run() throws {
@@ -43,7 +52,7 @@ struct Schedule: ParsableCommand {
                 FileHandle.standardError.write(Data("\(failure.description)\n".utf8))
                 throw ExitCode(ExitStatus.invalid.rawValue)
             }
-            printNextFires(pipelines)
+            printNextFires(pipelines, from: from.flatMap(parseInstant) ?? Date())
             return
         }
         Log.bootstrap(format: options.logFormat)
@@ -75,11 +84,10 @@ struct Schedule: ParsableCommand {
         scheduler.run()
     }
 
-    private func printNextFires(_ pipelines: [ScheduledPipeline]) {
-        let now = Date()
+    private func printNextFires(_ pipelines: [ScheduledPipeline], from start: Date) {
         for pipeline in pipelines {
-            print("\(pipeline.name)  \"\(pipeline.schedule.cron.text)\" \(pipeline.schedule.timeZone.identifier), catchup \(pipeline.catchup.rawValue)  (\(pipeline.file))")
-            var cursor = now
+            print("\(pipeline.name)  \"\(pipeline.schedule.cron.text)\" \(pipeline.schedule.zoneName), catchup \(pipeline.catchup.rawValue)  (\(pipeline.file))")
+            var cursor = start
             for _ in 0..<count {
                 guard let fire = pipeline.schedule.nextFire(after: cursor) else {
                     print("  never fires (no real day matches the expression)")
@@ -182,4 +190,13 @@ final class FailedStart: RunningRun {
 /// A pipeline name usable as a folder name.
 func safeFolderName(_ name: String) -> String {
     String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
+}
+
+/// An instant written as ISO 8601 with its offset, seconds optional: `2026-10-25T02:10+01:00`.
+func parseInstant(_ text: String) -> Date? {
+    if let date = parseISO8601(text) { return date }
+    // yyyy-MM-ddTHH:mm is 16 characters; the formatter wants the seconds before the offset.
+    let characters = Array(text)
+    guard characters.count > 16, characters[13] == ":", !characters[16].isNumber, characters[16] != ":" else { return nil }
+    return parseISO8601(String(characters[..<16]) + ":00" + String(characters[16...]))
 }

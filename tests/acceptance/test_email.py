@@ -121,12 +121,12 @@ def test_every_part_has_its_type_and_name(delivered):
     message = email.message_from_bytes(inbox.messages[0][2], policy=email.policy.default)
     parts = [(part.get_content_type(), part.get_filename()) for part in message.walk()]
     assert parts == [("multipart/mixed", None), ("multipart/alternative", None), ("text/plain", None), ("text/html", None),
-                     (XLSX, f"inventaire-{AS_OF}.xlsx"), ("text/html", f"rapport-{AS_OF}.html")]
+                     (XLSX, f"inventaire-{AS_OF}.xlsx"), ("text/html", f"rapport-{AS_OF}.html"), ("text/csv", "rejects.csv")]
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     for body in (text, html):
         assert "1\u202f726\u202f352,80\u00a0€" in body, "stock value in French format"
-        assert "Lignes rejetées" in body and "order-total-mismatch" in body
+        assert "Lignes rejetées" in body and "Montant de commande différent du recalcul" in body and "order-total-mismatch" not in body
     attachments = {part.get_filename(): part.get_payload(decode=True) for part in message.iter_attachments()}
     assert attachments[f"inventaire-{AS_OF}.xlsx"] == (out / f"inventaire-{AS_OF}.xlsx").read_bytes()
     assert attachments[f"rapport-{AS_OF}.html"] == (out / f"rapport-{AS_OF}.html").read_bytes()
@@ -178,7 +178,7 @@ def test_without_smtp_the_message_goes_to_the_outbox(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     message = email.message_from_bytes((tmp_path / "outbox" / f"nightly-inventory-{AS_OF}.eml").read_bytes(),
                                        policy=email.policy.default)
-    assert [part.get_filename() for part in message.iter_attachments()] == [f"inventaire-{AS_OF}.xlsx", f"rapport-{AS_OF}.html"]
+    assert [part.get_filename() for part in message.iter_attachments()] == [f"inventaire-{AS_OF}.xlsx", f"rapport-{AS_OF}.html", "rejects.csv"]
     assert message["Subject"].startswith("Inventaire du 25/11/2026")
 
 
@@ -195,5 +195,7 @@ def test_a_file_over_the_attachment_limit_is_named_not_attached(tmp_path):
     message = email.message_from_bytes((out / "outbox" / f"nightly-inventory-{AS_OF}.eml").read_bytes(), policy=email.policy.default)
     assert list(message.iter_attachments()) == []
     text = message.get_body(preferencelist=("plain",)).get_content()
-    assert f"inventaire-{AS_OF}.xlsx" in text and "is not attached, over the 0 MB limit" in text
-    assert str(out / f"inventaire-{AS_OF}.xlsx") in text
+    # In the digest's language, and without the server's path (issue 12): the note of the run has it.
+    assert f"inventaire-{AS_OF}.xlsx" in text and "n’est pas joint, au-delà de la limite de 0 Mo" in text
+    assert str(out) not in text
+    assert str(out / f"inventaire-{AS_OF}.xlsx") in result.stdout + result.stderr

@@ -76,13 +76,15 @@ def test_revenue_by_customer_is_net_of_refunds(workbook, expected):
 
 def test_returns_by_reason_with_stock_effect(workbook, expected):
     rows = list(workbook["Retours par motif"].iter_rows(min_row=2, values_only=True))[:-1]
-    effects = {"defaut": "written_off", "insatisfaction": "restocked", "rupture": "refund_only"}
-    got = {row[0]: (row[2], cents(row[4])) for row in rows}
+    # Reasons and stock effects in words (issue 12), the app's codes beside them here.
+    codes = {"Défaut": "defaut", "Insatisfaction": "insatisfaction", "Rupture": "rupture"}
+    effects = {"defaut": "Mis au rebut", "insatisfaction": "Remis en stock", "rupture": "Remboursement seul"}
+    got = {codes[row[0]]: (row[2], cents(row[4])) for row in rows}
     assert got == expected["by_reason"]
     for row in rows:
-        assert row[1] == effects[row[0]]
-        assert row[5] == (row[3] if row[0] == "insatisfaction" else 0)
-        assert row[6] == (row[3] if row[0] == "defaut" else 0)
+        assert row[1] == effects[codes[row[0]]]
+        assert row[5] == (row[3] if codes[row[0]] == "insatisfaction" else 0)
+        assert row[6] == (row[3] if codes[row[0]] == "defaut" else 0)
 
 
 def test_supplier_shares_sum_to_one(workbook):
@@ -93,4 +95,4 @@ def test_supplier_shares_sum_to_one(workbook):
 
 def test_findings_sheet_lists_generated_invoices(workbook, expected):
     rules = [row[0] for row in workbook["Constats"].iter_rows(min_row=2, values_only=True)]
-    assert rules.count("invoice-generated") == expected["generated"]
+    assert rules.count("Facture générée") == expected["generated"]

@@ -42,7 +42,7 @@ def data_rows(sheet):
 def test_workbook_has_the_four_sheets_in_order(run):
     _, workbook, _ = run
     assert workbook.sheetnames == ["Commandes", "CA par mois", "Stock par entrepôt", "Clients", "Fournisseurs",
-                                   "Tendance hebdo", "Stock bas", "Graphiques", "Constats"]
+                                   "Tendance hebdo", "Tendance mensuelle", "Stock bas", "Graphiques", "Constats", "Rejets"]
 
 
 def test_order_lines_total_matches_the_independent_computation(run):
@@ -82,6 +82,9 @@ def test_revenue_by_month_matches(run):
     rows = list(sheet.iter_rows(min_row=2, values_only=True))[:-1]
     by_month = {}
     for month, _category, _count, _quantity, revenue in rows:
+        # Months are real dates, the first of the month (issue 12), shown as "janvier 2025".
+        assert month.day == 1 and sheet.cell(row=2, column=1).number_format == "[$-40C]mmmm yyyy"
+        month = f"{month:%Y-%m}"
         by_month[month] = by_month.get(month, Decimal(0)) + cents(revenue)
     assert by_month == {month: Decimal(value) for month, value in EXPECTED["revenue_by_month"].items()}
     assert sum(row[2] for row in rows) == EXPECTED["valid_orders"]
@@ -102,9 +105,23 @@ def test_stock_by_warehouse_matches(run):
 def test_customer_supplier_and_trend_sheets_add_up_to_the_revenue(run):
     _, workbook, _ = run
     revenue = Decimal(EXPECTED["revenue_total"])
-    for name, column in [("Clients", 4), ("Fournisseurs", 4), ("Tendance hebdo", 2)]:
+    for name, column in [("Fournisseurs", 4), ("Tendance hebdo", 2), ("Tendance mensuelle", 2)]:
         rows = list(workbook[name].iter_rows(min_row=2, values_only=True))[:-1]
         assert sum(cents(row[column]) for row in rows) == revenue, name
+    # Customers' revenue is net of refunds (rule 6, issue 12): the gross less every refund of the database's
+    # returns (all valid; a missing refund defaults to quantity × unit price), recomputed here.
+    refunds = subprocess.run(["sqlite3", str(ROOT / "fixtures" / "inventory.sqlite3"),
+                              "SELECT r.montant_remboursement, r.quantite, p.prix_unit FROM stock_retour r "
+                              "JOIN stock_facture f ON f.id = r.facture_id JOIN stock_commande c ON c.code_cmd = f.commande_id "
+                              "JOIN stock_produit p ON p.code_prod = c.produit_id"], capture_output=True, text=True, check=True)
+    refunded = Decimal(0)
+    for line in refunds.stdout.splitlines():
+        amount, quantity, price = line.split("|")
+        refunded += (Decimal(amount) if amount else Decimal(quantity) * Decimal(price)).quantize(Decimal("0.01"))
+    customers = list(workbook["Clients"].iter_rows(min_row=2, values_only=True))[:-1]
+    assert workbook["Clients"]["E1"].value == "CA net"
+    assert sum(cents(row[4]) for row in customers) == revenue - refunded
+    assert {row[2] for row in customers} <= {0, 1, None} and workbook["Clients"]["C2"].number_format == '"Oui";"Oui";"Non"'
     shares = [row[5] for row in list(workbook["Fournisseurs"].iter_rows(min_row=2, values_only=True))[:-1]]
     assert abs(sum(shares) - 1) < 0.001
     assert workbook["Fournisseurs"]["D2"].number_format == "0.00%"
@@ -114,8 +131,9 @@ def test_findings_sheet_lists_every_finding(run):
     out, workbook, _ = run
     rows = list(workbook["Constats"].iter_rows(min_row=2, values_only=True))
     findings = EXPECTED["findings"]
-    assert sorted(row[0] for row in rows) == sorted(["order-total-mismatch"] * findings["total_mismatch_count"]
-                                                    + ["stock-legacy-quantity"] * len(findings["legacy_quantity_mismatch_products"]))
+    # Rules in words (issue 12); the codes stay in findings.csv.
+    assert sorted(row[0] for row in rows) == sorted(["Montant de commande différent du recalcul"] * findings["total_mismatch_count"]
+                                                    + ["Quantité historique différente des lignes de stock"] * len(findings["legacy_quantity_mismatch_products"]))
     assert len(rows) == len((out / "findings.csv").read_text().splitlines()) - 1
 
 
@@ -132,7 +150,7 @@ def test_run_json_reconciles_every_stage_and_lists_the_workbook(run):
     assert report["status"] == "succeeded" and report["exit_code"] == 0
     for stage in report["stages"]:
         assert stage["rows_in"] == stage["rows_out"] + stage["rows_rejected"] + stage["rows_filtered"], stage
-    assert report["outputs"] == [str(out / f"inventaire-{AS_OF}.xlsx"), str(out / f"rapport-{AS_OF}.html"),
+    assert report["outputs"] == [str(out / f"inventaire-{AS_OF}.xlsx"), str(out / f"rapport-{AS_OF}.html"), str(out / f"rapport-{AS_OF}.json"),
                                  str(out / "outbox" / f"nightly-inventory-{AS_OF}.eml")]
     assert report["rejects"] == 7
     assert f"inventaire-{AS_OF}.xlsx" in stdout

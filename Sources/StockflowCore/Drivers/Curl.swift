@@ -409,17 +409,30 @@ func encodeAddress(_ text: String) -> String {
 /// most 75 characters and cut between characters.
 func encodeHeaderText(_ text: String) -> String {
     let clean = text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
-    if clean.unicodeScalars.allSatisfy({ $0.isASCII }) { return clean }
+    // RFC 5322 §2.2.3: lines of at most 78 characters, folded with CRLF and a space.
+    if clean.unicodeScalars.allSatisfy({ $0.isASCII }) {
+        var lines: [String] = []
+        var current: String?
+        for word in clean.split(separator: " ", omittingEmptySubsequences: false) {
+            if let line = current, line.count + 1 + word.count > 66, !line.isEmpty {
+                lines.append(line)
+                current = String(word)
+            } else {
+                current = current.map { $0 + " " + word } ?? String(word)
+            }
+        }
+        return (lines + [current ?? ""]).joined(separator: "\r\n ")
+    }
     var words: [String] = []
     var current = ""
     for character in clean {
-        // 45 bytes of UTF-8 make 60 base64 characters, plus 12 for =?UTF-8?B?...?=.
-        if (current + String(character)).utf8.count > 45 {
+        // 39 bytes of UTF-8 make 52 base64 characters, plus 12 for =?UTF-8?B?...?=: with "Subject: " a line stays under 78.
+        if (current + String(character)).utf8.count > 39 {
             words.append(current)
             current = ""
         }
         current.append(character)
     }
     if !current.isEmpty { words.append(current) }
-    return words.map { "=?UTF-8?B?\(Data($0.utf8).base64EncodedString())?=" }.joined(separator: " ")
+    return words.map { "=?UTF-8?B?\(Data($0.utf8).base64EncodedString())?=" }.joined(separator: "\r\n ")
 }

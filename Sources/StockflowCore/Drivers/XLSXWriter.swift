@@ -457,6 +457,35 @@ public final class XLSXWorksheet {
         worksheet_set_tab_color(sheet, lxwColor(rgb))
     }
 
+    // MARK: - Page setup
+
+    /// How a sheet prints: orientation, A4, scaled to `pagesWide` pages across (any number down),
+    /// the rows `repeatRows` on every page, a footer (Excel's `&L`, `&C`, `&R`, `&P`, `&N` codes) and the print area.
+    public func setPageSetup(_ setup: XLSXPageSetup) throws {
+        let context = "setting the page setup of \(quotedName)"
+        let (sheet, _) = try prepare(nil, context)
+        if setup.landscape { worksheet_set_landscape(sheet) } else { worksheet_set_portrait(sheet) }
+        worksheet_set_paper(sheet, 9)  // A4
+        worksheet_set_margins(sheet, 0.5, 0.5, 0.6, 0.7)
+        if let wide = setup.pagesWide { worksheet_fit_to_pages(sheet, UInt16(clamping: wide), 0) }
+        if let rows = setup.repeatRows {
+            try check(worksheet_repeat_rows(sheet, try row(rows.lowerBound, context), try row(rows.upperBound, context)), context)
+        }
+        if let footer = setup.footer {
+            // Excel and libxlsxwriter cap a footer at 255 characters.
+            try check(stripNUL(String(footer.prefix(255))).withCString { worksheet_set_footer(sheet, $0) }, context)
+        }
+        if let area = setup.printArea {
+            try check(worksheet_print_area(sheet, try row(area.firstRow, context), try column(area.firstCol, context),
+                                           try row(area.lastRow, context), try column(area.lastCol, context)), context)
+        }
+        if !setup.rowBreaks.isEmpty {
+            // The C array ends with a 0 entry.
+            var breaks = try setup.rowBreaks.map { try row($0, context) } + [0]
+            try check(breaks.withUnsafeMutableBufferPointer { worksheet_set_h_pagebreaks(sheet, $0.baseAddress) }, context)
+        }
+    }
+
     // MARK: - Private helpers
 
     private var quotedName: String { "'\(name.replacingOccurrences(of: "'", with: "''"))'" }
@@ -508,6 +537,34 @@ public final class XLSXWorksheet {
             ? "constant_memory mode: rows must be written in ascending order and this row was already flushed"
             : nil
         throw XLSXError(error, context: context(), hint: hint)
+    }
+}
+
+/// How a worksheet prints (see `XLSXWorksheet.setPageSetup`).
+public struct XLSXPageSetup: Sendable, Equatable {
+    public var landscape: Bool
+    /// Pages across the sheet is scaled to; nil keeps 100 %.
+    public var pagesWide: Int?
+    /// Rows printed at the top of every page (0-based, inclusive).
+    public var repeatRows: ClosedRange<Int>?
+    public var footer: String?
+    public var printArea: (firstRow: Int, firstCol: Int, lastRow: Int, lastCol: Int)?
+    /// Rows that start a new page.
+    public var rowBreaks: [Int]
+
+    public init(landscape: Bool, pagesWide: Int? = 1, repeatRows: ClosedRange<Int>? = nil, footer: String? = nil,
+                printArea: (firstRow: Int, firstCol: Int, lastRow: Int, lastCol: Int)? = nil, rowBreaks: [Int] = []) {
+        self.landscape = landscape
+        self.pagesWide = pagesWide
+        self.repeatRows = repeatRows
+        self.footer = footer
+        self.printArea = printArea
+        self.rowBreaks = rowBreaks
+    }
+
+    public static func == (a: XLSXPageSetup, b: XLSXPageSetup) -> Bool {
+        a.landscape == b.landscape && a.pagesWide == b.pagesWide && a.repeatRows == b.repeatRows && a.footer == b.footer
+            && a.rowBreaks == b.rowBreaks && a.printArea.map { [$0.firstRow, $0.firstCol, $0.lastRow, $0.lastCol] } == b.printArea.map { [$0.firstRow, $0.firstCol, $0.lastRow, $0.lastCol] }
     }
 }
 
@@ -563,8 +620,11 @@ public final class XLSXChart {
 }
 
 extension XLSXWorkbook {
-    /// Makes a chart with a title and its series (libxlsxwriter copies every string).
-    public func addChart(_ kind: XLSXChartKind, title: String, series: [XLSXChartSeries]) throws -> XLSXChart {
+    /// Makes a chart with a title and its series (libxlsxwriter copies every string). `valueFormat` is the
+    /// Excel number format of the value axis (`#,##0," k€"`); `percentLabels` labels each slice of a pie
+    /// or doughnut with its share, `valueLabels` each bar or point with its value in `valueFormat`.
+    public func addChart(_ kind: XLSXChartKind, title: String, series: [XLSXChartSeries], valueFormat: String? = nil,
+                         categoryFormat: String? = nil, percentLabels: Bool = false, valueLabels: Bool = false) throws -> XLSXChart {
         let context = "adding \(kind.rawValue) chart \"\(title)\""
         let handle = try liveHandle(context)
         guard let pointer = workbook_add_chart(handle, kind.lxwValue) else {
@@ -579,6 +639,22 @@ extension XLSXWorkbook {
                 throw XLSXError(code: .invalidArgument, message: "chart_add_series rejected \(item.values)", context: context)
             }
             stripNUL(item.name).withCString { chart_series_set_name(added, $0) }
+            if percentLabels {
+                chart_series_set_labels(added)
+                chart_series_set_labels_options(added, 0, 0, 0)
+                chart_series_set_labels_percentage(added)
+                "0.0%".withCString { chart_series_set_labels_num_format(added, $0) }
+            } else if valueLabels {
+                chart_series_set_labels(added)
+                if let valueFormat { stripNUL(valueFormat).withCString { chart_series_set_labels_num_format(added, $0) } }
+            }
+        }
+        // libxlsxwriter's x_axis of a bar chart is its (horizontal) value axis; for columns and lines it is y_axis.
+        if let valueFormat, kind != .pie && kind != .doughnut, let axis = kind == .bar ? pointer.pointee.x_axis : pointer.pointee.y_axis {
+            stripNUL(valueFormat).withCString { chart_axis_set_num_format(axis, $0) }
+        }
+        if let categoryFormat, kind != .pie && kind != .doughnut, let axis = kind == .bar ? pointer.pointee.y_axis : pointer.pointee.x_axis {
+            stripNUL(categoryFormat).withCString { chart_axis_set_num_format(axis, $0) }
         }
         if series.count < 2 && kind != .pie && kind != .doughnut {
             chart_legend_set_position(pointer, UInt8(LXW_CHART_LEGEND_NONE.rawValue))

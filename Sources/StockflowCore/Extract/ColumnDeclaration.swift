@@ -12,12 +12,15 @@ public struct ColumnDeclaration: Sendable {
     public var scale: Int?
     /// Date or datetime pattern.
     public var format: DateFormat?
+    /// CSV only: whether spaces around an unquoted field are dropped (`trim:`); nil takes the stage's rule.
+    public var trim: Bool? = nil
 
     /// The output column.
     public var column: Column { Column(name, type, scale: scale) }
 
-    /// Reads `columns:` — a mapping of name to a type (`int`) or to `{type, from, nullable, scale, format}`.
-    static func read(_ node: ConfigNode, config: StageConfig, defaultNullable: Bool) -> [ColumnDeclaration] {
+    /// Reads `columns:` — a mapping of name to a type (`int`) or to `{type, from, nullable, scale, format}`
+    /// (and `trim` when `allowsTrim`, for CSV files).
+    static func read(_ node: ConfigNode, config: StageConfig, defaultNullable: Bool, allowsTrim: Bool = false) -> [ColumnDeclaration] {
         guard let entries = node.entries else {
             config.error("'columns' of stage '\(config.id)' maps column names to types (int, decimal, text, bool, date, datetime), found \(node.shapeName)", at: node.position)
             return []
@@ -29,16 +32,19 @@ public struct ColumnDeclaration: Sendable {
                                                 nullable: defaultNullable, scale: nil, format: nil)
             var typeNode: ConfigNode? = entry.value
             if let fields = entry.value.entries {
-                let allowed = ["type", "from", "nullable", "scale", "format"]
+                let allowed = ["type", "from", "nullable", "scale", "format"] + (allowsTrim ? ["trim"] : [])
                 for field in fields where !allowed.contains(field.key) {
                     config.error("unknown key '\(field.key)' in column '\(entry.key)' of stage '\(config.id)'\(didYouMean(field.key, allowed))", at: field.keyPosition)
                 }
                 typeNode = entry.value["type"]
                 if let from = entry.value["from"]?.scalar { declaration.sourceName = from }
-                if let nullable = entry.value["nullable"] {
-                    if let value = nullable.scalar.flatMap(parseBool) { declaration.nullable = value } else {
-                        config.error("'nullable' of column '\(entry.key)' must be true or false, found \(nullable.shapeName)", at: nullable.position)
+                for flag in ["nullable", "trim"] {
+                    guard let flagNode = entry.value[flag], allowed.contains(flag) else { continue }
+                    guard let value = flagNode.scalar.flatMap(parseBool) else {
+                        config.error("'\(flag)' of column '\(entry.key)' must be true or false, found \(flagNode.shapeName)", at: flagNode.position)
+                        continue
                     }
+                    if flag == "nullable" { declaration.nullable = value } else { declaration.trim = value }
                 }
                 if let scale = entry.value["scale"] {
                     if let value = scale.scalar.flatMap({ Int($0) }), (0...Money.maxScale).contains(value) {

@@ -10,6 +10,8 @@ public final class PostgresExtract: StageRunner, StageKind {
             OptionSpec("table", .string, "Table to read, optionally `schema.table`. Give `table` or `query`."),
             OptionSpec("query", .string, "SELECT statement to run instead of a table."),
             OptionSpec("retries", .int, default: "3", "Connection attempts after the first while the server is unreachable (1 s, 2 s, 4 s... apart)."),
+            IncrementalRead.option,
+            OptionSpec("change_query", .string, "For `skip_unchanged`: a query whose result changes whenever the rows read do (e.g. `SELECT max(updated_at), count(*) FROM stock_commande`). Without it a `table` read is fingerprinted by the table's counters in pg_stat_user_tables; a `query` read needs it."),
         ],
         example: """
         orders:
@@ -23,6 +25,10 @@ public final class PostgresExtract: StageRunner, StageKind {
     let displayName: String
     let scales: [Int?]
     public let outputSchema: Schema
+    /// `incremental:`, if any.
+    var incremental: IncrementalRead?
+    /// The table read (for its statistics), or nil for a query; and `change_query`.
+    var fingerprintSource: (table: String?, changeQuery: String?) = (nil, nil)
 
     init(options: PostgresConnectionOptions, sql: String, displayName: String, schema: Schema, scales: [Int?]) {
         self.options = options
@@ -51,12 +57,14 @@ public final class PostgresExtract: StageRunner, StageKind {
             config.error("stage '\(config.id)' needs exactly one of 'table' or 'query'")
             return nil
         }
-        let options = PostgresConnectionOptions(config.string("connection") ?? "", retries: config.int("retries", default: 3))
+        let options = PostgresConnectionOptions(config.string("connection") ?? "", retries: config.int("retries"))
         let sql: String
         if let table {
             sql = "SELECT * FROM " + table.split(separator: ".", maxSplits: 1).map { quoteIdentifier(String($0)) }.joined(separator: ".")
+        } else if let query {
+            sql = query
         } else {
-            sql = query!
+            return nil
         }
         do {
             let connection = try PostgresConnection(options)
@@ -68,7 +76,10 @@ public final class PostgresExtract: StageRunner, StageKind {
                 scales.append(scale)
                 return Column(column.name, type, scale: scale)
             })
-            return PostgresExtract(options: options, sql: sql, displayName: table ?? "query on \(connection.target)", schema: schema, scales: scales)
+            let extract = PostgresExtract(options: options, sql: sql, displayName: table ?? "query on \(connection.target)", schema: schema, scales: scales)
+            extract.incremental = IncrementalRead.read(config, schema: schema)
+            extract.fingerprintSource = (table, config.string("change_query"))
+            return extract
         } catch let error as PostgresError {
             config.diagnostics.error("stage '\(config.id)': \(error)", at: config.node[table == nil ? "query" : "table"]?.position ?? config.position, temporary: error.isTemporary)
             return nil
@@ -83,10 +94,13 @@ public final class PostgresExtract: StageRunner, StageKind {
         var batch = Batch(capacity: Batch.preferredSize)
         var ordinal: Int64 = 0
         let types = outputSchema.columns.map(\.type)
+        let bound = incremental.flatMap { context.incrementalBound($0) }
+        var tracker = incremental.map(WatermarkTracker.init)
         do {
             let connection = try PostgresConnection(options)
             try connection.execute("SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; SET extra_float_digits TO 1; SET client_encoding TO 'UTF8'")
-            try connection.forEachRow(sql) { row in
+            let query = incremental.flatMap { read in bound.map { read.wrap(sql, bound: read.postgresLiteral($0)) } } ?? sql
+            try connection.forEachRow(query) { row in
                 ordinal += 1
                 context.countRead(1)
                 var values = Row()
@@ -117,6 +131,7 @@ public final class PostgresExtract: StageRunner, StageKind {
                     try context.reject(origin, rule: "postgres-type", message: problem, row: (0..<row.count).map { row.text($0) }.joined(separator: "|"))
                     return true
                 }
+                tracker?.observe(values)
                 batch.append(values, origin: origin)
                 if batch.count >= Batch.preferredSize {
                     try emit(batch)
@@ -128,5 +143,6 @@ public final class PostgresExtract: StageRunner, StageKind {
             throw StageError("\(displayName): \(error)", kind: error.isTemporary ? .temporary : .failed)
         }
         try emit(batch)
+        if let tracker { context.recordWatermark(tracker, from: bound) }
     }
 }

@@ -11,6 +11,7 @@ public final class SQLiteExtract: StageRunner, StageKind {
             OptionSpec("query", .string, "SELECT statement to run instead of a table."),
             OptionSpec("columns", .mapping, "Columns to read with their types, overriding the declared ones: `name: type` or `name: {type, scale, from}`; `scale` rounds decimals stored as REAL to that many places."),
             OptionSpec("busy_timeout_ms", .int, default: "5000", "How long to wait for a locked database before failing with exit 75."),
+            IncrementalRead.option,
         ],
         example: """
         products:
@@ -34,6 +35,8 @@ public final class SQLiteExtract: StageRunner, StageKind {
     let declarations: [ColumnDeclaration]
     let busyTimeout: Int32
     public let outputSchema: Schema
+    /// `incremental:`, with the statement reading from a bound (`>= ?`).
+    var incremental: (read: IncrementalRead, sql: String)?
 
     init(databasePath: String, displayName: String, sql: String, keyName: String?, hasRowid: Bool,
          declarations: [ColumnDeclaration], busyTimeout: Int32) {
@@ -68,7 +71,7 @@ public final class SQLiteExtract: StageRunner, StageKind {
             config.error("stage '\(config.id)' needs exactly one of 'table' or 'query'")
             return nil
         }
-        let busy = Int32(config.int("busy_timeout_ms", default: 5000))
+        let busy = Int32(clamping: config.int("busy_timeout_ms"))
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let where_ = config.node["database"]?.position
         do {
@@ -94,12 +97,14 @@ public final class SQLiteExtract: StageRunner, StageKind {
                 }
                 hasRowid = (try? database.prepare("SELECT rowid FROM \(quoted) LIMIT 0")) != nil
                 // Only a lone INTEGER PRIMARY KEY is the rowid; `int`, `bigint` or composite keys are not.
-                if hasRowid, keyColumns.count == 1, keyColumns[0].type.uppercased() == "INTEGER" { keyName = keyColumns[0].name }
+                if hasRowid, keyColumns.count == 1, let key = keyColumns.first, key.type.uppercased() == "INTEGER" { keyName = key.name }
                 baseSQL = "SELECT * FROM \(quoted)"
-            } else {
+            } else if let query {
                 // The query becomes a subquery, where a trailing ';' is a syntax error.
-                baseSQL = query!.trimmingCharacters(in: .whitespacesAndNewlines)
+                baseSQL = query.trimmingCharacters(in: .whitespacesAndNewlines)
                 while baseSQL.hasSuffix(";") { baseSQL = baseSQL.dropLast().trimmingCharacters(in: .whitespacesAndNewlines) }
+            } else {
+                return nil
             }
             let probe = try database.prepare(baseSQL)
             var available: [(name: String, type: ColumnType)] = []
@@ -119,15 +124,20 @@ public final class SQLiteExtract: StageRunner, StageKind {
                 }
             }
             let selected = declarations.map { quoteIdentifier($0.sourceName) }.joined(separator: ", ")
-            let sql: String
-            if let table {
-                sql = "SELECT \(hasRowid ? "rowid, " : "")\(selected) FROM \(quoteIdentifier(table))\(hasRowid ? " ORDER BY rowid" : "")"
-            } else {
+            let incremental = IncrementalRead.read(config, schema: Schema(declarations.map(\.column)), sourceName: { name in
+                declarations.first { $0.name == name }?.sourceName ?? name
+            })
+            func select(_ filter: String) -> String {
+                if let table {
+                    return "SELECT \(hasRowid ? "rowid, " : "")\(selected) FROM \(quoteIdentifier(table))\(filter)\(hasRowid ? " ORDER BY rowid" : "")"
+                }
                 // The line break keeps a trailing `-- comment` of the query from hiding the ')'.
-                sql = "SELECT \(selected) FROM (\(baseSQL)\n)"
+                return "SELECT \(selected) FROM (\(baseSQL)\n)\(filter)"
             }
-            return SQLiteExtract(databasePath: url.path, displayName: table ?? "query in \(url.lastPathComponent)", sql: sql,
-                                 keyName: keyName, hasRowid: hasRowid, declarations: declarations, busyTimeout: busy)
+            let extract = SQLiteExtract(databasePath: url.path, displayName: table ?? "query in \(url.lastPathComponent)", sql: select(""),
+                                        keyName: keyName, hasRowid: hasRowid, declarations: declarations, busyTimeout: busy)
+            extract.incremental = incremental.map { ($0, select(" WHERE \(quoteIdentifier($0.sourceColumn)) >= ?")) }
+            return extract
         } catch let error as SQLiteError {
             if error.isNotADatabase {
                 config.error("'\(url.lastPathComponent)' is not an SQLite database (\(error.message))", at: where_)
@@ -146,9 +156,16 @@ public final class SQLiteExtract: StageRunner, StageKind {
     public func produce(_ context: StageContext, emit: Emit) throws {
         let statement: SQLiteStatement
         let database: SQLiteDatabase
+        let bound = incremental.flatMap { context.incrementalBound($0.read) }
+        var tracker = incremental.map { WatermarkTracker($0.read) }
         do {
             database = try SQLiteDatabase(path: databasePath, readOnly: true, busyTimeoutMilliseconds: busyTimeout)
-            statement = try database.prepare(sql)
+            if let bound, let incremental {
+                statement = try database.prepare(incremental.sql)
+                try incremental.read.bind(bound, to: statement)
+            } else {
+                statement = try database.prepare(sql)
+            }
         } catch let error as SQLiteError {
             throw stageError(error)
         }
@@ -178,9 +195,11 @@ public final class SQLiteExtract: StageRunner, StageKind {
                 try context.reject(origin, rule: "sqlite-type", message: failure, row: text)
                 continue
             }
+            tracker?.observe(row)
             try batch.append(row, origin: origin, flushingTo: emit)
         }
         try emit(batch)
+        if let tracker { context.recordWatermark(tracker, from: bound) }
     }
 
     private func stageError(_ error: SQLiteError) -> StageError {

@@ -29,13 +29,13 @@ public final class CSVLoad: StageRunner, StageKind {
     }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
-        guard let path = config.outputPath("path") else { return nil }
-        let text = config.string("delimiter", default: ",")!
+        guard let rows = config.input("rows"), let path = config.outputPath("path") else { return nil }
+        let text = config.text("delimiter")
         guard text.utf8.count == 1, let delimiter = text.utf8.first else {
             config.error("'delimiter' of stage '\(config.id)' must be one ASCII character, found '\(text)'", at: config.node["delimiter"]?.position)
             return nil
         }
-        return CSVLoad(path: path, delimiter: delimiter, schema: inputs[0])
+        return CSVLoad(path: path, delimiter: delimiter, schema: rows)
     }
 
     private func open(_ context: StageContext) throws -> CSVWriter {

@@ -12,15 +12,17 @@ public final class EmailLoad: StageRunner, StageKind {
             OptionSpec("cc", .list, "Copy recipients."),
             OptionSpec("subject", .string, default: "{{pipeline}} — {{as_of}}", "Subject, a Mustache template over the digest's fields (`pipeline`, `as_of`, `rejects`, `findings_count`, `kpis`)."),
             OptionSpec("attach", .list, "Ids of load stages whose files are attached (an xlsx workbook, an html_report)."),
+            OptionSpec("title", .string, defaultNote: "the pipeline's description, else its name", "Heading of the digest."),
+            OptionSpec("attach_rejects", .bool, default: "false", "Also attach rejects.csv when the run rejected rows (the digest lists the first ones)."),
             OptionSpec("max_attachment_mb", .int, default: "20", "A file larger than this is not attached (mail servers refuse big messages); the message names it and where it is instead."),
             OptionSpec("kpis", .list, "KPI lines of the digest, each `{label, input, value, agg?, format?}` as in html_report."),
-            OptionSpec("ca_file", .inputPath, default: "$STOCKFLOW_SMTP_CA_FILE, else the system's", "PEM file of the certificate authority (or self-signed certificate) the server is verified with."),
+            OptionSpec("ca_file", .inputPath, defaultNote: "$STOCKFLOW_SMTP_CA_FILE, else the system's", "PEM file of the certificate authority (or self-signed certificate) the server is verified with."),
             OptionSpec("timeout_seconds", .int, default: "60", "Seconds allowed for one attempt (connecting: at most 20)."),
-            OptionSpec("retries", .int, default: "the pipeline's retries: max_retries", "Further attempts after a 4xx reply or a connection failure; the waits follow the pipeline's `retries:` (exponential backoff with jitter)."),
-            OptionSpec("retry_delay_seconds", .int, default: "the pipeline's retries: initial_delay", "Wait before the first retry, overriding the pipeline's `retries: {initial_delay}`."),
+            OptionSpec("retries", .int, defaultNote: "the pipeline's retries: max_retries", "Further attempts after a 4xx reply or a connection failure; the waits follow the pipeline's `retries:` (exponential backoff with jitter)."),
+            OptionSpec("retry_delay_seconds", .int, defaultNote: "the pipeline's retries: initial_delay", "Wait before the first retry, overriding the pipeline's `retries: {initial_delay}`."),
             OptionSpec("outbox", .string, default: "outbox", "Folder under the output folder where .eml files are written."),
-            OptionSpec("template", .inputPath, default: "the bundled reports/digest.html.mustache", "Mustache template of the HTML body."),
-            OptionSpec("text_template", .inputPath, default: "the bundled reports/digest.txt.mustache", "Mustache template of the plain-text body."),
+            OptionSpec("template", .inputPath, defaultNote: "the bundled reports/digest.html.mustache", "Mustache template of the HTML body."),
+            OptionSpec("text_template", .inputPath, defaultNote: "the bundled reports/digest.txt.mustache", "Mustache template of the plain-text body."),
         ] + SMTPSettings.options,
         example: """
         digest:
@@ -52,6 +54,10 @@ public final class EmailLoad: StageRunner, StageKind {
     let html: ReportTemplate
     let text: ReportTemplate
     let locale: ReportLocale
+    /// The digest's heading: `title:`, else the pipeline's description.
+    var title: String?
+    /// Whether rejects.csv goes along when the run rejected rows.
+    var attachRejects = false
     let collector: ReportCollector
     /// Waits between attempts; tests make it instant.
     var sleep: (Double) -> Void = { Thread.sleep(forTimeInterval: $0) }
@@ -87,7 +93,7 @@ public final class EmailLoad: StageRunner, StageKind {
         let attach = config.stringList("attach") ?? []
         let schemas = ReportOptions.schemas(config, keys: ["kpis"], inputs: inputs)
         let kpis = ReportOptions.kpis(config, inputs: schemas)
-        let timeout = config.int("timeout_seconds", default: 60)
+        let timeout = config.int("timeout_seconds")
         let caFile = config.node["ca_file"] != nil ? config.inputPath("ca_file")?.path : nil
         let server = SMTPSettings.server(value: { config.string($0) }, environment: environment, caFile: caFile,
                                          timeout: timeout) { key, problem in
@@ -95,30 +101,33 @@ public final class EmailLoad: StageRunner, StageKind {
         }
         var retries = context.retries
         if config.node["retries"] != nil {
-            retries.maxRetries = config.int("retries", default: retries.maxRetries)
+            retries.maxRetries = config.int("retries")
             if retries.maxRetries < 0 || retries.maxRetries > 10 { config.error("'retries' must be between 0 and 10", at: config.node["retries"]?.position) }
             retries.maxRetries = min(max(retries.maxRetries, 0), 10)
         }
         if config.node["retry_delay_seconds"] != nil {
-            let delay = config.int("retry_delay_seconds", default: 0)
+            let delay = config.int("retry_delay_seconds")
             if delay < 0 { config.error("'retry_delay_seconds' must be 0 or more", at: config.node["retry_delay_seconds"]?.position) }
             retries.initialDelay = Double(max(delay, 0))
             retries.maxDelay = max(retries.maxDelay, retries.initialDelay)
         }
-        let outbox = config.string("outbox", default: "outbox")!
+        let outbox = config.text("outbox")
         if let problem = OutputPath.problem(with: outbox) {
             config.error("'outbox' of stage '\(config.id)' \(problem)", at: config.node["outbox"]?.position)
         }
         guard let htmlURL = BundledReports.resolve(config, option: "template", bundled: "digest.html.mustache"),
               let textURL = BundledReports.resolve(config, option: "text_template", bundled: "digest.txt.mustache") else { return nil }
         do {
-            let subject = try ReportTemplate.text(config.string("subject", default: "{{pipeline}} — {{as_of}}")!, named: "subject")
+            let subject = try ReportTemplate.text(config.text("subject"), named: "subject")
             let settings = Settings(from: from, to: to, cc: cc, attach: attach, server: server, retries: retries,
                                     outbox: outbox,
-                                    maxAttachmentBytes: max(config.int("max_attachment_mb", default: 20), 0) * 1_000_000)
-            return EmailLoad(settings: settings, subject: subject, html: try ReportTemplate.load(htmlURL), text: try ReportTemplate.load(textURL),
-                             locale: ReportLocale(context.settings),
-                             collector: ReportCollector(kpis: kpis, charts: [], ports: schemas.mapValues(\.port)))
+                                    maxAttachmentBytes: max(config.int("max_attachment_mb"), 0) * 1_000_000)
+            let load = EmailLoad(settings: settings, subject: subject, html: try ReportTemplate.load(htmlURL), text: try ReportTemplate.load(textURL),
+                                 locale: ReportLocale(context.settings),
+                                 collector: ReportCollector(kpis: kpis, charts: [], ports: schemas.mapValues(\.port)))
+            load.title = config.string("title") ?? context.description
+            load.attachRejects = config.bool("attach_rejects")
+            return load
         } catch {
             config.error("\(error)")
             return nil
@@ -134,10 +143,12 @@ public final class EmailLoad: StageRunner, StageKind {
     /// fails the run before anything is committed.
     public func finalize(_ context: StageContext) throws {
         var fields = RunFacts.context(context, locale: locale)
-        fields["kpis"] = collector.kpiTiles(locale: locale)
+        fields["kpis"] = collector.kpiTiles(locale: locale, asOf: context.run.asOf)
         fields["has_kpis"] = !collector.kpis.isEmpty
         fields["text"] = ReportWords.words(for: locale)
         fields["lang"] = locale.language
+        fields["title"] = title ?? context.run.pipelineName
+        fields["attaches_rejects"] = attachRejects && context.run.rejects.count > 0
         fields["attachments"] = settings.attach
         let domain = bareAddress(settings.from).split(separator: "@").last.map(String.init) ?? "stockflow.invalid"
         message = MailMessage(from: settings.from, to: settings.to, cc: settings.cc,
@@ -150,20 +161,30 @@ public final class EmailLoad: StageRunner, StageKind {
     /// server's trouble never costs the run its outputs.
     public func afterCommit(_ context: StageContext) throws {
         guard var message else { return }
+        var attached: [[URL]] = []
         for stage in settings.attach {
             let files = context.run.outputs.filesByStage[stage] ?? []
             guard !files.isEmpty else {
                 throw StageError("stage '\(stage)' named in 'attach' of '\(context.stageID)' wrote no file; attach names load stages of this pipeline (xlsx, html_report, csv)")
             }
+            attached.append(files)
+        }
+        if attachRejects && context.run.rejects.count > 0 {
+            attached.append([context.run.outputs.directory.appendingPathComponent(context.run.rejects.name)])
+        }
+        for files in attached {
             for file in files where FileManager.default.fileExists(atPath: file.path) {
                 // Mail servers commonly refuse messages over 20-25 MB: a larger file is named, not attached.
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
                 if bytes > settings.maxAttachmentBytes {
                     let size = String(format: "%.1f MB", Double(bytes) / 1_000_000)
-                    let line = "\(file.lastPathComponent) (\(size)) is not attached, over the \(settings.maxAttachmentBytes / 1_000_000) MB limit: \(file.path)"
+                    let limit = settings.maxAttachmentBytes / 1_000_000
+                    let line = locale.isFrench
+                        ? "\(file.lastPathComponent) (\(size)) n’est pas joint, au-delà de la limite de \(limit) Mo : il est dans le dossier de sortie du traitement."
+                        : "\(file.lastPathComponent) (\(size)) is not attached, over the \(limit) MB limit: it is in the run's output folder."
+                    context.note("\(line) (\(file.path))")
                     message.text += "\n\(line)\n"
                     message.html = message.html.replacingOccurrences(of: "</body>", with: "<p>\(escapeXML(line))</p></body>")
-                    context.note(line)
                     continue
                 }
                 message.attachments.append(MailAttachment(path: file.path, filename: file.lastPathComponent,

@@ -46,19 +46,23 @@ public final class PostgresLoad: StageRunner, StageKind {
     }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
-        guard let table = config.string("table") else { return nil }
+        guard let rows = config.input("rows"), let table = config.string("table") else { return nil }
         let parts = table.split(separator: ".", maxSplits: 1).map(String.init)
-        let mode = config.string("mode", default: "append")!
+        guard let tableName = parts.last else {
+            config.error("'table' of stage '\(config.id)' names a table, optionally schema.table, found '\(table)'", at: config.node["table"]?.position)
+            return nil
+        }
+        let mode = config.text("mode")
         let key = config.stringList("key") ?? []
         if mode == "upsert" && key.isEmpty {
             config.error("stage '\(config.id)' has mode upsert but no 'key': list the columns that identify a row", at: config.node["mode"]?.position)
             return nil
         }
-        for column in key where inputs[0].index(of: column) == nil {
-            config.error("key column '\(column)' is not in the input's columns (\(inputs[0].names.joined(separator: ", ")))\(didYouMean(column, inputs[0].names))", at: config.node["key"]?.position)
+        for column in key where rows.index(of: column) == nil {
+            config.error("key column '\(column)' is not in the input's columns (\(rows.names.joined(separator: ", ")))\(didYouMean(column, rows.names))", at: config.node["key"]?.position)
         }
-        return PostgresLoad(options: PostgresConnectionOptions(config.string("connection") ?? "", retries: config.int("retries", default: 3)),
-                            schemaName: parts.count == 2 ? parts[0] : nil, tableName: parts.last!, mode: mode, key: key, schema: inputs[0])
+        return PostgresLoad(options: PostgresConnectionOptions(config.string("connection") ?? "", retries: config.int("retries")),
+                            schemaName: parts.count == 2 ? parts.first : nil, tableName: tableName, mode: mode, key: key, schema: rows)
     }
 
     private func name(_ table: String) -> String { (schemaName.map { quoteIdentifier($0) + "." } ?? "") + quoteIdentifier(table) }

@@ -5,9 +5,9 @@ import Foundation
 public enum SMTPSettings {
     /// The keys with their docs, as both specs list them.
     public static let options: [OptionSpec] = [
-        OptionSpec("smtp_url", .string, default: "$STOCKFLOW_SMTP_URL", "`smtp://host:587` (STARTTLS per `starttls`) or `smtps://host:465` (TLS from the start). None: write the .eml to the outbox."),
-        OptionSpec("smtp_user", .string, default: "$STOCKFLOW_SMTP_USER", "AUTH user name."),
-        OptionSpec("smtp_password", .string, default: "$STOCKFLOW_SMTP_PASSWORD", "AUTH password: write `${SOME_VARIABLE}` so it comes from the environment, never the password itself. Never printed."),
+        OptionSpec("smtp_url", .string, defaultNote: "$STOCKFLOW_SMTP_URL", "`smtp://host:587` (STARTTLS per `starttls`) or `smtps://host:465` (TLS from the start). None: write the .eml to the outbox."),
+        OptionSpec("smtp_user", .string, defaultNote: "$STOCKFLOW_SMTP_USER", "AUTH user name."),
+        OptionSpec("smtp_password", .string, defaultNote: "$STOCKFLOW_SMTP_PASSWORD", "AUTH password: write `${SOME_VARIABLE}` so it comes from the environment, never the password itself. Never printed."),
         OptionSpec("starttls", .choice(STARTTLSPolicy.allCases.map(\.rawValue)), default: "required", "For `smtp://`: `required` fails when the server does not offer STARTTLS, `optional` upgrades when offered, `off` never upgrades."),
     ]
 

@@ -10,8 +10,9 @@ public final class XLSXLoad: StageRunner, StageKind {
             OptionSpec("sheets", .list, required: true, "Sheets in order, each `{name, input, columns?, headers?, totals?, formats?}`: `name` (≤ 27 characters), `input` (stage id), `columns` (subset and order, default all), `headers` (`{column: label}`), `totals` (columns summed in a totals row), `formats` (`{column: money | percent | number | integer | code | date | text}`; by default decimals are money, integers named code*/ *_id/id are codes, other integers numbers)."),
             OptionSpec("findings_sheet", .string, "Name of a last sheet listing the run's findings (rule, source, evidence), from every stage of the pipeline. No such sheet when absent."),
             OptionSpec("charts", .list, "Native Excel charts on a summary sheet, drawn from the workbook's own cells, each `{type, title?, sheet, categories, values}`: `type` bar, column, line, pie or doughnut; `sheet` (name of a sheet above); `categories` (its column of labels); `values` (one number column, or a list for several series)."),
-            OptionSpec("charts_sheet", .string, default: "Graphiques (fr_FR), Charts (en_US)", "Name of the summary sheet holding the charts, placed after the data sheets."),
-            OptionSpec("max_rows_per_sheet", .int, default: "1048576", "Rows per sheet (header and totals row included) before continuing on a next sheet; Excel's limit by default."),
+            OptionSpec("rejects_sheet", .string, defaultNote: "Rejets (fr_FR), Rejects (en_US)", "Name of the sheet listing the run's rejected rows (source file and line, rule in words, original values, amount, with the total of the amounts), added after the others when the run has rejects."),
+            OptionSpec("charts_sheet", .string, defaultNote: "Graphiques (fr_FR), Charts (en_US)", "Name of the summary sheet holding the charts, placed after the data sheets."),
+            OptionSpec("max_rows_per_sheet", .int, default: String(XLSXLimits.maxRows), "Rows per sheet (header and totals row included) before continuing on a next sheet; Excel's limit by default."),
         ],
         example: """
         workbook:
@@ -42,6 +43,9 @@ public final class XLSXLoad: StageRunner, StageKind {
         case "integer": return "#,##0"
         case "code": return "0"
         case "date": return french ? "dd/mm/yyyy" : "mm/dd/yyyy"
+        // A month is its first day shown as `janvier 2025`: a real date that sorts and filters; [$-40C] asks for French month names.
+        case "month": return french ? "[$-40C]mmmm yyyy" : "[$-409]mmmm yyyy"
+        case "bool": return french ? "\"Oui\";\"Oui\";\"Non\"" : "\"Yes\";\"Yes\";\"No\""
         case "text": return "@"
         default: return nil
         }
@@ -52,6 +56,8 @@ public final class XLSXLoad: StageRunner, StageKind {
         let worksheet: XLSXWorksheet
         var nextRow = 1
         var sums: [Int: Money] = [:]
+        /// The largest magnitude per column, for the unit of a chart's value axis.
+        var largest: [Int: Double] = [:]
         init(worksheet: XLSXWorksheet) { self.worksheet = worksheet }
     }
 
@@ -81,6 +87,11 @@ public final class XLSXLoad: StageRunner, StageKind {
 
     var charts: [ChartRequest] = []
     var chartsSheet = "Charts"
+    /// The sheet listing the run's rejects, added when there are any.
+    var rejectsSheet = "Rejets"
+    private var runPipeline: String?
+    private var runAsOf: CivilDate?
+    var locale: ReportLocale { ReportLocale(settings) }
 
     init(path: OutputPath, sheets: [Sheet], maxRows: Int, settings: PipelineSettings, findingsSheet: String?) {
         self.findingsSheet = findingsSheet
@@ -105,20 +116,33 @@ public final class XLSXLoad: StageRunner, StageKind {
         }
     }
 
+    /// The keys of one item of `sheets:` (described in the `sheets` option).
+    static let sheetOptions: [OptionSpec] = [
+        OptionSpec("name", .string, "Sheet name."), OptionSpec("input", .string, required: true, "Stage id."),
+        OptionSpec("columns", .list, "Columns, subset and order."), OptionSpec("headers", .mapping, "Column labels."),
+        OptionSpec("totals", .list, "Columns summed in a totals row."), OptionSpec("formats", .mapping, "Number formats by column."),
+    ]
+
+    /// The keys of one item of `charts:` (described in the `charts` option).
+    static let chartOptions: [OptionSpec] = [
+        OptionSpec("type", .choice(XLSXChartKind.allCases.map(\.rawValue)), required: true, "Chart type."),
+        OptionSpec("title", .string, "Title."), OptionSpec("sheet", .string, required: true, "Sheet drawn from."),
+        OptionSpec("categories", .string, required: true, "Column of labels."), OptionSpec("values", .any, required: true, "Number column(s)."),
+    ]
+
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
         guard let path = config.outputPath("path"), let items = config.node["sheets"]?.items else { return nil }
-        let maxRows = config.int("max_rows_per_sheet", default: XLSXLimits.maxRows)
+        let maxRows = config.int("max_rows_per_sheet")
         if maxRows < 3 || maxRows > XLSXLimits.maxRows {
             config.error("'max_rows_per_sheet' must be between 3 and \(XLSXLimits.maxRows)", at: config.node["max_rows_per_sheet"]?.position)
         }
         var sheets: [Sheet] = []
         var names = Set<String>()
-        for (index, item) in items.enumerated() where index < inputs.count {
-            let schema = inputs[index]
-            let allowed = ["name", "input", "columns", "headers", "totals", "formats"]
-            for entry in item.entries ?? [] where !allowed.contains(entry.key) {
-                config.error("unknown key '\(entry.key)' in a sheet of stage '\(config.id)'\(didYouMean(entry.key, allowed))", at: entry.keyPosition)
-            }
+        // `inputReferences` has one reference per sheet naming its input, in order: pair them up.
+        let sheetItems = items.filter { $0["input"]?.scalar != nil }
+        for (index, (item, schema)) in zip(sheetItems, inputs).enumerated() {
+            OptionTable(item, options: sheetOptions, place: "a sheet of stage '\(config.id)'", diagnostics: config.diagnostics)
+                .reportUnknownKeys()
             let name = item["name"]?.scalar ?? "Sheet\(index + 1)"
             if name.count > 27 || name.contains(where: { "[]:*?/\\".contains($0) }) || name.hasPrefix("'") {
                 config.error("sheet name '\(name)' must have at most 27 characters (31 in Excel, less room for a ' (2)' continuation) and none of []:*?/\\", at: item["name"]?.position ?? item.position)
@@ -159,7 +183,7 @@ public final class XLSXLoad: StageRunner, StageKind {
                     config.error("format for unknown column '\(entry.key)' in sheet '\(name)'\(didYouMean(entry.key, schema.names))", at: entry.keyPosition)
                     continue
                 }
-                let names = ["money", "percent", "number", "integer", "code", "date", "text"]
+                let names = ["money", "percent", "number", "integer", "code", "date", "month", "text", "words"]
                 guard let formatName = entry.value.scalar, names.contains(formatName) else {
                     config.error("format of column '\(entry.key)' must be one of \(names.joined(separator: ", ")), found \(entry.value.shapeName)", at: entry.value.position)
                     continue
@@ -175,6 +199,10 @@ public final class XLSXLoad: StageRunner, StageKind {
         let load = XLSXLoad(path: path, sheets: sheets, maxRows: maxRows, settings: context.settings, findingsSheet: findingsSheet)
         load.charts = chartRequests(config, sheets: sheets)
         load.chartsSheet = config.string("charts_sheet") ?? (context.settings.locale == "fr_FR" ? "Graphiques" : "Charts")
+        load.rejectsSheet = config.string("rejects_sheet") ?? (context.settings.locale == "fr_FR" ? "Rejets" : "Rejects")
+        if names.contains(load.rejectsSheet.lowercased()) || load.rejectsSheet.lowercased() == findingsSheet?.lowercased() {
+            config.error("rejects_sheet '\(load.rejectsSheet)' has the name of another sheet; set 'rejects_sheet:' to another name", at: config.node["rejects_sheet"]?.position)
+        }
         if !load.charts.isEmpty && (names.contains(load.chartsSheet.lowercased()) || load.chartsSheet.lowercased() == findingsSheet?.lowercased()) {
             config.error("charts_sheet '\(load.chartsSheet)' has the name of another sheet", at: config.node["charts_sheet"]?.position)
         }
@@ -184,10 +212,8 @@ public final class XLSXLoad: StageRunner, StageKind {
     /// Reads `charts:` against the sheets' columns.
     static func chartRequests(_ config: StageConfig, sheets: [Sheet]) -> [ChartRequest] {
         (config.node["charts"]?.items ?? []).compactMap { item in
-            let allowed = ["type", "title", "sheet", "categories", "values"]
-            for entry in item.entries ?? [] where !allowed.contains(entry.key) {
-                config.error("unknown key '\(entry.key)' in a chart of stage '\(config.id)'\(didYouMean(entry.key, allowed))", at: entry.keyPosition)
-            }
+            OptionTable(item, options: chartOptions, place: "a chart of stage '\(config.id)'", diagnostics: config.diagnostics)
+                .reportUnknownKeys()
             let kinds = XLSXChartKind.allCases.map(\.rawValue)
             guard let kind = item["type"]?.scalar.flatMap(XLSXChartKind.init(rawValue:)) else {
                 config.error("each chart needs 'type:' one of \(kinds.joined(separator: ", ")), found \(item["type"]?.shapeName ?? "nothing")", at: item["type"]?.position ?? item.position)
@@ -236,8 +262,33 @@ public final class XLSXLoad: StageRunner, StageKind {
                                 categories: XLSXChartSeries.range(sheet: part.worksheet.name, col: request.categories, firstRow: 1, lastRow: part.nextRow - 1),
                                 values: XLSXChartSeries.range(sheet: part.worksheet.name, col: value, firstRow: 1, lastRow: part.nextRow - 1))
             }
-            let chart = try workbook.addChart(request.kind, title: request.title, series: series)
-            try summary.insertChart(chart, row: 1 + (index / 2) * 24, col: 1 + (index % 2) * 10, xScale: 1.25, yScale: 1.5)
+            let shares = request.kind == .pie || request.kind == .doughnut
+            let chart = try workbook.addChart(request.kind, title: request.title, series: series,
+                                              valueFormat: shares ? nil : axisFormat(sheet: sheet, part: part, column: request.values[0]),
+                                              categoryFormat: sheet.formats[request.categories] == "month" ? (locale.isFrench ? "[$-40C]mmm yyyy" : "[$-409]mmm yyyy") : nil,
+                                              percentLabels: shares)
+            // One chart per landscape page: 30 rows each, a page break before every chart but the first.
+            try summary.insertChart(chart, row: 1 + index * XLSXLoad.rowsPerChart, col: 0, xScale: 1.6, yScale: 1.6)
+        }
+        try setUpPrinting(summary, widths: Array(repeating: 9, count: 13), lastRow: charts.count * XLSXLoad.rowsPerChart - 1,
+                          rowBreaks: (1..<max(charts.count, 1)).map { $0 * XLSXLoad.rowsPerChart }, landscape: true)
+    }
+
+    /// Rows of the charts sheet per chart (one landscape A4 page).
+    static let rowsPerChart = 30
+
+    /// The value axis format of a chart over a column: money in thousands with its unit (`700 k€`) once
+    /// amounts reach 10 000, else whole euros; counts with thousands grouped.
+    private func axisFormat(sheet: Sheet, part: Part, column: Int) -> String {
+        let symbol = currencySymbol
+        let isMoney = sheet.schema.columns[sheet.columns[column]].type == .decimal && (sheet.formats[column] ?? "money") == "money"
+        let large = (part.largest[column] ?? 0) >= 10_000
+        let french = locale.isFrench
+        switch (isMoney, large) {
+        case (true, true): return french ? "#,##0,\" k\(symbol)\"" : "\"\(symbol)\"#,##0,\"k\""
+        case (true, false): return french ? "#,##0\" \(symbol)\"" : "\"\(symbol)\"#,##0"
+        case (false, true): return french ? "#,##0,\" k\"" : "#,##0,\"k\""
+        case (false, false): return "#,##0"
         }
     }
 
@@ -271,6 +322,9 @@ public final class XLSXLoad: StageRunner, StageKind {
         case .datetime:
             key = "datetime"
             numberFormat = settings.locale == "fr_FR" ? "dd/mm/yyyy hh:mm" : "mm/dd/yyyy hh:mm"
+        case .bool:
+            key = "bool"
+            numberFormat = XLSXLoad.namedFormat("bool", locale: settings.locale, currency: currencySymbol)
         default:
             return nil
         }
@@ -293,6 +347,8 @@ public final class XLSXLoad: StageRunner, StageKind {
         let book = try XLSXWorkbook(path: temporary.path, constantMemory: true,
                                     tmpdir: temporary.deletingLastPathComponent().path)
         try book.setProperties(title: "\(context.run.pipelineName) \(context.run.asOf)", author: "stockflow")
+        runPipeline = context.run.pipelineName
+        runAsOf = context.run.asOf
         workbook = book
         parts = []
         widths = []
@@ -328,7 +384,15 @@ public final class XLSXLoad: StageRunner, StageKind {
                 parts[port].append(part)
             }
             for (position, column) in sheet.columns.enumerated() {
-                let value = row[column]
+                var value = row[column]
+                switch sheet.formats[position] {
+                case "month": value = XLSXLoad.firstDayOfMonth(value)
+                case "words": if case .text(let code) = value { value = .text(MessageCatalogue.valueWord(code).text(for: locale)) }
+                default: break
+                }
+                if let magnitude = value.asMoney?.approximateDouble.magnitude, magnitude > part.largest[position] ?? 0 {
+                    part.largest[position] = magnitude
+                }
                 let width = try write(value, to: part.worksheet, row: part.nextRow, col: position, format: columnFormats[position])
                 if width > widths[port][position] { widths[port][position] = width }
                 if sheet.totals.contains(position), let amount = value.asMoney {
@@ -357,7 +421,8 @@ public final class XLSXLoad: StageRunner, StageKind {
             // UTF-8 length: cheap (no grapheme walk per cell), a slight overestimate for accented text.
             return text.utf8.count + 1
         case .bool(let flag):
-            try sheet.writeBoolean(row: row, col: col, flag)
+            // 1 or 0 under a Oui/Non number format: filters and sums like a flag, reads as a word.
+            try sheet.writeNumber(row: row, col: col, flag ? 1 : 0, format: format)
             return 6
         case .date(let date):
             try sheet.writeNumber(row: row, col: col, date.excelSerial, format: format)
@@ -371,6 +436,7 @@ public final class XLSXLoad: StageRunner, StageKind {
     private func closePart(_ part: Part, sheet: Sheet, port: Int) throws {
         let lastRow = max(part.nextRow - 1, 1)
         try part.worksheet.autofilter(firstRow: 0, firstCol: 0, lastRow: lastRow, lastCol: max(sheet.columns.count - 1, 0))
+        try setUpPrinting(part.worksheet, widths: widths[port], lastRow: sheet.totals.isEmpty ? lastRow : lastRow + 1)
         if !sheet.totals.isEmpty {
             let bold = try cachedFormat("total-label", XLSXFormatSpec(bold: true, borderBottom: nil))
             let labelColumn = (0..<sheet.columns.count).first { !sheet.totals.contains($0) }
@@ -409,6 +475,7 @@ public final class XLSXLoad: StageRunner, StageKind {
         guard workbook != nil else { return }
         try writeCharts(context)
         if let findingsSheet { try writeFindings(context.run.findings, named: findingsSheet) }
+        if context.run.rejects.count > 0 { try writeRejects(context.run.rejects, named: rejectsSheet) }
         do {
             try workbook?.close()
         } catch {
@@ -417,30 +484,105 @@ public final class XLSXLoad: StageRunner, StageKind {
         workbook = nil
     }
 
-    /// A sheet listing the run's findings: rule, stage, source and evidence, for the finance reader.
+    /// A sheet listing the run's findings: rule in words, stage, source and evidence, for the finance reader.
     private func writeFindings(_ log: IssueLog, named name: String) throws {
+        let french = locale.isFrench
+        let titles = french ? ["Règle", "Étape", "Source", "Constat", "Ligne"] : ["Rule", "Stage", "Source", "Finding", "Row"]
+        let rows = zip(log.firstEntries, log.firstDetails).map { entry, detail in
+            [MessageCatalogue.ruleName(entry[2]).text(for: locale), entry[0], MessageCatalogue.displaySource(entry[1]),
+             detail.message.text(for: locale), entry[4]]
+        }
+        try writeIssueSheet(named: name, titles: titles, rows: rows, amounts: nil, total: log.count, file: log.name)
+    }
+
+    /// The Rejets sheet: every rejected row with where it came from, the rule in words, its original
+    /// values and the amount it states, summed in a totals row, so the reader sees what the figures leave out.
+    private func writeRejects(_ log: IssueLog, named name: String) throws {
+        let french = locale.isFrench
+        let titles = french ? ["Source", "Étape", "Règle", "Motif", "Valeurs d’origine", "Montant"]
+            : ["Source", "Stage", "Rule", "Reason", "Original values", "Amount"]
+        let rows = zip(log.firstEntries, log.firstDetails).map { entry, detail in
+            [MessageCatalogue.displaySource(entry[1]), entry[0], MessageCatalogue.ruleName(entry[2]).text(for: locale),
+             detail.message.text(for: locale), entry[4]]
+        }
+        try writeIssueSheet(named: name, titles: titles, rows: rows, amounts: log.firstDetails.map(\.amount), total: log.count, file: log.name)
+    }
+
+    /// A sheet of text rows (findings or rejects), with an amount column and its total when `amounts` is given.
+    private func writeIssueSheet(named name: String, titles: [String], rows: [[String]], amounts: [Money?]?, total: Int, file: String) throws {
         guard let workbook else { return }
         let sheet = try workbook.addWorksheet(named: name)
         let header = try cachedFormat("header", XLSXFormatSpec(bold: true, backgroundColor: 0x1F4E78, fontColor: 0xFFFFFF,
                                                                borderBottom: .thin, verticalAlignment: .center, textWrap: true))
-        let titles = settings.locale == "fr_FR" ? ["Règle", "Étape", "Source", "Constat", "Ligne"] : ["Rule", "Stage", "Source", "Finding", "Row"]
+        let wrapped = try cachedFormat("wrapped", XLSXFormatSpec(verticalAlignment: .top, textWrap: true))
+        let money = try cachedFormat("money-top", XLSXFormatSpec(numberFormat: XLSXLoad.namedFormat("money", locale: settings.locale, currency: currencySymbol),
+                                                                  verticalAlignment: .top))
         for (index, title) in titles.enumerated() { try sheet.writeString(row: 0, col: index, title, format: header) }
+        // Long texts wrap in columns of at most 60 characters; each row is as tall as its longest text
+        // (set before its cells, as constant-memory mode requires).
         var widths = titles.map { $0.count + 2 }
-        for (offset, entry) in log.firstEntries.enumerated() {
-            let cells = [entry[2], entry[0], entry[1], entry[3], entry[4]]
+        for cells in rows {
+            for (index, cell) in cells.enumerated() where index < widths.count { widths[index] = min(max(widths[index], cell.count + 1), 60) }
+        }
+        if amounts != nil { widths[widths.count - 1] = max(widths[widths.count - 1], 14) }
+        var sum = Money.zero(scale: 2)
+        for (offset, cells) in rows.enumerated() {
+            let lines = cells.enumerated().map { index, cell in (cell.count + widths[index] - 2) / max(widths[index] - 1, 1) }.max() ?? 1
+            if lines > 1 { try sheet.setRow(offset + 1, height: Double(lines) * 15) }
             for (index, cell) in cells.enumerated() {
-                try sheet.writeString(row: offset + 1, col: index, cell)
-                widths[index] = max(widths[index], cell.utf8.count + 1)
+                try sheet.writeString(row: offset + 1, col: index, cell, format: wrapped)
+            }
+            if let amounts, offset < amounts.count, let amount = amounts[offset] {
+                try sheet.writeNumber(row: offset + 1, col: cells.count, amount.approximateDouble, format: money)
+                sum = try sum.adding(amount)
             }
         }
         // constant_memory: the filter range must be set before a row past it is written.
-        try sheet.autofilter(firstRow: 0, firstCol: 0, lastRow: max(log.firstEntries.count, 1), lastCol: titles.count - 1)
-        if log.count > log.firstEntries.count {
-            try sheet.writeString(row: log.firstEntries.count + 1, col: 0,
-                                  "… \(log.count - log.firstEntries.count) more in findings.csv")
+        try sheet.autofilter(firstRow: 0, firstCol: 0, lastRow: max(rows.count, 1), lastCol: titles.count - 1)
+        var lastRow = max(rows.count, 1)
+        if amounts != nil {
+            lastRow = rows.count + 1
+            let bold = try cachedFormat("total-label", XLSXFormatSpec(bold: true, borderBottom: nil))
+            let boldMoney = try cachedFormat("money-total", XLSXFormatSpec(bold: true, numberFormat: money.spec.numberFormat))
+            try sheet.writeString(row: lastRow, col: 0, locale.isFrench ? "Total des montants rejetés" : "Total of rejected amounts", format: bold)
+            let letter = columnLetters(titles.count - 1)
+            try sheet.writeFormula(row: lastRow, col: titles.count - 1, "=SUBTOTAL(109,\(letter)2:\(letter)\(rows.count + 1))",
+                                   cachedResult: sum.approximateDouble, format: boldMoney)
         }
-        for (index, width) in widths.enumerated() { try sheet.setColumn(first: index, last: index, width: Double(min(width, 80))) }
+        if total > rows.count {
+            lastRow += 1
+            try sheet.writeString(row: lastRow, col: 0, locale.isFrench ? "… \(total - rows.count) autres lignes dans \(file)" : "… \(total - rows.count) more in \(file)")
+        }
+        for (index, width) in widths.enumerated() { try sheet.setColumn(first: index, last: index, width: Double(width)) }
         try sheet.freezePanes(row: 1, col: 0)
+        try setUpPrinting(sheet, widths: widths, lastRow: lastRow)
+    }
+
+    /// The print layout of a data sheet: landscape when the columns are too wide for portrait A4, one
+    /// page wide, the header row on every page, a footer with the pipeline, the as-of date and the page.
+    private func setUpPrinting(_ sheet: XLSXWorksheet, widths: [Int], lastRow: Int, rowBreaks: [Int] = [], landscape: Bool? = nil) throws {
+        let characters = widths.map { min(max($0, 8), 60) }.reduce(0, +)
+        // About 95 characters of Calibri 11 fit across portrait A4 at 100 %.
+        try sheet.setPageSetup(XLSXPageSetup(landscape: landscape ?? (characters > 95), pagesWide: 1,
+                                             repeatRows: rowBreaks.isEmpty ? 0...0 : nil, footer: footer,
+                                             printArea: (0, 0, lastRow, max(widths.count - 1, 0)), rowBreaks: rowBreaks))
+    }
+
+    /// `&L` pipeline · as of &R page N / M, with `&` in names doubled (Excel's footer codes start with `&`).
+    private var footer: String {
+        let pipeline = (runPipeline ?? "").replacingOccurrences(of: "&", with: "&&")
+        let asOf = runAsOf.map { locale.date($0) } ?? ""
+        return locale.isFrench ? "&L\(pipeline) · situation au \(asOf)&Rpage &P / &N" : "&L\(pipeline) · as of \(asOf)&Rpage &P / &N"
+    }
+}
+
+extension XLSXLoad {
+    /// A `2025-01` month label as the date of its first day; other values as they are.
+    static func firstDayOfMonth(_ value: Value) -> Value {
+        guard case .text(let label) = value, label.count == 7, label.utf8.dropFirst(4).first == UInt8(ascii: "-"),
+              let year = Int(label.prefix(4)), let month = Int(label.suffix(2)),
+              let day = CivilDate(year: year, month: month, day: 1) else { return value }
+        return .date(day)
     }
 }
 

@@ -44,13 +44,13 @@ public final class SQLiteMigrationExtract: StageRunner, StageKind {
         guard let database = config.inputPath("database") else { return nil }
         var options = MigrationOptions(sqlitePath: database.path,
                                        connection: PostgresConnectionOptions(config.string("connection") ?? "", retries: 0))
-        options.schema = config.string("schema", default: "public")!
-        options.jobs = config.int("jobs", default: 2)
+        options.schema = config.text("schema")
+        options.jobs = config.int("jobs")
         if !(1...64).contains(options.jobs) {
             config.error("'jobs' of stage '\(config.id)' must be between 1 and 64, found \(options.jobs)", at: config.node["jobs"]?.position)
         }
-        options.ifExists = IfExists(rawValue: config.string("if_exists", default: "fail")!) ?? .fail
-        options.carryValid = config.bool("carry_valid", default: false)
+        options.ifExists = config.choice("if_exists") ?? options.ifExists
+        options.carryValid = config.bool("carry_valid")
         for hint in config.stringList("decimal") ?? [] {
             guard let (key, value) = parseDecimalHint(hint) else {
                 config.error("'decimal' item '\(hint)' of stage '\(config.id)' must look like stock_produit.prix_unit=10,2", at: config.node["decimal"]?.position)
@@ -69,7 +69,7 @@ public final class SQLiteMigrationExtract: StageRunner, StageKind {
             }
             djangoProject = url
         }
-        return SQLiteMigrationExtract(options: options, verifyOnly: config.bool("verify_only", default: false), djangoProject: djangoProject)
+        return SQLiteMigrationExtract(options: options, verifyOnly: config.bool("verify_only"), djangoProject: djangoProject)
     }
 
     public func produce(_ context: StageContext, emit: Emit) throws {

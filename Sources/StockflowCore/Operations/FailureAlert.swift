@@ -9,11 +9,24 @@ public struct FailureAlert: Sendable, Equatable {
     /// Sender; the email load's default when absent.
     public var from: String?
     /// Subject; `{pipeline}`, `{as_of}` and `{status}` are replaced.
-    public var subject = "stockflow: {pipeline} as of {as_of} {status}"
+    public var subject: String
     /// SMTP settings as written (`smtp_url`, `smtp_user`, `smtp_password`, `starttls`), read by `SMTPSettings`.
     public var smtp: [String: String] = [:]
     /// How many of the run's last log lines the message carries.
-    public var logLines = 50
+    public var logLines: Int
+
+    /// An alert to `to`, its other fields at the defaults the options table states.
+    public init(to: [String]) {
+        let defaults = OptionTable(nil, options: Self.emailOptions, place: "on_failure email", diagnostics: DiagnosticCollector())
+        self.to = to
+        subject = defaults.text("subject")
+        logLines = defaults.int("log_lines")
+    }
+
+    /// The keys of `on_failure:` with their docs.
+    public static let options: [OptionSpec] = [
+        OptionSpec("email", .mapping, required: true, "The alert email (keys below)."),
+    ]
 
     /// The keys of `on_failure: {email: ...}` with their docs.
     public static let emailOptions: [OptionSpec] = [
@@ -27,53 +40,45 @@ public struct FailureAlert: Sendable, Equatable {
     /// Reads `on_failure:`; problems go to `diagnostics`.
     static func read(_ node: ConfigNode?, diagnostics: DiagnosticCollector) -> FailureAlert? {
         guard let node else { return nil }
-        guard let entries = node.entries else {
+        guard node.entries != nil else {
             diagnostics.error("'on_failure' must be a mapping like {email: {to: [ops@example.com]}}, found \(node.shapeName)", at: node.position)
             return nil
         }
-        for entry in entries where entry.key != "email" {
-            diagnostics.error("unknown key '\(entry.key)' in on_failure; the only action is 'email'", at: entry.keyPosition)
-        }
+        OptionTable(node, options: options, place: "on_failure", diagnostics: diagnostics)
+            .reportUnknownKeys(hint: "; the only action is 'email'")
         guard let email = node["email"] else {
             diagnostics.error("on_failure needs 'email: {to: [...]}'", at: node.position)
             return nil
         }
-        guard let fields = email.entries else {
+        guard email.entries != nil else {
             diagnostics.error("on_failure 'email' must be a mapping like {to: [ops@example.com]}, found \(email.shapeName)", at: email.position)
             return nil
         }
-        var alert = FailureAlert(to: [])
-        let allowed = emailOptions.map(\.name)
-        func addresses(_ value: ConfigNode, key: String) -> [String] {
+        let table = OptionTable(email, options: emailOptions, place: "on_failure email", diagnostics: diagnostics)
+        table.reportUnknownKeys()
+        func addresses(_ key: String) -> [String] {
+            guard let value = email[key] else { return [] }
             let items = value.items.map { $0.compactMap(\.scalar) } ?? value.scalar.map { [$0] } ?? []
             for item in items where !looksLikeAddress(item) {
                 diagnostics.error("on_failure email '\(key)': '\(item)' is not an email address", at: value.position)
             }
             return items
         }
-        for entry in fields {
-            let text = entry.value.scalar ?? ""
-            switch entry.key {
-            case "to": alert.to = addresses(entry.value, key: "to")
-            case "cc": alert.cc = addresses(entry.value, key: "cc")
-            case "from":
-                if looksLikeAddress(text) { alert.from = text } else {
-                    diagnostics.error("on_failure email 'from': '\(text)' is not an email address", at: entry.value.position)
-                }
-            case "subject": alert.subject = text
-            case "smtp_url", "smtp_user", "smtp_password": alert.smtp[entry.key] = text
-            case "starttls":
-                if ["required", "optional", "off"].contains(text) { alert.smtp["starttls"] = text } else {
-                    diagnostics.error("on_failure email 'starttls' must be required, optional or off, found \(entry.value.shapeName)", at: entry.value.position)
-                }
-            case "log_lines":
-                if let value = Int(text), (0...10_000).contains(value) { alert.logLines = value } else {
-                    diagnostics.error("on_failure email 'log_lines' must be a whole number from 0 to 10000, found \(entry.value.shapeName)", at: entry.value.position)
-                }
-            default:
-                diagnostics.error("unknown key '\(entry.key)' in on_failure email\(didYouMean(entry.key, allowed))", at: entry.keyPosition)
+        var alert = FailureAlert(to: addresses("to"))
+        alert.cc = addresses("cc")
+        if let from = email["from"] {
+            if let text = from.scalar, looksLikeAddress(text) { alert.from = text } else {
+                diagnostics.error("on_failure email 'from': \(from.shapeName) is not an email address", at: from.position)
             }
         }
+        alert.subject = table.text("subject")
+        for key in ["smtp_url", "smtp_user", "smtp_password"] { alert.smtp[key] = table.string(key) }
+        var policies: [String] = []
+        if case .choice(let choices)? = table.option("starttls")?.kind { policies = choices }
+        alert.smtp["starttls"] = table.parsed("starttls", label: "on_failure email ", expected: policies.joined(separator: ", ")) { policies.contains($0) ? $0 : nil }
+        alert.logLines = table.parsed("log_lines", label: "on_failure email ", expected: "a whole number from 0 to 10000") { text in
+            Int(text).flatMap { (0...10_000).contains($0) ? $0 : nil }
+        } ?? alert.logLines
         if alert.to.isEmpty {
             diagnostics.error("on_failure email needs 'to' with at least one address", at: email.position)
         }

@@ -5,19 +5,35 @@ import Foundation
 /// stays temporary, so the run ends with exit 75.
 public struct RetryPolicy: Sendable, Equatable {
     /// Attempts after the first one.
-    public var maxRetries = 3
+    public var maxRetries: Int
     /// Seconds before the first retry.
-    public var initialDelay: Double = 1
+    public var initialDelay: Double
     /// The longest wait between two attempts, in seconds.
-    public var maxDelay: Double = 60
+    public var maxDelay: Double
     /// Each wait is this many times the previous one.
-    public var multiplier: Double = 2
+    public var multiplier: Double
     /// Fraction of each wait drawn at random (0 = fixed waits, 1 = anywhere from 0 to the full wait),
     /// so that runs failing together do not retry together.
-    public var jitter: Double = 0.5
+    public var jitter: Double
 
-    /// The default policy.
-    public init() {}
+    /// The default policy, as the options table states it.
+    public init() {
+        self.init(OptionTable(nil, options: Self.options, place: "retries", diagnostics: DiagnosticCollector()))
+    }
+
+    /// The policy of a `retries:` table; values out of range are reported and replaced by the defaults.
+    private init(_ table: OptionTable) {
+        func seconds(_ name: String, _ range: ClosedRange<Double>, _ what: String) -> Double {
+            table.parsed(name, label: "retries ", expected: what) { Double($0).flatMap { range.contains($0) ? $0 : nil } } ?? 0
+        }
+        maxRetries = table.parsed("max_retries", label: "retries ", expected: "a whole number from 0 to 100") { text in
+            Int(text).flatMap { (0...100).contains($0) ? $0 : nil }
+        } ?? 0
+        initialDelay = seconds("initial_delay", 0...3600, "a number of seconds from 0 to 3600")
+        maxDelay = seconds("max_delay", 0...86_400, "a number of seconds from 0 to 86400")
+        multiplier = seconds("multiplier", 1...10, "a number from 1 to 10")
+        jitter = seconds("jitter", 0...1, "a fraction from 0 to 1")
+    }
 
     /// The keys of `retries:` with their docs.
     public static let options: [OptionSpec] = [
@@ -56,33 +72,14 @@ public struct RetryPolicy: Sendable, Equatable {
 
     /// Reads `retries:`; problems go to `diagnostics`.
     static func read(_ node: ConfigNode?, diagnostics: DiagnosticCollector) -> RetryPolicy {
-        var policy = RetryPolicy()
-        guard let node else { return policy }
-        guard let entries = node.entries else {
+        guard let node else { return RetryPolicy() }
+        guard node.entries != nil else {
             diagnostics.error("'retries' must be a mapping like {max_retries: 3, initial_delay: 1}, found \(node.shapeName)", at: node.position)
-            return policy
+            return RetryPolicy()
         }
-        let allowed = options.map(\.name)
-        for entry in entries {
-            let text = entry.value.scalar ?? ""
-            func number(_ range: ClosedRange<Double>, _ what: String) -> Double? {
-                if let value = Double(text), range.contains(value) { return value }
-                diagnostics.error("retries '\(entry.key)' must be \(what), found \(entry.value.shapeName)", at: entry.value.position)
-                return nil
-            }
-            switch entry.key {
-            case "max_retries":
-                if let value = Int(text), (0...100).contains(value) { policy.maxRetries = value } else {
-                    diagnostics.error("retries 'max_retries' must be a whole number from 0 to 100, found \(entry.value.shapeName)", at: entry.value.position)
-                }
-            case "initial_delay": policy.initialDelay = number(0...3600, "a number of seconds from 0 to 3600") ?? policy.initialDelay
-            case "max_delay": policy.maxDelay = number(0...86_400, "a number of seconds from 0 to 86400") ?? policy.maxDelay
-            case "multiplier": policy.multiplier = number(1...10, "a number from 1 to 10") ?? policy.multiplier
-            case "jitter": policy.jitter = number(0...1, "a fraction from 0 to 1") ?? policy.jitter
-            default:
-                diagnostics.error("unknown key '\(entry.key)' in retries\(didYouMean(entry.key, allowed))", at: entry.keyPosition)
-            }
-        }
+        let table = OptionTable(node, options: options, place: "retries", diagnostics: diagnostics)
+        table.reportUnknownKeys()
+        let policy = RetryPolicy(table)
         if policy.maxDelay < policy.initialDelay, let position = node["max_delay"]?.position {
             diagnostics.error("retries 'max_delay' (\(policy.maxDelay)) is shorter than 'initial_delay' (\(policy.initialDelay))", at: position)
         }

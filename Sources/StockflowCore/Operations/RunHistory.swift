@@ -193,10 +193,3 @@ public final class RunHistory: ScheduleCursorStore {
         }
     }
 }
-
-/// Parses the ISO 8601 UTC text `iso8601(_:)` writes.
-public func parseISO8601(_ text: String) -> Date? {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.date(from: text)
-}

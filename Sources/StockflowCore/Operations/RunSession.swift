@@ -18,10 +18,16 @@ public final class RunSession {
         public var trigger: String
         /// The fire time a scheduled run is for.
         public var scheduledFor: String?
+        /// Run even when `skip_unchanged` finds the inputs unchanged (`run --force`).
+        public var force = false
+        /// Read incremental extracts in full, ignoring their watermarks (`run --full-refresh`).
+        public var fullRefresh = false
 
         /// Describes a run; `trigger` follows from `scheduledFor` unless given.
         public init(outputDirectory: URL, statePath: String = RunHistory.defaultPath, metricsFile: String? = nil,
-                    scheduledFor: String? = nil, trigger: String? = nil) {
+                    scheduledFor: String? = nil, trigger: String? = nil, force: Bool = false, fullRefresh: Bool = false) {
+            self.force = force
+            self.fullRefresh = fullRefresh
             self.outputDirectory = outputDirectory
             self.statePath = statePath
             self.metricsFile = metricsFile
@@ -58,6 +64,8 @@ public final class RunSession {
     private let logger: Logger
     private let redact: @Sendable (String) -> String
     private let logTail: (Int) -> [String]
+    /// Set when `skip_unchanged` skipped the run: "up to date (same inputs as run <id>)".
+    public private(set) var upToDate: String?
 
     /// Prepares a run; nothing happens until `run()`. `logTail(n)` gives the last n log lines for an alert.
     public init(pipeline: Pipeline, asOf: CivilDate, runID: String = RunSession.makeRunID(), options: Options,
@@ -108,10 +116,20 @@ public final class RunSession {
         started(record)
         logger.info("run started", metadata: ["as_of": "\(asOf)", "out": "\(options.outputDirectory.path)",
                                               "trigger": "\(record.trigger)", "pid": "\(getpid())"])
+        let skip = UnchangedInputs(session: self, logger: logger)
+        if let skipped = skip.skippedReport(record) {
+            upToDate = skipped.message
+            do { try history?.finish(runID: runID, report: skipped.report) } catch {
+                logger.warning("run history not updated in \(options.statePath): \(error)")
+            }
+            return .ran(skipped.report)
+        }
         let runner = PipelineRunner(pipeline: pipeline, outputDirectory: options.outputDirectory, asOf: asOf,
-                                    cancellation: cancellation, redact: redact)
+                                    cancellation: cancellation, redact: redact,
+                                    watermarks: WatermarkLedger.forSession(self, logger: logger))
         let report = runner.run()
         log(report)
+        skip.recordSuccess(report)
 
         do { try history?.finish(runID: runID, report: report) } catch {
             logger.warning("run history not updated in \(options.statePath): \(error)")

@@ -22,16 +22,11 @@ public enum ReferenceDocs {
 
         """
         text += table(Pipeline.topLevelOptions)
-        text += """
-
-        ## Settings (`settings:`)
-
-        | key | type | default | description |
-        |---|---|---|---|
-
-        """
-        text += PipelineSettings.options.map { "| `\($0.name)` | \($0.kind.docName) | \($0.defaultValue ?? "") | \($0.summary) |" }
-            .joined(separator: "\n") + "\n"
+        text += section("Settings (`settings:`)", PipelineSettings.options)
+        text += section("Schedule (`schedule:`)", PipelineSchedule.options)
+        text += section("Retries (`retries:`)", RetryPolicy.options, note: "Delays are in seconds.")
+        text += section("Alert on failure (`on_failure:`)", FailureAlert.options)
+        text += section("Alert email (`on_failure: {email: ...}`)", FailureAlert.emailOptions)
         for role in StageRole.allCases {
             text += "\n## \(role.rawValue.capitalized) stages\n"
             for kind in StageRegistry.kinds(role: role) {
@@ -49,13 +44,26 @@ public enum ReferenceDocs {
                     text += "\n"
                 }
                 text += "| option | type | required | default | description |\n|---|---|---|---|---|\n"
-                for option in spec.options + StageSpec.commonOptions {
-                    text += "| `\(option.name)` | \(option.kind.docName) | \(option.required ? "yes" : "no") | \(option.defaultValue.map { "`\($0)`" } ?? "") | \(option.summary) |\n"
-                }
+                text += rows(spec.options + StageSpec.commonOptions)
                 text += "\nExample:\n\n```yaml\n\(spec.example)\n```\n"
             }
         }
         return text
+    }
+
+    /// A section with a table of keys, each with its type, default and description.
+    private static func section(_ title: String, _ options: [OptionSpec], note: String? = nil) -> String {
+        var text = "\n## \(title)\n\n"
+        if let note { text += "\(note)\n\n" }
+        text += "| key | type | required | default | description |\n|---|---|---|---|---|\n"
+        return text + rows(options)
+    }
+
+    /// One table row per option: name, type, required, default (from the spec) and description.
+    private static func rows(_ options: [OptionSpec]) -> String {
+        options.map { option in
+            "| `\(option.name)` | \(option.kind.docName) | \(option.required ? "yes" : "no") | \(option.documentedDefault.map { "`\($0)`" } ?? "") | \(option.summary) |\n"
+        }.joined()
     }
 
     private static func table(_ options: [OptionSpec]) -> String {

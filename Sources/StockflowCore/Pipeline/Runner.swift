@@ -1,18 +1,5 @@
 import Foundation
 
-/// A request to stop a run early (SIGTERM), checked between batches and before outputs are committed;
-/// a cancelled run commits nothing, not even rejects.csv, and ends with status `cancelled`, exit 75.
-public final class RunCancellation: @unchecked Sendable {
-    private let lock = NSLock()
-    private var cancelled = false
-    /// Makes a flag, not set.
-    public init() {}
-    /// Sets the flag.
-    public func cancel() { lock.withLock { cancelled = true } }
-    /// Whether the run should stop.
-    public var isCancelled: Bool { lock.withLock { cancelled } }
-}
-
 /// Runs a pipeline: streams batches from extracts through transforms into loads, then commits the
 /// outputs atomically and writes run.json, rejects.csv and findings.csv.
 public final class PipelineRunner {
@@ -22,6 +9,7 @@ public final class PipelineRunner {
     private let clock: () -> Date
     private let cancellation: RunCancellation?
     private let redact: (String) -> String
+    private let watermarks: WatermarkLedger?
 
     /// One node of the running graph.
     private final class Node {
@@ -76,8 +64,11 @@ public final class PipelineRunner {
 
     /// Prepares a run writing into `outputDirectory` for the day `asOf`; `clock` is injectable for tests.
     /// `redact` cleans every text of the report before run.json is written (secrets from the environment).
+    /// `watermarks`, when given, are committed right after the outputs.
     public init(pipeline: Pipeline, outputDirectory: URL, asOf: CivilDate, clock: @escaping () -> Date = Date.init,
-                cancellation: RunCancellation? = nil, redact: @escaping (String) -> String = { $0 }) {
+                cancellation: RunCancellation? = nil, redact: @escaping (String) -> String = { $0 },
+                watermarks: WatermarkLedger? = nil) {
+        self.watermarks = watermarks
         self.pipeline = pipeline
         self.outputDirectory = outputDirectory
         self.asOf = asOf
@@ -98,7 +89,8 @@ public final class PipelineRunner {
         let run: RunContext
         do {
             outputs = try OutputSet(directory: outputDirectory)
-            run = try RunContext(pipelineName: pipeline.name, asOf: asOf, settings: pipeline.settings, outputs: outputs)
+            run = try RunContext(pipelineName: pipeline.name, asOf: asOf, settings: pipeline.settings, outputs: outputs,
+                             watermarks: watermarks)
         } catch {
             report.error = "\(error)"
             report.finished = iso8601(clock())
@@ -146,6 +138,10 @@ public final class PipelineRunner {
             if status == .success {
                 report.outputs = outputs.pendingFinalPaths.map(\.path)
                 try outputs.commitAll()
+                do { try watermarks?.commit() } catch {
+                    status = .failed
+                    report.error = "outputs written, but the incremental watermarks were not saved, so the next run reads these rows again: \(error)"
+                }
                 deliver(outputs, status: &status, report: &report)
             } else {
                 outputs.discardAll()
@@ -355,11 +351,4 @@ public final class PipelineRunner {
             try finish(edge.node)
         }
     }
-}
-
-/// ISO 8601 text of an instant, UTC, to the second.
-public func iso8601(_ date: Date) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.string(from: date)
 }

@@ -105,8 +105,12 @@ public final class RunContext {
     public let rejects: IssueLog
     /// The findings file.
     public let findings: IssueLog
+    /// The watermarks of incremental extracts (none outside a session with a state database).
+    public let watermarks: WatermarkLedger?
 
-    init(pipelineName: String, asOf: CivilDate, settings: PipelineSettings, outputs: OutputSet) throws {
+    init(pipelineName: String, asOf: CivilDate, settings: PipelineSettings, outputs: OutputSet,
+         watermarks: WatermarkLedger? = nil) throws {
+        self.watermarks = watermarks
         self.pipelineName = pipelineName
         self.asOf = asOf
         self.settings = settings
@@ -132,14 +136,24 @@ public final class StageContext {
 
     /// Sends a row to the rejects file with its source, the rule it broke and the original row.
     public func reject(_ origin: RowOrigin, rule: String, message: String, row: String) throws {
-        counters.rowsRejected += 1
-        try run.rejects.record(stage: stageID, source: run.origins.describe(origin), rule: rule, message: message, row: row)
+        try reject(origin, rule: rule, message: LocalizedText(message), row: row)
     }
 
     /// Lists a valid row that a person should look at.
     public func finding(_ origin: RowOrigin, rule: String, message: String, row: String) throws {
+        try finding(origin, rule: rule, message: LocalizedText(message), row: row)
+    }
+
+    /// Rejects a row with its message in both languages (MessageCatalogue) and the amount it carries, if any.
+    public func reject(_ origin: RowOrigin, rule: String, message: LocalizedText, row: String, amount: Money? = nil) throws {
+        counters.rowsRejected += 1
+        try run.rejects.record(stage: stageID, source: run.origins.describe(origin), rule: rule, message: message, row: row, amount: amount)
+    }
+
+    /// Lists a valid row with its message in both languages.
+    public func finding(_ origin: RowOrigin, rule: String, message: LocalizedText, row: String) throws {
         counters.findings += 1
-        try run.findings.record(stage: stageID, source: run.origins.describe(origin), rule: rule, message: message, row: row)
+        try run.findings.record(stage: stageID, source: run.origins.describe(origin), rule: rule, message: message, row: row, amount: nil)
     }
 
     /// Counts rows left out on purpose, with the reason.

@@ -49,8 +49,11 @@ public struct KPISpec: Sendable {
     public var value: Int?
     public var reduction: Reduction
     public var format: ValueFormat
+    /// The column of periods (`2025-01`, a date) whose first and last the tile states; a tile without
+    /// one is a position at the as-of date.
+    public var period: Int?
 
-    static let keys = ["label", "input", "value", "agg", "format"]
+    static let keys = ["label", "input", "value", "agg", "format", "period"]
 }
 
 /// Reads `kpis:` and `charts:` of a report stage against its inputs' schemas.
@@ -202,7 +205,8 @@ enum ReportOptions {
             }
             let label = item["label"]?.scalar ?? value.map { schema.columns[$0].name } ?? stage
             let format = reduction == .count && item["format"] == nil ? .integer : self.format(item, column: value.map { schema.columns[$0] }, config: config)
-            return KPISpec(label: label, input: stage, value: value, reduction: reduction, format: format)
+            let period = item["period"] == nil ? nil : column(item, "period", in: schema, config: config, numeric: false)
+            return KPISpec(label: label, input: stage, value: value, reduction: reduction, format: format, period: period)
         }
     }
 }
@@ -252,7 +256,10 @@ final class ChartSeries {
             guard sorted.count > spec.top + 1 else { return sorted }
             var others = Money(0)
             for item in sorted.dropFirst(spec.top) { others = try others.adding(item.values[0]) }
-            let label = locale.isFrench ? "Autres (\(sorted.count - spec.top))" : "Others (\(sorted.count - spec.top))"
+            let rest = sorted.count - spec.top
+            // Bars show the rest as a note beside the chart, slices as one grey slice.
+            let label = spec.kind == .bar ? (locale.isFrench ? "Les \(rest) autres" : "The \(rest) others")
+                : (locale.isFrench ? "Autres (\(rest))" : "Others (\(rest))")
             return Array(sorted.prefix(spec.top)) + [ChartItem(label: label, values: [others], isOther: true)]
         }
     }
@@ -273,11 +280,18 @@ final class KPIValue {
     private var count: Int64 = 0
     private var extreme: Money?
     private var last: Value = .null
+    private(set) var firstPeriod: Value = .null
+    private(set) var lastPeriod: Value = .null
 
     init(spec: KPISpec) { self.spec = spec }
 
     func add(_ row: Row) throws {
         count += 1
+        if let column = spec.period, !row[column].isNull {
+            let period = row[column]
+            if firstPeriod.isNull || Value.compare(period, firstPeriod) < 0 { firstPeriod = period }
+            if lastPeriod.isNull || Value.compare(period, lastPeriod) > 0 { lastPeriod = period }
+        }
         guard let column = spec.value else { return }
         let value = row[column]
         if !value.isNull { last = value }
@@ -321,9 +335,17 @@ final class ReportCollector {
         }
     }
 
-    /// The KPI tiles for a template: `{label, value}`.
-    func kpiTiles(locale: ReportLocale) -> [[String: Any]] {
-        kpis.map { ["label": $0.spec.label, "value": locale.text($0.value, as: $0.spec.format)] }
+    /// The KPI tiles for a template: `{label, value, period}`; every figure says which period it covers.
+    func kpiTiles(locale: ReportLocale, asOf: CivilDate) -> [[String: Any]] {
+        kpis.map { kpi in
+            let period: String
+            if kpi.spec.period != nil, !kpi.firstPeriod.isNull {
+                period = locale.periodRange(kpi.firstPeriod, kpi.lastPeriod)
+            } else {
+                period = (locale.isFrench ? "au " : "as of ") + locale.date(asOf)
+            }
+            return ["label": kpi.spec.label, "value": locale.text(kpi.value, as: kpi.spec.format), "period": period]
+        }
     }
 }
 
@@ -332,10 +354,19 @@ enum RunFacts {
     /// Findings listed in a report; the rest are in findings.csv.
     static let listedFindings = 10
 
+    /// Rejects listed in a report or digest; the rest are in rejects.csv.
+    static let listedRejects = 10
+
     static func context(_ context: StageContext, locale: ReportLocale) -> [String: Any] {
         let run = context.run
-        let findings = run.findings.firstEntries.prefix(listedFindings).map { entry in
-            ["stage": entry[0], "source": entry[1], "rule": entry[2], "message": entry[3]]
+        let findings = zip(run.findings.firstEntries, run.findings.firstDetails).prefix(listedFindings).map { entry, detail in
+            ["stage": entry[0], "source": MessageCatalogue.displaySource(entry[1]), "rule": MessageCatalogue.ruleName(entry[2]).text(for: locale),
+             "rule_code": entry[2], "message": detail.message.text(for: locale)]
+        }
+        let rejects = zip(run.rejects.firstEntries, run.rejects.firstDetails).prefix(listedRejects).map { entry, detail in
+            ["stage": entry[0], "source": MessageCatalogue.displaySource(entry[1]), "rule": MessageCatalogue.ruleName(entry[2]).text(for: locale),
+             "rule_code": entry[2], "message": detail.message.text(for: locale), "values": entry[4],
+             "amount": detail.amount.map(locale.money) ?? "—"]
         }
         return [
             "pipeline": run.pipelineName,
@@ -348,6 +379,12 @@ enum RunFacts {
             "has_more_findings": run.findings.count > findings.count,
             "more_findings": locale.integer(Int64(max(run.findings.count - findings.count, 0))),
             "has_rejects": run.rejects.count > 0,
+            "rejected_rows": rejects,
+            "rejected_amount": locale.money(run.rejects.amountTotal),
+            "rejected_with_amount": locale.integer(Int64(run.rejects.amountCount)),
+            "has_more_rejects": run.rejects.count > rejects.count,
+            "more_rejects": locale.integer(Int64(max(run.rejects.count - rejects.count, 0))),
+            "rejects_file": run.rejects.name,
         ]
     }
 }

@@ -82,6 +82,42 @@ public struct ReportLocale: Sendable, Equatable {
         return isFrench ? "\(dd)/\(mm)/\(year)" : "\(mm)/\(dd)/\(year)"
     }
 
+    /// A period for a reader: `2025-01` → `janv. 2025` (`Jan 2025`), a day as a date, a week label as it is.
+    public func period(_ value: Value) -> String {
+        switch value {
+        case .date(let day): return date(day)
+        case .datetime(let stamp): return date(stamp.utcDate)
+        case .text(let label):
+            guard label.count == 7, let year = Int(label.prefix(4)), let month = Int(label.suffix(2)), (1...12).contains(month) else { return label }
+            return "\(monthName(month, short: true)) \(year)"
+        default: return value.description
+        }
+    }
+
+    /// From the first period to the last: `janv. 2025 – nov. 2026`.
+    public func periodRange(_ first: Value, _ last: Value) -> String {
+        first == last ? period(first) : "\(period(first)) – \(period(last))"
+    }
+
+    /// The name of a month (1–12), abbreviated the way each language does.
+    public func monthName(_ month: Int, short: Bool) -> String {
+        let french = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"]
+        let frenchShort = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."]
+        let english = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+        let index = min(max(month, 1), 12) - 1
+        if isFrench { return short ? frenchShort[index] : french[index] }
+        return short ? String(english[index].prefix(3)) : english[index]
+    }
+
+    /// An axis label with the unit of its format: `700 k€` in French, `€700k` in English, `1 200` for counts.
+    public func axis(_ value: Double, format: ValueFormat) -> String {
+        let text = axis(value)
+        guard format == .money else { return text }
+        let symbol = ReportLocale.symbol(for: currency)
+        if isFrench { return text.last?.isLetter == true ? text + symbol : "\(text)\(ReportLocale.noBreakSpace)\(symbol)" }
+        return text.hasPrefix("-") ? "-\(symbol)\(text.dropFirst())" : "\(symbol)\(text)"
+    }
+
     /// A short axis label for a scale value: `950`, `12 k`, `1,2 M`.
     public func axis(_ value: Double) -> String {
         let magnitude = abs(value)

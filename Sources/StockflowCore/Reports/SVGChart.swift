@@ -39,7 +39,8 @@ public struct SVGChart {
     /// How many marks the chart draws for its items.
     public var markCount: Int {
         switch kind {
-        case .bar, .pie, .donut: return items.count
+        case .bar: return items.filter { !$0.isOther }.count
+        case .pie, .donut: return items.count
         case .line: return items.count * seriesNames.count
         case .gauge: return 1
         }
@@ -89,6 +90,8 @@ public struct SVGChart {
         locale.text(.decimal(amount), as: series < formats.count ? formats[series] : .number)
     }
 
+    private func axisFormat(_ series: Int) -> ValueFormat { series < formats.count ? formats[series] : .number }
+
     private func ratio(_ value: Money, _ whole: Money) -> Money {
         guard whole.approximateDouble != 0 else { return Money(0) }
         return Money(shortestRepresentationOf: (value.approximateDouble / whole.approximateDouble * 10_000).rounded() / 10_000) ?? Money(0)
@@ -100,31 +103,42 @@ public struct SVGChart {
 
     // MARK: - Bars
 
+    /// Bars of the top N on one scale; the rest is a labelled note under them, not a bar that would
+    /// squeeze the others into slivers.
     private func bars() -> (Int, Int, String) {
-        let width = 640, labelWidth = 190, valueWidth = 120, rowHeight = 26, barHeight = 18
+        let width = SVGChart.width, labelWidth = 150, valueWidth = 76, rowHeight = 24, barHeight = 16
         let plot = Double(width - labelWidth - valueWidth)
-        let height = max(items.count, 1) * rowHeight + 8
-        let largest = max(items.map { $0.values[0].approximateDouble }.max() ?? 0, 1e-9)
-        var svg = "<g class=\"axis\"><line x1=\"\(labelWidth)\" y1=\"2\" x2=\"\(labelWidth)\" y2=\"\(height - 4)\"/></g>"
-        for (index, item) in items.enumerated() {
+        let drawn = items.filter { !$0.isOther }
+        let others = items.first { $0.isOther }
+        let height = max(drawn.count, 1) * rowHeight + 8 + (others == nil ? 0 : 22)
+        let largest = max(drawn.map { $0.values[0].approximateDouble }.max() ?? 0, 1e-9)
+        let bottom = max(drawn.count, 1) * rowHeight + 4
+        var svg = "<g class=\"axis\"><line x1=\"\(labelWidth)\" y1=\"2\" x2=\"\(labelWidth)\" y2=\"\(bottom)\"/></g>"
+        for (index, item) in drawn.enumerated() {
             let y = 4 + index * rowHeight
             let value = item.values[0].approximateDouble
             let length = max(value, 0) / largest * plot
-            let color = item.isOther ? SVGChart.othersColor : SVGChart.palette[0]
             let text = format(item.values[0], 0)
-            svg += "<text class=\"label\" x=\"\(labelWidth - 8)\" y=\"\(y + 13)\" text-anchor=\"end\">\(escapeXML(shorten(item.label, 28)))</text>"
-            svg += mark("rect class=\"mark\(item.isOther ? " other" : "")\" x=\"\(labelWidth)\" y=\"\(y)\" width=\"\(fixed(length))\" height=\"\(barHeight)\" fill=\"\(color)\"",
+            svg += "<text class=\"label\" x=\"\(labelWidth - 6)\" y=\"\(y + 12)\" text-anchor=\"end\">\(escapeXML(shorten(item.label, 19)))</text>"
+            svg += mark("rect class=\"mark\" x=\"\(labelWidth)\" y=\"\(y)\" width=\"\(fixed(length))\" height=\"\(barHeight)\" fill=\"\(SVGChart.palette[0])\"",
                         label: item.label, value: text)
-            svg += "<text class=\"value\" x=\"\(fixed(Double(labelWidth) + length + 6))\" y=\"\(y + 13)\">\(escapeXML(text))</text>"
+            svg += "<text class=\"value\" x=\"\(fixed(Double(labelWidth) + length + 4))\" y=\"\(y + 12)\">\(escapeXML(text))</text>"
+        }
+        if let others {
+            svg += "<text class=\"note others\" x=\"0\" y=\"\(bottom + 18)\">\(escapeXML(others.label)) : \(escapeXML(format(others.values[0], 0)))</text>"
         }
         return (width, height, svg)
     }
 
+    /// The drawing width of bars, lines and pies: narrow enough that 13-unit labels stay at least 10 px
+    /// when a phone scales the chart down to its card (about 340 px).
+    static let width = 400
+
     // MARK: - Lines
 
     private func lines() -> (Int, Int, String) {
-        let width = 640, height = 300
-        let left = 72.0, right = seriesNames.count > 1 ? 72.0 : 24.0, top = 40.0, bottom = 44.0
+        let width = SVGChart.width, height = 250
+        let left = 64.0, right = seriesNames.count > 1 ? 64.0 : 16.0, top = 36.0, bottom = 40.0
         let plotWidth = Double(width) - left - right, plotHeight = Double(height) - top - bottom
         var svg = ""
         // Legend.
@@ -134,16 +148,16 @@ public struct SVGChart {
             let side = seriesNames.count > 1 ? (series == 0 ? (locale.isFrench ? " (axe gauche)" : " (left axis)") : (locale.isFrench ? " (axe droit)" : " (right axis)")) : ""
             svg += "<g class=\"legend\"><line x1=\"\(fixed(legendX))\" y1=\"14\" x2=\"\(fixed(legendX + 22))\" y2=\"14\" stroke=\"\(color)\" stroke-width=\"3\"/>"
             svg += "<text x=\"\(fixed(legendX + 28))\" y=\"18\">\(escapeXML(name + side))</text></g>"
-            legendX += Double(28 + (name.count + side.count) * 7 + 24)
+            legendX += Double(28 + (name.count + side.count) * 7 + 16)
         }
         let xs: [Double] = items.indices.map { index in
             items.count == 1 ? left + plotWidth / 2 : left + Double(index) * plotWidth / Double(items.count - 1)
         }
-        // X labels: about eight, evenly spaced.
-        let step = max(1, Int((Double(items.count) / 8).rounded(.up)))
+        // X labels: at most five, evenly spaced, so that they never touch.
+        let step = max(1, Int((Double(items.count) / 5).rounded(.up)))
         svg += "<g class=\"axis\"><line x1=\"\(fixed(left))\" y1=\"\(fixed(top + plotHeight))\" x2=\"\(fixed(left + plotWidth))\" y2=\"\(fixed(top + plotHeight))\"/>"
         for index in stride(from: 0, to: items.count, by: step) {
-            svg += "<text x=\"\(fixed(xs[index]))\" y=\"\(fixed(top + plotHeight + 18))\" text-anchor=\"middle\">\(escapeXML(shorten(items[index].label, 12)))</text>"
+            svg += "<text x=\"\(fixed(xs[index]))\" y=\"\(fixed(top + plotHeight + 18))\" text-anchor=\"middle\">\(escapeXML(shorten(locale.period(.text(items[index].label)), 12)))</text>"
         }
         svg += "</g>"
         for series in seriesNames.indices {
@@ -155,9 +169,9 @@ public struct SVGChart {
             for tick in scale.ticks {
                 if series == 0 {
                     svg += "<line class=\"grid\" x1=\"\(fixed(left))\" y1=\"\(fixed(y(tick)))\" x2=\"\(fixed(left + plotWidth))\" y2=\"\(fixed(y(tick)))\"/>"
-                    svg += "<text x=\"\(fixed(left - 6))\" y=\"\(fixed(y(tick) + 4))\" text-anchor=\"end\">\(escapeXML(locale.axis(tick)))</text>"
+                    svg += "<text x=\"\(fixed(left - 6))\" y=\"\(fixed(y(tick) + 4))\" text-anchor=\"end\">\(escapeXML(locale.axis(tick, format: axisFormat(series))))</text>"
                 } else {
-                    svg += "<text x=\"\(fixed(left + plotWidth + 6))\" y=\"\(fixed(y(tick) + 4))\" fill=\"\(color)\">\(escapeXML(locale.axis(tick)))</text>"
+                    svg += "<text x=\"\(fixed(left + plotWidth + 6))\" y=\"\(fixed(y(tick) + 4))\" fill=\"\(color)\">\(escapeXML(locale.axis(tick, format: axisFormat(series))))</text>"
                 }
             }
             svg += "</g>"
@@ -173,11 +187,13 @@ public struct SVGChart {
 
     // MARK: - Pie and donut
 
+    /// The pie on top, its legend below with each slice's value and percentage, one row each.
     private func pie(hole: Double) -> (Int, Int, String) {
         let legendRow = 22
-        let height = max(250, items.count * legendRow + 24)
-        let width = 600
-        let cx = 125.0, cy = Double(height) / 2, radius = 110.0, inner = radius * hole
+        let width = SVGChart.width
+        let radius = 95.0, cx = Double(width) / 2, cy = radius + 8, inner = radius * hole
+        let legendTop = Int(cy + radius) + 14
+        let height = legendTop + items.count * legendRow + 4
         let total = items.reduce(0.0) { $0 + max($1.values[0].approximateDouble, 0) }
         var svg = ""
         var angle = -Double.pi / 2
@@ -185,17 +201,18 @@ public struct SVGChart {
             let share = total > 0 ? max(item.values[0].approximateDouble, 0) / total : 0
             let sweep = share * 2 * Double.pi
             let color = item.isOther ? SVGChart.othersColor : SVGChart.palette[index % SVGChart.palette.count]
-            let text = "\(format(item.values[0], 0)) (\(locale.percent(ratio(item.values[0], Money(shortestRepresentationOf: total) ?? Money(1)))))"
+            let percent = locale.percent(ratio(item.values[0], Money(shortestRepresentationOf: total) ?? Money(1)))
+            let text = "\(format(item.values[0], 0)) (\(percent))"
             svg += mark("path class=\"mark\(item.isOther ? " other" : "")\" d=\"\(slicePath(cx: cx, cy: cy, radius: radius, inner: inner, from: angle, sweep: sweep))\" fill=\"\(color)\" stroke=\"#fff\" stroke-width=\"1\"",
                         label: item.label, value: text)
             angle += sweep
-            let y = 14 + index * legendRow
-            svg += "<g class=\"legend\"><rect x=\"260\" y=\"\(y)\" width=\"12\" height=\"12\" fill=\"\(color)\"/>"
-            svg += "<text x=\"280\" y=\"\(y + 11)\">\(escapeXML(shorten(item.label, 30)))</text>"
-            svg += "<text class=\"value\" x=\"\(width - 8)\" y=\"\(y + 11)\" text-anchor=\"end\">\(escapeXML(text))</text></g>"
+            let y = legendTop + index * legendRow
+            svg += "<g class=\"legend\"><rect x=\"0\" y=\"\(y)\" width=\"12\" height=\"12\" fill=\"\(color)\"/>"
+            svg += "<text x=\"18\" y=\"\(y + 11)\">\(escapeXML(shorten(item.label, 22)))</text>"
+            svg += "<text class=\"value\" x=\"\(width)\" y=\"\(y + 11)\" text-anchor=\"end\">\(escapeXML(text))</text></g>"
         }
-        if hole > 0, let sum = Money(shortestRepresentationOf: total) {
-            svg += "<text class=\"center\" x=\"\(fixed(cx))\" y=\"\(fixed(cy + 5))\" text-anchor=\"middle\">\(escapeXML(format(sum, 0)))</text>"
+        if hole > 0 {
+            svg += "<text class=\"center\" x=\"\(fixed(cx))\" y=\"\(fixed(cy + 5))\" text-anchor=\"middle\">\(escapeXML(locale.axis(total, format: formats.first ?? .number)))</text>"
         }
         return (width, height, svg)
     }

@@ -20,19 +20,27 @@ public struct CronSchedule: Sendable {
     public let cron: CronExpression
     /// The zone its wall clock is read in.
     public let timeZone: TimeZone
+    /// The zone's name as the pipeline wrote it (Foundation calls `UTC` "GMT").
+    public let zoneName: String
 
-    /// How far ahead `nextFire` looks before deciding an expression never fires (`0 0 30 2 *`).
-    static let searchDays = 366 * 8
+    /// How far ahead `nextFire` looks: 400 years, the Gregorian cycle, in which every date falls on
+    /// every weekday (`0 0 29 2 */7`, February 29 on a Sunday, can be 40 years away).
+    static let searchDays = 146_097
 
     /// A schedule for `cron` read in `timeZone`.
-    public init(cron: CronExpression, timeZone: TimeZone) {
+    public init(cron: CronExpression, timeZone: TimeZone, zoneName: String? = nil) {
         self.cron = cron
         self.timeZone = timeZone
+        self.zoneName = zoneName ?? timeZone.identifier
     }
 
     /// A schedule from a pipeline's `schedule:` (its zone was validated when the file was read).
     public init(_ schedule: PipelineSchedule) {
-        self.init(cron: schedule.cron, timeZone: TimeZone(identifier: schedule.timezone) ?? TimeZone(identifier: "UTC")!)
+        if let zone = TimeZone(identifier: schedule.timezone) {
+            self.init(cron: schedule.cron, timeZone: zone, zoneName: schedule.timezone)
+        } else {
+            self.init(cron: schedule.cron, timeZone: TimeZone(secondsFromGMT: 0) ?? .current, zoneName: "UTC")
+        }
     }
 
     /// The first fire time strictly after `instant`, or nil when the expression never matches a real day.
@@ -83,18 +91,14 @@ public struct CronSchedule: Sendable {
         let offset = timeZone.secondsFromGMT(for: fire) / 60
         let sign = offset < 0 ? "-" : "+"
         return String(format: "%@ %02d:%02d %@%02d:%02d %@", day.description, Int(minuteOfDay / 60), Int(minuteOfDay % 60),
-                      sign, abs(offset) / 60, abs(offset) % 60, timeZone.identifier)
+                      sign, abs(offset) / 60, abs(offset) % 60, zoneName)
     }
 
-    /// Cron's day rule: when both day fields are restricted, either may match; otherwise both must.
+    /// Whether a local day runs: its month, then cronie's day rule (see `CronExpression`).
     private func matches(day: CivilDate) -> Bool {
         let (_, month, dayOfMonth) = day.components
         guard cron.months.contains(month) else { return false }
-        let weekday = day.isoWeekday % 7  // Sunday = 0
-        let domMatch = cron.daysOfMonth.contains(dayOfMonth)
-        let dowMatch = cron.daysOfWeek.contains(weekday)
-        if !cron.anyDayOfMonth && !cron.anyDayOfWeek { return domMatch || dowMatch }
-        return domMatch && dowMatch
+        return cron.matches(dayOfMonth: dayOfMonth, weekday: day.isoWeekday % 7)  // Sunday = 0
     }
 
     /// Minutes since 1970-01-01 00:00 on the zone's wall clock.

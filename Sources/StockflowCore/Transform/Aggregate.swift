@@ -49,7 +49,7 @@ public final class Aggregate: StageRunner, StageKind {
     public var countsOwnOutput: Bool { true }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
-        let input = inputs[0]
+        guard let input = config.input("rows") else { return nil }
         var keys: [Int] = []
         var columns: [Column] = []
         for name in config.stringList("group_by") ?? [] {
@@ -84,10 +84,11 @@ public final class Aggregate: StageRunner, StageKind {
                 continue
             }
             measures.append(Measure(function: function, column: column))
-            switch function {
-            case .count, .count_distinct, .count_true: columns.append(Column(entry.key, .int))
-            case .sum: columns.append(Column(entry.key, input.columns[column!].type, scale: input.columns[column!].scale))
-            case .min, .max: columns.append(Column(entry.key, input.columns[column!].type, scale: input.columns[column!].scale))
+            switch (function, column) {
+            case (.sum, let column?), (.min, let column?), (.max, let column?):
+                columns.append(Column(entry.key, input.columns[column].type, scale: input.columns[column].scale))
+            default:
+                columns.append(Column(entry.key, .int))
             }
         }
         return Aggregate(keys: keys, measures: measures, schema: Schema(columns))

@@ -45,12 +45,12 @@ public final class Customers: StageRunner, StageKind {
     }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
-        let sales = inputs[0], customers = inputs[1]
-        let customer = requireColumn(config.string("customer", default: "client_id")!, in: sales, input: "sales", config: config, option: "customer")
-        let amount = requireColumn(config.string("amount", default: "net")!, in: sales, input: "sales", config: config, option: "amount", types: [.decimal, .int])
-        let date = requireColumn(config.string("date", default: "date_commande")!, in: sales, input: "sales", config: config, option: "date", types: [.date, .datetime])
-        let key = requireColumn("code_client", in: customers, input: "customers", config: config, option: "inputs")
-        let name = requireColumn("nom_client", in: customers, input: "customers", config: config, option: "inputs")
+        guard let sales = config.input("sales"), let customers = config.input("customers") else { return nil }
+        let customer = config.requireColumn(named: "customer", in: sales, input: "sales")
+        let amount = config.requireColumn(named: "amount", in: sales, input: "sales", types: [.decimal, .int])
+        let date = config.requireColumn(named: "date", in: sales, input: "sales", types: [.date, .datetime])
+        let key = config.requireColumn("code_client", in: customers, input: "customers", option: "inputs")
+        let name = config.requireColumn("nom_client", in: customers, input: "customers", option: "inputs")
         guard let customer, let amount, let date, let key, let name else { return nil }
         let schema = Schema([customers.columns[key], customers.columns[name], Column("actif", .bool), Column("nb_commandes", .int),
                              Column("chiffre_affaires_net", .decimal, scale: 2), Column("derniere_commande", .date)])

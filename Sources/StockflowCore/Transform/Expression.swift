@@ -145,6 +145,13 @@ private struct ExpressionParser {
     let bytes: [UInt8]
     let schema: Schema
     var index = 0
+    /// Open parentheses, `not`s and signs around the current position; bounded, because parsing and
+    /// evaluating recurse once per level and a hostile file must not overflow the stack.
+    var depth = 0
+    /// Operators read so far; bounded for the same reason (a chain `a + a + ...` nests one level each).
+    var operators = 0
+    static let maxDepth = 64
+    static let maxOperators = 1_000
 
     init(text: String, schema: Schema) {
         self.text = text
@@ -185,26 +192,51 @@ private struct ExpressionParser {
         (byte >= 97 && byte <= 122) || (byte >= 65 && byte <= 90) || (byte >= 48 && byte <= 57) || byte == 95 || byte >= 0x80
     }
 
+    /// Counts one more operator, refusing an expression with more than `maxOperators`.
+    mutating func countOperator() throws {
+        operators += 1
+        guard operators <= Self.maxOperators else {
+            throw Expression.ParseError(message: "expression has more than \(Self.maxOperators) operators; split it over several stages", offset: index)
+        }
+    }
+
+    /// Parses `body` one nesting level deeper, refusing more than `maxDepth` levels.
+    mutating func nested(_ body: (inout ExpressionParser) throws -> Expression) throws -> Expression {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maxDepth else {
+            throw Expression.ParseError(message: "expression nests more than \(Self.maxDepth) levels of parentheses, not or signs", offset: index)
+        }
+        return try body(&self)
+    }
+
     mutating func parseOr() throws -> Expression {
         var left = try parseAnd()
-        while keyword("or") { left = .binary("or", left, try parseAnd()) }
+        while keyword("or") {
+            try countOperator()
+            left = .binary("or", left, try parseAnd())
+        }
         return left
     }
 
     mutating func parseAnd() throws -> Expression {
         var left = try parseNot()
-        while keyword("and") { left = .binary("and", left, try parseNot()) }
+        while keyword("and") {
+            try countOperator()
+            left = .binary("and", left, try parseNot())
+        }
         return left
     }
 
     mutating func parseNot() throws -> Expression {
-        if keyword("not") { return .unary("not", try parseNot()) }
+        if keyword("not") { return .unary("not", try nested { try $0.parseNot() }) }
         return try parseComparison()
     }
 
     mutating func parseComparison() throws -> Expression {
         let left = try parseSum()
         if let op = symbol(["<=", ">=", "!=", "<>", "==", "=", "<", ">"]) {
+            try countOperator()
             let normalized = op == "<>" ? "!=" : (op == "==" ? "=" : op)
             return .binary(normalized, left, try parseSum())
         }
@@ -213,18 +245,24 @@ private struct ExpressionParser {
 
     mutating func parseSum() throws -> Expression {
         var left = try parseProduct()
-        while let op = symbol(["+", "-"]) { left = .binary(op, left, try parseProduct()) }
+        while let op = symbol(["+", "-"]) {
+            try countOperator()
+            left = .binary(op, left, try parseProduct())
+        }
         return left
     }
 
     mutating func parseProduct() throws -> Expression {
         var left = try parseUnary()
-        while let op = symbol(["*"]) { left = .binary(op, left, try parseUnary()) }
+        while let op = symbol(["*"]) {
+            try countOperator()
+            left = .binary(op, left, try parseUnary())
+        }
         return left
     }
 
     mutating func parseUnary() throws -> Expression {
-        if symbol(["-"]) != nil { return .unary("-", try parseUnary()) }
+        if symbol(["-"]) != nil { return .unary("-", try nested { try $0.parseUnary() }) }
         return try parsePrimary()
     }
 
@@ -237,7 +275,7 @@ private struct ExpressionParser {
         let byte = bytes[index]
         if byte == UInt8(ascii: "(") {
             index += 1
-            let inner = try parseOr()
+            let inner = try nested { try $0.parseOr() }
             guard symbol([")"]) != nil else { throw Expression.ParseError(message: "missing ')' in '\(text)'", offset: index) }
             return inner
         }
@@ -283,7 +321,7 @@ private struct ExpressionParser {
             }
             var arguments: [Expression] = []
             if symbol([")"]) == nil {
-                repeat { arguments.append(try parseOr()) } while symbol([","]) != nil
+                repeat { arguments.append(try nested { try $0.parseOr() }) } while symbol([","]) != nil
                 guard symbol([")"]) != nil else { throw Expression.ParseError(message: "missing ')' after the arguments of \(name)", offset: index) }
             }
             guard arguments.count == arity else {

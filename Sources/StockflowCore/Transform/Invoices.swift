@@ -45,22 +45,23 @@ public final class Invoices: StageRunner, StageKind {
     }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
-        let orders = inputs[0], products = inputs[1], returns = inputs[2]
-        func orderColumn(_ option: String, _ fallback: String, _ types: [ColumnType]? = nil) -> Int? {
-            requireColumn(config.string(option, default: fallback)!, in: orders, input: "orders", config: config, option: option, types: types)
+        guard let orders = config.input("orders"), let products = config.input("products"),
+              let returns = config.input("returns") else { return nil }
+        func orderColumn(_ option: String, _ types: [ColumnType]? = nil) -> Int? {
+            config.requireColumn(named: option, in: orders, input: "orders", types: types)
         }
-        let order = orderColumn("order_key", "code_cmd")
-        let product = orderColumn("product_key", "produit_id")
-        let quantity = orderColumn("quantity", "quantite_cmd", [.int])
-        let orderDate = orderColumn("order_date", "date_commande", [.date, .datetime])
-        let invoice = orderColumn("invoice_key", "facture_id")
-        let invoiceTotal = orderColumn("invoice_total", "montant_total", [.decimal, .int])
-        let invoiceDate = orderColumn("invoice_date", "date_facture", [.date, .datetime])
-        let customer = orderColumn("customer", "client_id")
-        let productKey = requireColumn("code_prod", in: products, input: "products", config: config, option: "inputs")
-        let price = requireColumn("prix_unit", in: products, input: "products", config: config, option: "inputs", types: [.decimal, .int])
-        let returnInvoice = requireColumn("facture_id", in: returns, input: "returns", config: config, option: "inputs")
-        let returnRefund = requireColumn("montant_remboursement", in: returns, input: "returns", config: config, option: "inputs", types: [.decimal])
+        let order = orderColumn("order_key")
+        let product = orderColumn("product_key")
+        let quantity = orderColumn("quantity", [.int])
+        let orderDate = orderColumn("order_date", [.date, .datetime])
+        let invoice = orderColumn("invoice_key")
+        let invoiceTotal = orderColumn("invoice_total", [.decimal, .int])
+        let invoiceDate = orderColumn("invoice_date", [.date, .datetime])
+        let customer = orderColumn("customer")
+        let productKey = config.requireColumn("code_prod", in: products, input: "products", option: "inputs")
+        let price = config.requireColumn("prix_unit", in: products, input: "products", option: "inputs", types: [.decimal, .int])
+        let returnInvoice = config.requireColumn("facture_id", in: returns, input: "returns", option: "inputs")
+        let returnRefund = config.requireColumn("montant_remboursement", in: returns, input: "returns", option: "inputs", types: [.decimal])
         guard let order, let product, let quantity, let orderDate, let invoice, let invoiceTotal, let invoiceDate, let customer,
               let productKey, let price, let returnInvoice, let returnRefund else { return nil }
         let schema = Schema([
@@ -92,15 +93,16 @@ public final class Invoices: StageRunner, StageKind {
         var output = Batch(capacity: batch.count)
         for (row, origin) in zip(batch.rows, batch.origins) {
             func text() -> String { describeRow(row, schema: inputSchema) }
+            let words = MessageCatalogue(context.run.settings)
             if row[columns.order].isNull {
-                try context.reject(origin, rule: "invoice-without-order",
-                                   message: "invoice \(row[columns.invoice]) has no order (rule 3: every invoice belongs to one order)", row: text())
+                try context.reject(origin, rule: "invoice-without-order", message: words.invoiceWithoutOrder(row[columns.invoice]), row: text(),
+                                   amount: row[columns.invoiceTotal].asMoney)
                 continue
             }
             let priced: OrderPricing.Priced
-            switch try pricing.price(row) {
+            switch try pricing.price(row, words: words) {
             case .failure(let broken):
-                try context.reject(origin, rule: broken.rule, message: broken.message, row: text())
+                try context.reject(origin, rule: broken.rule, message: broken.message, row: text(), amount: row[columns.invoiceTotal].asMoney)
                 continue
             case .success(let value):
                 priced = value
@@ -108,11 +110,11 @@ public final class Invoices: StageRunner, StageKind {
             let invoiceKey = row[columns.invoice]
             let generated = invoiceKey.isNull
             if generated {
-                try context.finding(origin, rule: "invoice-generated",
-                                    message: "order \(row[columns.order]) had no invoice; one was generated for \(priced.total)", row: text())
+                try context.finding(origin, rule: "invoice-generated", message: words.invoiceGenerated(order: row[columns.order], total: priced.total), row: text())
             } else if let stored = row[columns.invoiceTotal].asMoney, try stored.subtracting(priced.total).magnitude > tolerance {
                 try context.finding(origin, rule: "invoice-total-mismatch",
-                                    message: "invoice \(invoiceKey) stores \(stored), the order's gross is \(priced.units) × \(priced.unitPrice) = \(priced.total); the gross is used", row: text())
+                                    message: words.invoiceTotalMismatch(invoice: invoiceKey, stored: stored, units: priced.units,
+                                                                        unitPrice: priced.unitPrice, total: priced.total), row: text())
             }
             let refunded = generated ? Money.zero(scale: 2) : (refunds[invoiceKey] ?? Money.zero(scale: 2))
             let net = try priced.total.subtracting(refunded)

@@ -14,7 +14,7 @@ struct OrderPricing {
     /// Why an order line cannot be priced: the reject rule and message.
     struct Broken: Error {
         var rule: String
-        var message: String
+        var message: LocalizedText
     }
 
     private var products: [Value: (price: Value, extra: [Value])] = [:]
@@ -32,16 +32,15 @@ struct OrderPricing {
     }
 
     /// Prices an order row, or says which rule it breaks.
-    func price(_ row: Row) throws -> Result<Priced, Broken> {
+    func price(_ row: Row, words: MessageCatalogue) throws -> Result<Priced, Broken> {
         guard let product = products[row[productKey]] else {
-            return .failure(Broken(rule: "order-unknown-product",
-                                   message: "order for unknown product \(row[productKey]) (rule 2: an order must name an existing product)"))
+            return .failure(Broken(rule: "order-unknown-product", message: words.orderUnknownProduct(row[productKey])))
         }
         guard case .int(let units) = row[quantity], units >= 1 else {
-            return .failure(Broken(rule: "order-quantity", message: "quantity \(row[quantity]) is under 1 (an order quantity is at least 1)"))
+            return .failure(Broken(rule: "order-quantity", message: words.orderQuantity(row[quantity])))
         }
         guard var unitPrice = product.price.asMoney else {
-            return .failure(Broken(rule: "product-price-missing", message: "product \(row[productKey]) has no unit price"))
+            return .failure(Broken(rule: "product-price-missing", message: words.productPriceMissing(row[productKey])))
         }
         if unitPrice.scale < 2 { unitPrice = try unitPrice.rescaledUp(to: 2) }
         let total = try unitPrice.multiplied(by: Money(units)).rounded(to: 2)

@@ -1,19 +1,3 @@
-/// Looks up a column by name for a domain transform, reporting what was expected when it is missing.
-func requireColumn(_ name: String, in schema: Schema, input: String, config: StageConfig, option: String,
-                   types: [ColumnType]? = nil) -> Int? {
-    guard let index = schema.index(of: name) else {
-        config.error("stage '\(config.id)' needs column '\(name)' in input '\(input)' (columns: \(schema.names.joined(separator: ", ")))\(didYouMean(name, schema.names)); set '\(option)' if it has another name",
-                     at: config.node[option]?.position ?? config.node["inputs"]?.position)
-        return nil
-    }
-    if let types, !types.contains(schema.columns[index].type) {
-        config.error("column '\(name)' of input '\(input)' is \(schema.columns[index].type.rawValue); stage '\(config.id)' needs \(types.map(\.rawValue).joined(separator: " or "))",
-                     at: config.node[option]?.position ?? config.node["inputs"]?.position)
-        return nil
-    }
-    return index
-}
-
 /// `transform: order_totals` — DOMAIN.md rules 1 and 2: each order's total is quantity × unit price.
 public final class OrderTotals: StageRunner, StageKind {
     public static let spec = StageSpec(
@@ -21,12 +5,12 @@ public final class OrderTotals: StageRunner, StageKind {
         summary: "Rules 1 and 2 of DOMAIN.md. Each order's total is recomputed as quantity × the product's unit price, rounded half away from zero to 2 places. A stored total differing by more than the tolerance is kept as `montant_stocke` and listed as a finding (never overwritten silently). Orders for unknown products, with a quantity under 1, or whose product has no price are rejected. Orders for soft-deleted products are kept: they are still revenue.",
         options: [
             OptionSpec("product_key", .string, default: "code_prod", "Product column in orders (and key of products)."),
-            OptionSpec("products_key", .string, default: "same as product_key", "Key column of products, when it differs."),
+            OptionSpec("products_key", .string, defaultNote: "same as product_key", "Key column of products, when it differs."),
             OptionSpec("quantity", .string, default: "quantite_cmd", "Quantity column in orders."),
             OptionSpec("price", .string, default: "prix_unit", "Unit price column in products."),
             OptionSpec("total", .string, default: "montant_commande", "Name of the recomputed total; if orders carry a column of that name it is the stored total, compared and output as `montant_stocke`."),
             OptionSpec("tolerance", .decimal, default: "0.01", "Largest difference between stored and recomputed totals that is not a finding."),
-            OptionSpec("product_columns", .list, default: "[nom_prod] when present", "Product columns added to each order line."),
+            OptionSpec("product_columns", .list, defaultNote: "[nom_prod] when present", "Product columns added to each order line."),
         ],
         ports: [PortSpec("orders", "Order lines (streamed)."), PortSpec("products", lookup: true, "Products with their unit price.")],
         example: """
@@ -64,13 +48,13 @@ public final class OrderTotals: StageRunner, StageKind {
     }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
-        let orders = inputs[0], productsSchema = inputs[1]
-        let keyName = config.string("product_key", default: "code_prod")!
-        let totalName = config.string("total", default: "montant_commande")!
-        let productKey = requireColumn(keyName, in: orders, input: "orders", config: config, option: "product_key")
-        let productsKey = requireColumn(config.string("products_key", default: keyName)!, in: productsSchema, input: "products", config: config, option: "products_key")
-        let quantity = requireColumn(config.string("quantity", default: "quantite_cmd")!, in: orders, input: "orders", config: config, option: "quantity", types: [.int])
-        let price = requireColumn(config.string("price", default: "prix_unit")!, in: productsSchema, input: "products", config: config, option: "price", types: [.decimal, .int])
+        guard let orders = config.input("orders"), let productsSchema = config.input("products") else { return nil }
+        let keyName = config.text("product_key")
+        let totalName = config.text("total")
+        let productKey = config.requireColumn(keyName, in: orders, input: "orders", option: "product_key")
+        let productsKey = config.requireColumn(config.string("products_key") ?? keyName, in: productsSchema, input: "products", option: "products_key")
+        let quantity = config.requireColumn(named: "quantity", in: orders, input: "orders", types: [.int])
+        let price = config.requireColumn(named: "price", in: productsSchema, input: "products", types: [.decimal, .int])
         let storedTotal = orders.index(of: totalName)
         if let storedTotal, ![.decimal, .int].contains(orders.columns[storedTotal].type) {
             config.error("stored total '\(totalName)' of input 'orders' is \(orders.columns[storedTotal].type.rawValue), expected decimal", at: config.node["total"]?.position ?? config.position)
@@ -79,7 +63,7 @@ public final class OrderTotals: StageRunner, StageKind {
         extraNames.removeAll { $0 == keyName }
         var extras: [Int] = []
         for name in extraNames {
-            if let index = requireColumn(name, in: productsSchema, input: "products", config: config, option: "product_columns") { extras.append(index) }
+            if let index = config.requireColumn(name, in: productsSchema, input: "products", option: "product_columns") { extras.append(index) }
         }
         guard let productKey, let productsKey, let quantity, let price else { return nil }
         let kept = orders.columns.indices.filter { $0 != storedTotal }
@@ -94,7 +78,7 @@ public final class OrderTotals: StageRunner, StageKind {
             config.error("stage '\(config.id)' would output column '\(column.name)' twice; leave it out of product_columns", at: config.node["product_columns"]?.position ?? config.position)
         }
         return OrderTotals(productKey: productKey, productsKey: productsKey, quantity: quantity, price: price,
-                           storedTotal: storedTotal, tolerance: config.decimal("tolerance", default: Money(units: 1, scale: 2)),
+                           storedTotal: storedTotal, tolerance: config.decimal("tolerance"),
                            productColumns: extras, orderSchema: orders, keptOrderColumns: kept, outputSchema: Schema(columns))
     }
 
@@ -108,9 +92,10 @@ public final class OrderTotals: StageRunner, StageKind {
         var output = Batch(capacity: batch.count)
         for (row, origin) in zip(batch.rows, batch.origins) {
             let priced: OrderPricing.Priced
-            switch try pricing.price(row) {
+            switch try pricing.price(row, words: MessageCatalogue(context.run.settings)) {
             case .failure(let broken):
-                try context.reject(origin, rule: broken.rule, message: broken.message, row: describeRow(row, schema: orderSchema))
+                try context.reject(origin, rule: broken.rule, message: broken.message, row: describeRow(row, schema: orderSchema),
+                                   amount: storedTotal.flatMap { row[$0].asMoney })
                 continue
             case .success(let value):
                 priced = value
@@ -123,8 +108,10 @@ public final class OrderTotals: StageRunner, StageKind {
                 let stored = row[storedTotal]
                 line.append(stored.asMoney.map { .decimal($0) } ?? .null)
                 if let amount = stored.asMoney, try amount.subtracting(priced.total).magnitude > tolerance {
+                    let words = MessageCatalogue(context.run.settings)
                     try context.finding(origin, rule: "order-total-mismatch",
-                                        message: "stored total \(amount) differs from \(priced.units) × \(priced.unitPrice) = \(priced.total) by \(try amount.subtracting(priced.total)); the recomputed total is used",
+                                        message: words.orderTotalMismatch(stored: amount, units: priced.units, unitPrice: priced.unitPrice,
+                                                                          total: priced.total, difference: try amount.subtracting(priced.total)),
                                         row: describeRow(row, schema: orderSchema))
                 }
             }

@@ -67,16 +67,16 @@ public final class Returns: StageRunner, StageKind {
     }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
-        let schema = inputs[0]
-        func column(_ option: String, _ fallback: String, _ types: [ColumnType]? = nil) -> Int? {
-            requireColumn(config.string(option, default: fallback)!, in: schema, input: "returns", config: config, option: option, types: types)
+        guard let schema = config.input("returns") else { return nil }
+        func column(_ option: String, _ types: [ColumnType]? = nil) -> Int? {
+            config.requireColumn(named: option, in: schema, input: "returns", types: types)
         }
-        let invoice = column("invoice", "facture_id")
-        let quantity = column("quantity", "quantite", [.int])
-        let reason = column("reason", "raison", [.text])
-        let refund = column("refund", "montant_remboursement", [.decimal, .int])
-        let ordered = column("ordered_quantity", "quantite_cmd", [.int])
-        let price = column("unit_price", "prix_unit", [.decimal, .int])
+        let invoice = column("invoice")
+        let quantity = column("quantity", [.int])
+        let reason = column("reason", [.text])
+        let refund = column("refund", [.decimal, .int])
+        let ordered = column("ordered_quantity", [.int])
+        let price = column("unit_price", [.decimal, .int])
         guard let invoice, let quantity, let reason, let refund, let ordered, let price else { return nil }
         return Returns(invoice: invoice, quantity: quantity, reason: reason, refund: refund, ordered: ordered,
                        unitPrice: price, inputSchema: schema)
@@ -85,9 +85,10 @@ public final class Returns: StageRunner, StageKind {
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
         var output = Batch(capacity: batch.count)
         for (row, origin) in zip(batch.rows, batch.origins) {
-            switch try check(row) {
+            switch try check(row, words: MessageCatalogue(context.run.settings)) {
             case .failure(let broken):
-                try context.reject(origin, rule: broken.rule, message: broken.message, row: describeRow(row, schema: inputSchema))
+                try context.reject(origin, rule: broken.rule, message: broken.message, row: describeRow(row, schema: inputSchema),
+                                   amount: row[refund].asMoney)
             case .success(let line):
                 output.append(line, origin: origin)
             }
@@ -95,33 +96,33 @@ public final class Returns: StageRunner, StageKind {
         try emit(output)
     }
 
-    private func check(_ row: Row) throws -> Result<Row, OrderPricing.Broken> {
-        func broken(_ rule: String, _ message: String) -> Result<Row, OrderPricing.Broken> {
+    private func check(_ row: Row, words: MessageCatalogue) throws -> Result<Row, OrderPricing.Broken> {
+        func broken(_ rule: String, _ message: LocalizedText) -> Result<Row, OrderPricing.Broken> {
             .failure(OrderPricing.Broken(rule: rule, message: message))
         }
         let key = row[invoice]
         guard case .int(let orderedUnits) = row[ordered], let price = row[unitPrice].asMoney else {
-            return broken("return-unknown-invoice", "return against unknown invoice \(key)")
+            return broken("return-unknown-invoice", words.returnUnknownInvoice(key))
         }
         guard case .int(let units) = row[quantity], units >= 1 else {
-            return broken("return-quantity", "returned quantity \(row[quantity]) is under 1")
+            return broken("return-quantity", words.returnQuantity(row[quantity]))
         }
         guard case .text(let reasonText) = row[reason], let reasonValue = ReturnReason(rawValue: reasonText) else {
-            return broken("return-reason", "reason '\(row[reason])' is not one of defaut, insatisfaction, rupture")
+            return broken("return-reason", words.returnReason(row[reason]))
         }
         var state = invoices[key] ?? InvoiceState()
         guard state.units + units <= orderedUnits else {
-            return broken("return-over-quantity", "returns against invoice \(key) would total \(state.units + units) units, more than the \(orderedUnits) ordered")
+            return broken("return-over-quantity", words.returnOverQuantity(invoice: key, units: state.units + units, ordered: orderedUnits))
         }
         let gross = try price.multiplied(by: Money(orderedUnits)).rounded(to: 2)
         let defaulted = row[refund].isNull
         let amount = try row[refund].asMoney?.rounded(to: 2) ?? price.multiplied(by: Money(units)).rounded(to: 2)
         guard amount.units >= 0 else {
-            return broken("return-refund-negative", "refund \(amount) is negative")
+            return broken("return-refund-negative", words.returnRefundNegative(amount))
         }
         let refunds = try state.refunds.adding(amount)
         guard refunds <= gross else {
-            return broken("return-over-refund", "refunds against invoice \(key) would total \(refunds), more than its gross \(gross)")
+            return broken("return-over-refund", words.returnOverRefund(invoice: key, refunds: refunds, gross: gross))
         }
         state.units += units
         state.refunds = refunds

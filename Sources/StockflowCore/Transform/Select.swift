@@ -30,8 +30,7 @@ public final class Select: StageRunner, StageKind {
     }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
-        guard let items = config.node["columns"]?.items else { return nil }
-        let input = inputs[0]
+        guard let input = config.input("rows"), let items = config.node["columns"]?.items else { return nil }
         var expressions: [Expression] = []
         var columns: [Column] = []
         for item in items {
@@ -42,10 +41,10 @@ public final class Select: StageRunner, StageKind {
                 name = scalar
                 text = scalar
                 position = config.textStart(of: item)
-            } else if let entries = item.entries, entries.count == 1, let source = entries[0].value.scalar {
-                name = entries[0].key
+            } else if let entries = item.entries, entries.count == 1, let entry = entries.first, let source = entry.value.scalar {
+                name = entry.key
                 text = source
-                position = config.textStart(of: entries[0].value)
+                position = config.textStart(of: entry.value)
             } else {
                 config.error("each item of 'columns' is a column name or {new_name: column or expression}, found \(item.shapeName)", at: item.position)
                 continue

@@ -42,15 +42,16 @@ public final class Suppliers: StageRunner, StageKind {
     }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
-        let sales = inputs[0], stock = inputs[1], products = inputs[2], suppliers = inputs[3]
-        let salesProduct = requireColumn(config.string("sales_product", default: "code_prod")!, in: sales, input: "sales", config: config, option: "sales_product")
-        let amount = requireColumn(config.string("amount", default: "net")!, in: sales, input: "sales", config: config, option: "amount", types: [.decimal, .int])
-        let stockProduct = requireColumn("code_prod", in: stock, input: "stock", config: config, option: "inputs")
-        let stockValue = requireColumn("valeur", in: stock, input: "stock", config: config, option: "inputs", types: [.decimal])
-        let productKey = requireColumn("code_prod", in: products, input: "products", config: config, option: "inputs")
-        let productSupplier = requireColumn("fournisseur_id", in: products, input: "products", config: config, option: "inputs")
-        let supplierKey = requireColumn("id", in: suppliers, input: "suppliers", config: config, option: "inputs")
-        let supplierName = requireColumn("nom", in: suppliers, input: "suppliers", config: config, option: "inputs")
+        guard let sales = config.input("sales"), let stock = config.input("stock"), let products = config.input("products"),
+              let suppliers = config.input("suppliers") else { return nil }
+        let salesProduct = config.requireColumn(named: "sales_product", in: sales, input: "sales")
+        let amount = config.requireColumn(named: "amount", in: sales, input: "sales", types: [.decimal, .int])
+        let stockProduct = config.requireColumn("code_prod", in: stock, input: "stock", option: "inputs")
+        let stockValue = config.requireColumn("valeur", in: stock, input: "stock", option: "inputs", types: [.decimal])
+        let productKey = config.requireColumn("code_prod", in: products, input: "products", option: "inputs")
+        let productSupplier = config.requireColumn("fournisseur_id", in: products, input: "products", option: "inputs")
+        let supplierKey = config.requireColumn("id", in: suppliers, input: "suppliers", option: "inputs")
+        let supplierName = config.requireColumn("nom", in: suppliers, input: "suppliers", option: "inputs")
         guard let salesProduct, let amount, let stockProduct, let stockValue, let productKey, let productSupplier,
               let supplierKey, let supplierName else { return nil }
         let schema = Schema([Column("fournisseur_id", suppliers.columns[supplierKey].type), Column("fournisseur", .text),

@@ -35,11 +35,11 @@ public final class Trends: StageRunner, StageKind {
     }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
-        let sales = inputs[0]
-        let date = requireColumn(config.string("date", default: "date_commande")!, in: sales, input: "sales", config: config, option: "date", types: [.date, .datetime])
-        let amount = requireColumn(config.string("amount", default: "net")!, in: sales, input: "sales", config: config, option: "amount", types: [.decimal, .int])
+        guard let sales = config.input("sales"), let period = config.choice("by", as: Period.self) else { return nil }
+        let date = config.requireColumn(named: "date", in: sales, input: "sales", types: [.date, .datetime])
+        let amount = config.requireColumn(named: "amount", in: sales, input: "sales", types: [.decimal, .int])
         guard let date, let amount else { return nil }
-        return Trends(period: Period(rawValue: config.string("by", default: "month")!) ?? .month, date: date, amount: amount,
+        return Trends(period: period, date: date, amount: amount,
                       timezone: context.settings.timezone)
     }
 

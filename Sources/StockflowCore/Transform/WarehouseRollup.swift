@@ -5,7 +5,7 @@ public final class WarehouseRollup: StageRunner, StageKind {
         summary: "Rule 5 of DOMAIN.md. From stock lines (product, warehouse, units) computes per warehouse: products held, units, stock value (units × prix_unit) and products under the low-stock threshold; or per product: units, value and whether it is low stock. Stock lines of soft-deleted products and inactive warehouses are left out (counted as filtered, with a note). Lines naming an unknown product or warehouse, or a negative quantity, are rejected. With `by: product`, a product whose legacy `quantite` differs from the sum of all its stock lines (inactive warehouses included) is listed as a finding.",
         options: [
             OptionSpec("by", .choice(["warehouse", "product"]), default: "warehouse", "One row per active warehouse, or per current (not soft-deleted) product."),
-            OptionSpec("low_stock_threshold", .int, default: "settings.low_stock_threshold", "Units under which a product is low stock."),
+            OptionSpec("low_stock_threshold", .int, defaultNote: "settings.low_stock_threshold", "Units under which a product is low stock."),
             OptionSpec("stock_product", .string, default: "produit_id", "Product column of the stock lines."),
             OptionSpec("stock_warehouse", .string, default: "entrepot_id", "Warehouse column of the stock lines."),
             OptionSpec("stock_quantity", .string, default: "quantite", "Units column of the stock lines."),
@@ -79,17 +79,18 @@ public final class WarehouseRollup: StageRunner, StageKind {
     public var countsOwnOutput: Bool { true }
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
-        let stock = inputs[0], products = inputs[1], warehouses = inputs[2]
-        let sp = requireColumn(config.string("stock_product", default: "produit_id")!, in: stock, input: "stock", config: config, option: "stock_product")
-        let sw = requireColumn(config.string("stock_warehouse", default: "entrepot_id")!, in: stock, input: "stock", config: config, option: "stock_warehouse")
-        let sq = requireColumn(config.string("stock_quantity", default: "quantite")!, in: stock, input: "stock", config: config, option: "stock_quantity", types: [.int])
-        let pk = requireColumn("code_prod", in: products, input: "products", config: config, option: "inputs")
-        let pn = requireColumn("nom_prod", in: products, input: "products", config: config, option: "inputs")
-        let pp = requireColumn("prix_unit", in: products, input: "products", config: config, option: "inputs", types: [.decimal, .int])
-        let wk = requireColumn("code_entrepot", in: warehouses, input: "warehouses", config: config, option: "inputs")
-        let wn = requireColumn("nom_entrepot", in: warehouses, input: "warehouses", config: config, option: "inputs")
+        guard let stock = config.input("stock"), let products = config.input("products"),
+              let warehouses = config.input("warehouses") else { return nil }
+        let sp = config.requireColumn(named: "stock_product", in: stock, input: "stock")
+        let sw = config.requireColumn(named: "stock_warehouse", in: stock, input: "stock")
+        let sq = config.requireColumn(named: "stock_quantity", in: stock, input: "stock", types: [.int])
+        let pk = config.requireColumn("code_prod", in: products, input: "products", option: "inputs")
+        let pn = config.requireColumn("nom_prod", in: products, input: "products", option: "inputs")
+        let pp = config.requireColumn("prix_unit", in: products, input: "products", option: "inputs", types: [.decimal, .int])
+        let wk = config.requireColumn("code_entrepot", in: warehouses, input: "warehouses", option: "inputs")
+        let wn = config.requireColumn("nom_entrepot", in: warehouses, input: "warehouses", option: "inputs")
         guard let sp, let sw, let sq, let pk, let pn, let pp, let wk, let wn else { return nil }
-        let byProduct = config.string("by") == "product"
+        let byProduct = config.text("by") == "product"
         let columns: [Column]
         if byProduct {
             columns = [products.columns[pk], products.columns[pn], Column("unites", .int), Column("valeur", .decimal, scale: 2),
@@ -98,7 +99,7 @@ public final class WarehouseRollup: StageRunner, StageKind {
             columns = [warehouses.columns[wk], warehouses.columns[wn], Column("nb_produits", .int), Column("unites", .int),
                        Column("valeur", .decimal, scale: 2), Column("produits_sous_seuil", .int)]
         }
-        let threshold = Int64(config.int("low_stock_threshold", default: Int(context.settings.lowStockThreshold)))
+        let threshold = config.string("low_stock_threshold").flatMap { Int64($0) } ?? context.settings.lowStockThreshold
         return WarehouseRollup(byProduct: byProduct, threshold: threshold, stockColumns: (sp, sw, sq),
                                productColumns: (pk, pn, pp, products.index(of: "is_deleted"), products.index(of: "quantite")),
                                warehouseColumns: (wk, wn, warehouses.index(of: "is_actif")),
@@ -133,15 +134,15 @@ public final class WarehouseRollup: StageRunner, StageKind {
         for (row, origin) in zip(batch.rows, batch.origins) {
             let productKey = row[stockColumns.product], warehouseKey = row[stockColumns.warehouse]
             guard let product = products[productKey] else {
-                try context.reject(origin, rule: "stock-unknown-product", message: "stock line for unknown product \(productKey)", row: describeRow(row, schema: stockSchema))
+                try context.reject(origin, rule: "stock-unknown-product", message: MessageCatalogue(context.run.settings).stockUnknownProduct(productKey), row: describeRow(row, schema: stockSchema))
                 continue
             }
             guard let warehouse = warehouses[warehouseKey] else {
-                try context.reject(origin, rule: "stock-unknown-warehouse", message: "stock line for unknown warehouse \(warehouseKey)", row: describeRow(row, schema: stockSchema))
+                try context.reject(origin, rule: "stock-unknown-warehouse", message: MessageCatalogue(context.run.settings).stockUnknownWarehouse(warehouseKey), row: describeRow(row, schema: stockSchema))
                 continue
             }
             guard case .int(let units) = row[stockColumns.quantity], units >= 0 else {
-                try context.reject(origin, rule: "stock-quantity", message: "stock quantity \(row[stockColumns.quantity]) is not a whole number ≥ 0", row: describeRow(row, schema: stockSchema))
+                try context.reject(origin, rule: "stock-quantity", message: MessageCatalogue(context.run.settings).stockQuantity(row[stockColumns.quantity]), row: describeRow(row, schema: stockSchema))
                 continue
             }
             allUnitsByProduct[productKey, default: 0] += units
@@ -176,7 +177,7 @@ public final class WarehouseRollup: StageRunner, StageKind {
                 // Soft-deleted products are out of current stock: their legacy figure is history, not a finding.
                 if !product.deleted, case .int(let legacy) = product.legacy, legacy != all {
                     try context.finding(product.origin, rule: "stock-legacy-quantity",
-                                        message: "legacy quantite \(legacy) differs from the sum of its stock lines \(all) (by \(legacy - all))",
+                                        message: MessageCatalogue(context.run.settings).stockLegacyQuantity(legacy: legacy, lines: all),
                                         row: describeRow(product.row, schema: productSchema))
                 }
                 guard !product.deleted else { continue }

@@ -3,7 +3,7 @@ import Testing
 @testable import StockflowCore
 
 /// A pipeline reading `in.csv` with `options` and `columns`, written to out/out.csv.
-private func csvPipeline(options: [String] = [], columns: String) -> String {
+func csvPipeline(options: [String] = [], columns: String) -> String {
     var lines = ["version: 1", "name: csv-test", "stages:", "  src:", "    extract: csv", "    path: in.csv"]
     lines += options.map { "    " + $0 }
     lines += ["    columns: \(columns)", "  out:", "    load: csv", "    input: src", "    path: out.csv", ""]
@@ -11,7 +11,7 @@ private func csvPipeline(options: [String] = [], columns: String) -> String {
 }
 
 /// The French Excel dialect of the app's exports.
-private let frenchDialect = ["delimiter: \";\"", "decimal_mark: \",\"", "date_format: dd/MM/yyyy"]
+let frenchDialect = ["delimiter: \";\"", "decimal_mark: \",\"", "date_format: dd/MM/yyyy"]
 private let orderColumns = "{code: int, nom: text, montant: {type: decimal, scale: 2}, jour: date, note: {type: text, nullable: true}}"
 
 /// One bad row of the French dialect and the reject it must produce.
@@ -145,7 +145,7 @@ struct BadCSVRowCase: Sendable, CustomTestStringConvertible {
         BadCSVRowCase("more places than the scale", "2;b;3,456;02/01/2025;", rule: "decimal", ["'3,456' has more than 2 decimal places"]),
         BadCSVRowCase("empty required column", "2;;3,00;02/01/2025;", rule: "required-value", ["column 'nom' is empty"]),
         BadCSVRowCase("windows-1252 bytes in a utf-8 file", bytes: Array("2;cr".utf8) + [0xE8] + Array("me;3,00;02/01/2025;".utf8),
-                      rule: "encoding", ["column 'nom' is not valid utf-8 text", "set encoding: windows-1252"]),
+                      rule: "csv-encoding", ["column 'nom' is not valid utf-8 text", "is this windows-1252? set encoding: windows-1252"]),
     ]
 
     @Test(arguments: badRows)

@@ -1,0 +1,63 @@
+import Foundation
+
+/// Settings shared by all stages of a pipeline (`settings:`).
+public struct PipelineSettings: Sendable {
+    /// ISO currency code shown on money columns.
+    public var currency: String
+    /// Locale for human-facing numbers and dates (`fr_FR`, `en_US`).
+    public var locale: String
+    /// Units under which a product counts as low stock.
+    public var lowStockThreshold: Int64
+    /// Most rejected rows a run may have and still succeed; nil for no limit.
+    public var maxRejects: Int?
+    /// Time zone for calendar rules (trends, dates of datetimes).
+    public var timezone: String
+
+    /// The settings keys with their docs; the defaults stated here are the ones used.
+    public static let options: [OptionSpec] = [
+        OptionSpec("currency", .string, default: "EUR", "ISO 4217 code shown on money columns."),
+        OptionSpec("locale", .choice(["fr_FR", "en_US"]), default: "fr_FR", "Locale of human-facing numbers and dates."),
+        OptionSpec("low_stock_threshold", .int, default: "10", "A product with fewer units than this is low stock."),
+        OptionSpec("max_rejects", .int, "Most rejected rows a run may have; above it the run fails with exit 65 and writes no report. No limit when absent."),
+        OptionSpec("timezone", .string, defaultNote: "the schedule's time zone, else UTC", "IANA time zone for calendar rules."),
+    ]
+
+    /// The default settings, as the options table states them.
+    public init() {
+        self.init(OptionTable(nil, options: Self.options, place: "settings", diagnostics: DiagnosticCollector()),
+                  scheduleZone: nil, diagnostics: DiagnosticCollector())
+    }
+
+    /// Reads `settings:`; `scheduleZone` is the schedule's time zone, the default of `timezone`.
+    static func read(_ node: ConfigNode?, scheduleZone: String?, diagnostics: DiagnosticCollector) -> PipelineSettings {
+        if let node, node.entries == nil {
+            diagnostics.error("'settings' must be a mapping, found \(node.shapeName)", at: node.position)
+            return PipelineSettings()
+        }
+        let table = OptionTable(node, options: options, place: "settings", diagnostics: diagnostics)
+        table.reportUnknownKeys()
+        return PipelineSettings(table, scheduleZone: scheduleZone, diagnostics: diagnostics)
+    }
+
+    private init(_ table: OptionTable, scheduleZone: String?, diagnostics: DiagnosticCollector) {
+        currency = table.parsed("currency", expected: "an ISO 4217 code like EUR") { text in
+            text.count == 3 && text.allSatisfy(\.isUppercase) ? text : nil
+        } ?? ""
+        var locales: [String] = []
+        if case .choice(let choices)? = table.option("locale")?.kind { locales = choices }
+        locale = table.parsed("locale", expected: locales.joined(separator: " or ")) { locales.contains($0) ? $0 : nil } ?? ""
+        lowStockThreshold = table.parsed("low_stock_threshold", expected: "a whole number of units ≥ 0") { text in
+            Int64(text).flatMap { $0 >= 0 ? $0 : nil }
+        } ?? 0
+        maxRejects = table.parsed("max_rejects", expected: "a whole number ≥ 0") { text in Int(text).flatMap { $0 >= 0 ? $0 : nil } }
+        // No fixed default: the schedule's time zone, else the schedule's own default.
+        let scheduleDefault = OptionTable(nil, options: PipelineSchedule.options, place: "schedule", diagnostics: diagnostics).text("timezone")
+        let zone = scheduleZone ?? scheduleDefault
+        timezone = zone
+        if let value = table.node?["timezone"] {
+            if let text = value.scalar, TimeZone(identifier: text) != nil { timezone = text } else {
+                diagnostics.error("unknown time zone \(value.shapeName); use an IANA name like Europe/Paris\(didYouMean(value.scalar ?? "", TimeZone.knownTimeZoneIdentifiers))", at: value.position)
+            }
+        }
+    }
+}

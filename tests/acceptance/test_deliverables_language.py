@@ -1,0 +1,121 @@
+"""One language per deliverable. The message catalogue's fixed texts (every `english:` and `french:`
+literal of MessageCatalogue.swift, cut at its interpolations) are looked for in the workbooks, the
+report and the digest: a French pipeline's deliverables hold no English catalogue text and no rule
+code, an en_US copy of the nightly pipeline holds no French catalogue text. Source locations show file
+names, never the server path the fixtures folder came from."""
+import re
+
+import pytest
+
+from deliverables import (MONTHLY_AS_OF, NIGHTLY_AS_OF, ROOT, catalogue_fragments, digest, html_text, rejects_csv,
+                          run_pipeline, workbook_strings)
+
+FIXTURES = ROOT / "fixtures"
+
+
+def deliverable_texts(out, stem, as_of, with_report=True):
+    texts = {"workbook": "\n".join(workbook_strings(out / f"{stem}-{as_of}.xlsx"))}
+    if with_report:
+        texts["report"] = html_text((out / f"rapport-{as_of}.html").read_text())
+        message, raw, text, html, _ = digest(out)
+        texts["digest text"] = text
+        texts["digest html"] = html_text(html)
+        texts["digest subject"] = str(message["subject"])
+    return texts
+
+
+@pytest.fixture(scope="module")
+def french(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fr")
+    # The fixtures folder from the environment, as the benchmark and a server set it: an absolute path.
+    env = {"STOCKFLOW_FIXTURES": str(FIXTURES)}
+    nightly = run_pipeline(ROOT / "pipelines/nightly-inventory.yml", folder / "nightly", NIGHTLY_AS_OF, env)
+    monthly = run_pipeline(ROOT / "pipelines/monthly-finance.yml", folder / "monthly", MONTHLY_AS_OF, env)
+    texts = {f"nightly {k}": v for k, v in deliverable_texts(nightly, "inventaire", NIGHTLY_AS_OF).items()}
+    texts.update({f"monthly {k}": v for k, v in deliverable_texts(monthly, "finance", MONTHLY_AS_OF, with_report=False).items()})
+    return nightly, texts
+
+
+@pytest.fixture(scope="module")
+def english(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("en")
+    pipeline = (ROOT / "pipelines/nightly-inventory.yml").read_text().replace("locale: fr_FR", "locale: en_US")
+    assert "locale: en_US" in pipeline
+    copy = folder / "nightly-en.yml"
+    copy.write_text(pipeline)
+    out = run_pipeline(copy, folder / "out", NIGHTLY_AS_OF, {"STOCKFLOW_FIXTURES": str(FIXTURES)})
+    return out, deliverable_texts(out, "inventaire", NIGHTLY_AS_OF)
+
+
+def test_the_catalogue_has_both_languages():
+    english, french = catalogue_fragments("english"), catalogue_fragments("french")
+    assert len(english) > 40 and len(french) > 40
+    assert "the recomputed total is used" in english and "le montant recalculé est retenu" in french
+
+
+def test_no_english_catalogue_text_in_a_french_deliverable(french):
+    _, texts = french
+    fragments = catalogue_fragments("english") - catalogue_fragments("french")
+    for name, text in texts.items():
+        found = sorted(fragment for fragment in fragments if fragment in text)
+        assert found == [], f"{name}: {found}"
+
+
+def test_french_deliverables_show_rules_in_words_and_numbers_the_french_way(french):
+    out, texts = french
+    codes = {row["rule"] for row in rejects_csv(out)} | {"order-total-mismatch", "stock-legacy-quantity"}
+    for name, text in texts.items():
+        found = sorted(code for code in codes if "-" in code and code in text)
+        assert found == [], f"{name}: {found}"
+    # The finding the issue quotes, in French with French numbers.
+    assert "montant enregistré 89,66\u00a0€ différent de 1 × 43,10\u00a0€ = 43,10\u00a0€ (écart 46,56\u00a0€)" in texts["nightly report"]
+    for raw in ("written_off", "restocked", "refund_only", "defaut"):
+        assert raw not in texts["monthly workbook"], raw
+    assert "Mis au rebut" in texts["monthly workbook"] and "Remboursement seul" in texts["monthly workbook"]
+
+
+def test_no_server_path_in_a_deliverable(french):
+    out, texts = french
+    assert str(FIXTURES) in (out / "rejects.csv").read_text(), "the machine file keeps the path it read"
+    for name, text in texts.items():
+        assert str(FIXTURES) not in text, name
+        assert "/fixtures/" not in text, name
+    assert "commandes.csv:503" in texts["nightly workbook"] and "commandes.csv:503" in texts["nightly report"]
+
+
+def test_no_french_catalogue_text_in_an_english_deliverable(english):
+    _, texts = english
+    fragments = catalogue_fragments("french") - catalogue_fragments("english")
+    for name, text in texts.items():
+        found = sorted(fragment for fragment in fragments if fragment in text)
+        assert found == [], f"{name}: {found}"
+    assert "stored total 89.66 differs from 1 × 43.10 = 43.10 by 46.56" in texts["report"]
+    assert "Rejects" in texts["workbook"] and "Total of rejected amounts" in texts["workbook"]
+
+
+def test_the_digest_is_titled_by_the_pipeline_description_and_signed_with_dash_dash_space(french):
+    out, texts = french
+    message, raw, text, html, _ = digest(out)
+    assert text.startswith("Classeur d'inventaire de la nuit (commandes, CA par mois, stock par entrepôt, stock bas) — Situation au 25/11/2026")
+    assert "\n-- \r\n" in text or "\n-- \n" in text
+    assert "nightly-inventory" not in texts["nightly digest html"].split("\n")[0]
+    # The text headers (subject, addresses) keep to 78 characters a line (RFC 5322 §2.1.1); a Message-ID
+    # or a MIME boundary is one token that cannot be folded.
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    text_lines = [line for line in head.split("\r\n") if not line.startswith(("Message-ID:", "Content-Type:"))]
+    assert all(len(line) <= 78 for line in text_lines), [line for line in text_lines if len(line) > 78]
+
+
+def test_a_long_accented_subject_is_folded(tmp_path):
+    subject = "Inventaire du {{as_of}} : " + "Électricité, Quincaillerie, Jardinage et Plomberie — " * 5
+    pipeline = (ROOT / "pipelines/nightly-inventory.yml").read_text()
+    pipeline = re.sub(r'subject: ".*"', f'subject: "{subject}"', pipeline)
+    copy = tmp_path / "nightly-subject.yml"
+    copy.write_text(pipeline)
+    out = run_pipeline(copy, tmp_path / "out", NIGHTLY_AS_OF, {"STOCKFLOW_FIXTURES": str(FIXTURES)})
+    message, raw, _, _, _ = digest(out)
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    subject_lines = head.split("Subject: ", 1)[1].split("\r\n")
+    folded = [subject_lines[0]] + [line for line in subject_lines[1:] if line.startswith(" ")][:100]
+    assert len(folded) > 4 and all(len("Subject: " + line) <= 78 for line in folded)
+    assert str(message["subject"]).startswith("Inventaire du 25/11/2026 : Électricité, Quincaillerie")
