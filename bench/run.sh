@@ -8,6 +8,7 @@
 #   JOBS=monthly bench/run.sh             # one job: nightly (nightly-inventory) or monthly (monthly-finance)
 #   BENCH_TOOLS="stockflow pandas" bench/run.sh   # a subset of: stockflow polars duckdb pandas floors
 #   RSS_SIZES="100000 1000000" bench/run.sh   # sizes of the RSS-flatness check ("" skips it)
+#   STOCKFLOW_BIN=path/to/stockflow bench/run.sh  # bench that binary instead of building one
 #
 # Creates bench/.venv from bench/requirements.txt, generates bench/data/$SIZE with
 # fixtures/generate.py (once per size), builds stockflow in release mode and the floors
@@ -120,7 +121,12 @@ generate() {
 for size in $SIZES; do generate "$size"; done
 
 # --- stockflow, release build ---
-if wants stockflow; then
+if wants stockflow && [[ -n "${STOCKFLOW_BIN:-}" ]]; then
+  # A given build (e.g. one kept from before a merge); no build here.
+  STOCKFLOW="$STOCKFLOW_BIN"
+  [[ -x "$STOCKFLOW" ]] || die "STOCKFLOW_BIN=$STOCKFLOW is not an executable"
+  echo "bench: stockflow from STOCKFLOW_BIN=$STOCKFLOW (not built here)"
+elif wants stockflow; then
   echo "bench: building stockflow (release)"
   swift build -c release --scratch-path .build-release --product stockflow >/dev/null \
     || die "swift build -c release --scratch-path .build-release --product stockflow failed (run it by hand to see why)"
