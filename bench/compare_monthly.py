@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Checks that pandas_monthly.py and stockflow's monthly-finance agree, figure for figure.
+"""Checks that the peers (pandas_monthly.py, polars_monthly.py, duckdb_monthly.py) and stockflow's
+monthly-finance agree, figure for figure.
 
-Usage: compare_monthly.py STOCKFLOW_OUTDIR PANDAS_OUTDIR
+Usage: compare_monthly.py STOCKFLOW_OUTDIR PEER_OUTDIR... (a peer is named by its folder: pandas-monthly-1 → pandas)
 
-Reads stockflow's finance-*.xlsx and findings.csv and pandas' finance.xlsx and findings counts
+Reads stockflow's finance-*.xlsx and findings.csv and each peer's finance.xlsx and findings counts
 (from its Constats sheet) with openpyxl (bench/.venv). Compares every data row of the four
 figure sheets (keyed, so row order within equal keys does not matter), their column totals
 (summed from the data rows: stockflow writes SUBTOTAL formulas) and the number of findings
@@ -12,6 +13,7 @@ per rule. Prints the totals side by side; exits 1 on any difference.
 
 import collections
 import csv
+import re
 import sys
 from pathlib import Path
 
@@ -36,14 +38,10 @@ def norm(value):
     return value
 
 
-def main(argv):
-    if len(argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    sf_dir, pd_dir = Path(argv[1]), Path(argv[2])
-    sf_file = sorted(sf_dir.glob("finance-*.xlsx"))[-1]
-    sf = openpyxl.load_workbook(sf_file, read_only=True)
-    pd_ = openpyxl.load_workbook(pd_dir / "finance.xlsx", read_only=True)
+def compare(sf, sf_rules, peer_dir):
+    """Compares one peer's finance.xlsx with stockflow's workbook; prints and returns whether they agree."""
+    peer = re.sub(r"-monthly(-\d+)?$", "", peer_dir.name)
+    pd_ = openpyxl.load_workbook(peer_dir / "finance.xlsx", read_only=True)
     ok = True
     for name in SHEETS:
         sh, srows = data_rows(sf[name])
@@ -54,7 +52,7 @@ def main(argv):
             continue
         same = collections.Counter(srows) == collections.Counter(prows)
         ok &= same
-        print(f"{name}: {len(srows)} rows (stockflow) / {len(prows)} rows (pandas): "
+        print(f"{name}: {len(srows)} rows (stockflow) / {len(prows)} rows ({peer}): "
               f"{'identical' if same else 'DIFFERENT'}")
         if not same:
             only_s = collections.Counter(srows) - collections.Counter(prows)
@@ -62,7 +60,7 @@ def main(argv):
             for r in list(only_s)[:5]:
                 print(f"   only stockflow: {r}")
             for r in list(only_p)[:5]:
-                print(f"   only pandas:    {r}")
+                print(f"   only {peer}:    {r}")
         for i, column in enumerate(sh):
             values = [r[i] for r in srows if isinstance(r[i], (int, float)) and not isinstance(r[i], bool)]
             if len(values) != len(srows) or not values:
@@ -72,15 +70,28 @@ def main(argv):
             mark = "" if abs(s_total - p_total) < 0.005 else "   <-- differs"
             print(f"   {column:<20} {s_total:>18,.2f} {p_total:>18,.2f}{mark}")
             ok &= not mark
-    with open(sf_dir / "findings.csv", newline="", encoding="utf-8") as f:
-        s_rules = collections.Counter(row["rule"] for row in csv.DictReader(f))
     p_rules = collections.Counter(r[0] for r in list(pd_["Constats"].iter_rows(values_only=True))[1:])
-    same = s_rules == p_rules
+    same = sf_rules == p_rules
     ok &= same
-    print(f"Constats: stockflow {dict(sorted(s_rules.items()))}, pandas {dict(sorted(p_rules.items()))}: "
+    print(f"Constats: stockflow {dict(sorted(sf_rules.items()))}, {peer} {dict(sorted(p_rules.items()))}: "
           f"{'identical' if same else 'DIFFERENT'}")
-    print("monthly-finance: stockflow and pandas agree" if ok else "monthly-finance: FIGURES DIFFER")
-    return 0 if ok else 1
+    print(f"monthly-finance: stockflow and {peer} agree" if ok else f"monthly-finance: stockflow and {peer}: FIGURES DIFFER")
+    return ok
+
+
+def main(argv):
+    if len(argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    sf_dir = Path(argv[1])
+    sf_file = sorted(sf_dir.glob("finance-*.xlsx"))[-1]
+    sf = openpyxl.load_workbook(sf_file, read_only=True)
+    with open(sf_dir / "findings.csv", newline="", encoding="utf-8") as f:
+        sf_rules = collections.Counter(row["rule"] for row in csv.DictReader(f))
+    results = [compare(sf, sf_rules, Path(peer)) for peer in argv[2:]]
+    print(f"monthly-finance: stockflow agrees with all {len(results)} peers" if all(results)
+          else "monthly-finance: FIGURES DIFFER (see above)")
+    return 0 if all(results) else 1
 
 
 if __name__ == "__main__":

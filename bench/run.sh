@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
-# Benchmark: stockflow's pipelines against the same jobs in pandas, on the same generated data.
+# Benchmark: stockflow's pipelines against the same jobs in pandas, polars and DuckDB, and against
+# C floors, on the same generated data, side by side in one run.
 #
-#   bench/run.sh                          # both jobs at 1,000,000 orders, plus the RSS check
-#   ORDERS=100000 bench/run.sh            # smaller data set
+#   bench/run.sh                          # both jobs at 1,000,000 orders, 3 interleaved repetitions
+#   ORDERS=100000 bench/run.sh            # smaller data set (a quick run)
+#   REPEAT=1 bench/run.sh                 # repetitions per tool (medians are printed)
 #   JOBS=monthly bench/run.sh             # one job: nightly (nightly-inventory) or monthly (monthly-finance)
-#   BENCH_TOOLS=pandas bench/run.sh       # baseline only (no stockflow build)
+#   BENCH_TOOLS="stockflow pandas" bench/run.sh   # a subset of: stockflow polars duckdb pandas floors
 #   RSS_SIZES="100000 1000000" bench/run.sh   # sizes of the RSS-flatness check ("" skips it)
 #
 # Creates bench/.venv from bench/requirements.txt, generates bench/data/$SIZE with
-# fixtures/generate.py (once per size), builds stockflow in release mode, runs each job with
-# both tools under GNU time and prints, per job, wall time, peak RSS and output rows side by
-# side with the machine's 1-minute load average taken just before each run, and the
-# pandas/stockflow ratios. For monthly-finance, bench/compare_monthly.py then checks that the two
-# workbooks hold the same figures. The RSS-flatness check runs stockflow's monthly-finance at each
-# size of RSS_SIZES and prints the peak RSS figures side by side (state should grow with
-# products, customers and months, not with orders).
+# fixtures/generate.py (once per size), builds stockflow in release mode and the floors
+# (bench/floors/*.c) with gcc, then runs every tool of each job REPEAT times, interleaved (rep 1 of
+# every tool, then rep 2, ...), under GNU time. The tools per job:
+#   monthly-finance: stockflow, polars (connectorx, two read partitions), DuckDB (its own SQLite
+#     reader), pandas, and the read floor (read_floor.c: sqlite3_step over the columns the job needs
+#     of stock_commande and stock_facture);
+#   nightly-inventory (its workbook): stockflow, pandas + XlsxWriter, and the write floor
+#     (write_floor.c: the cells of stockflow's workbook written from memory with libxlsxwriter in
+#     constant-memory mode; the cells are dumped from stockflow's first workbook, untimed).
+# It prints per job the medians of wall time and peak RSS, the output rows, the machine's 1-minute
+# load average before each repetition, and the ratios to each peer and floor (a floor's time is the
+# time it reports for the work itself: the scan, or workbook_new to workbook_close). For
+# monthly-finance, bench/compare_monthly.py then checks that every peer's workbook holds
+# stockflow's figures. The RSS-flatness check runs stockflow's monthly-finance at each size of
+# RSS_SIZES and prints the peak RSS figures side by side (state should grow with products,
+# customers and months, not with orders). The tables also go to bench/out/summary.txt.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,7 +33,8 @@ cd "$ROOT"
 
 ORDERS="${ORDERS:-1000000}"
 SEED="${SEED:-42}"
-BENCH_TOOLS="${BENCH_TOOLS:-stockflow pandas}"
+BENCH_TOOLS="${BENCH_TOOLS:-stockflow polars duckdb pandas floors}"
+REPEAT="${REPEAT:-3}"
 JOBS="${JOBS:-nightly monthly}"
 RSS_SIZES="${RSS_SIZES-100000 1000000}"
 VENV="bench/.venv"
@@ -43,10 +55,12 @@ title_of() { case "$1" in nightly) echo nightly-inventory ;; monthly) echo month
 for size in $RSS_SIZES; do
   [[ "$size" =~ ^[0-9]+$ ]] || die "RSS_SIZES must be whole numbers, got '$size'"
 done
+[[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a whole number of at least 1, got '$REPEAT'"
 for tool in $BENCH_TOOLS; do
-  [[ "$tool" == stockflow || "$tool" == pandas ]] \
-    || die "unknown tool '$tool' in BENCH_TOOLS (expected stockflow and/or pandas)"
+  [[ " stockflow pandas polars duckdb floors " == *" $tool "* ]] \
+    || die "unknown tool '$tool' in BENCH_TOOLS (expected some of: stockflow polars duckdb pandas floors)"
 done
+wants_python() { wants pandas || wants polars || wants duckdb; }
 [[ -n "${JOBS// /}" ]] || die "JOBS is empty (expected nightly and/or monthly)"
 for job in $JOBS; do
   [[ "$job" == nightly || "$job" == monthly ]] \
@@ -80,7 +94,7 @@ fi
 
 # --- Python environment for the baselines and the figures check (rebuilt when requirements.txt changes) ---
 if ! cmp -s bench/requirements.txt "$VENV/requirements.installed" 2>/dev/null; then
-  if wants pandas; then
+  if wants_python; then
     echo "bench: creating $VENV"
     rm -rf "$VENV"
     python3 -m venv "$VENV"
@@ -114,6 +128,18 @@ if wants stockflow; then
   [[ -x "$STOCKFLOW" ]] || die "no stockflow binary at $STOCKFLOW after the build"
 fi
 
+# --- floors, built with gcc (bench/floors/*.c) ---
+FLOORS="$ROOT/bench/out/floors"
+if wants floors; then
+  command -v gcc >/dev/null || die "gcc is required for the floors (apt-get install gcc), or leave 'floors' out of BENCH_TOOLS"
+  echo "bench: building the floors (gcc)"
+  mkdir -p "$FLOORS"
+  gcc -O2 -Wall -o "$FLOORS/read_floor" bench/floors/read_floor.c -lsqlite3 \
+    || die "gcc failed on bench/floors/read_floor.c (libsqlite3-dev installed?)"
+  gcc -O2 -Wall -o "$FLOORS/write_floor" bench/floors/write_floor.c -lxlsxwriter -lz \
+    || die "gcc failed on bench/floors/write_floor.c (libxlsxwriter-dev installed?)"
+fi
+
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
 # measure NAME CMD...: runs CMD under GNU time with output in bench/out/NAME and records
@@ -144,6 +170,58 @@ run_stockflow() {
     --state "$OUT/$1.state.sqlite"
 }
 
+# tools_of JOB: the tools measured for a job, in table order (stockflow first: the ratios are to it).
+tools_of() {
+  local job="$1" tool list=""
+  for tool in stockflow polars duckdb pandas; do
+    [[ "$job" == nightly && ( "$tool" == polars || "$tool" == duckdb ) ]] && continue
+    wants "$tool" && list="$list $tool"
+  done
+  if wants floors; then
+    [[ "$job" == monthly ]] && list="$list read-floor"
+    # The write floor writes stockflow's cells: it needs stockflow's workbook.
+    [[ "$job" == nightly ]] && wants stockflow && list="$list write-floor"
+  fi
+  echo "$list"
+}
+
+# run_tool TOOL JOB REP
+run_tool() {
+  local tool="$1" job="$2" name="$1-$2-$3"
+  case "$tool" in
+    stockflow) run_stockflow "$name" "$job" "$ORDERS" ;;
+    pandas) measure "$name" "$VENV/bin/python" "$(baseline_of "$job")" "$(data_dir "$ORDERS")" "$OUT/$name" ;;
+    polars|duckdb) measure "$name" "$VENV/bin/python" "bench/${tool}_monthly.py" "$(data_dir "$ORDERS")" "$OUT/$name" ;;
+    read-floor) measure "$name" "$FLOORS/read_floor" "$(data_dir "$ORDERS")/inventory.sqlite3" ;;
+    write-floor)
+      if [[ ! -f "$OUT/nightly-cells.tsv" ]]; then
+        local book
+        book="$(find "$OUT/stockflow-nightly-1" -name '*.xlsx' | head -n 1)"
+        [[ -n "$book" ]] || { echo "bench: no stockflow nightly workbook to take the write floor's cells from" >&2; return 1; }
+        echo "bench: dumping the cells of $(basename "$book") for the write floor (untimed)"
+        python3 bench/floors/xlsx_cells.py "$book" >"$OUT/nightly-cells.tsv.tmp" && mv "$OUT/nightly-cells.tsv.tmp" "$OUT/nightly-cells.tsv"
+      fi
+      measure "$name" "$FLOORS/write_floor" "$OUT/nightly-cells.tsv" "$OUT/$name/inventaire.xlsx" ;;
+  esac
+}
+
+status=0
+for rep in $(seq 1 "$REPEAT"); do
+  for job in $JOBS; do
+    for tool in $(tools_of "$job"); do
+      run_tool "$tool" "$job" "$rep" || status=1
+    done
+  done
+done
+if rss_check; then
+  for size in $RSS_SIZES; do
+    [[ "$size" == "$ORDERS" ]] && continue  # the monthly runs above are that size
+    run_stockflow "stockflow-monthly-$size" monthly "$size" || status=1
+  done
+fi
+[[ $status -eq 0 ]] || die "a run failed; see above"
+
+# --- Report ---
 # output_rows NAME: total <row> count over every .xlsx the run wrote (headers included).
 output_rows() {
   local total=0 file rows
@@ -155,60 +233,94 @@ output_rows() {
 }
 
 mb() { awk -v kb="$1" 'BEGIN { printf "%.1f", kb / 1024 }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-status=0
-for job in $JOBS; do
-  if wants stockflow; then
-    run_stockflow "stockflow-$job" "$job" "$ORDERS" || status=1
+# seconds_of NAME: wall seconds from GNU time, or for a floor the seconds it reports for its work.
+seconds_of() {
+  if [[ "$1" == *-floor-* ]]; then
+    sed -n 's/.* \([0-9.]*\) s$/\1/p' "$OUT/$1.log" | tail -n 1
+  else
+    cut -d' ' -f1 "$OUT/$1.time"
   fi
-  if wants pandas; then
-    measure "pandas-$job" "$VENV/bin/python" "$(baseline_of "$job")" "$(data_dir "$ORDERS")" "$OUT/pandas-$job" \
-      && cat "$OUT/pandas-$job.log" || status=1
-  fi
-done
-if rss_check; then
-  for size in $RSS_SIZES; do
-    [[ "$size" == "$ORDERS" ]] && continue  # the monthly run above is that size
-    run_stockflow "stockflow-monthly-$size" monthly "$size" || status=1
-  done
-fi
-[[ $status -eq 0 ]] || die "a run failed; see above"
+}
+# median_of TOOL JOB wall|rss
+median_of() {
+  local rep
+  for rep in $(seq 1 "$REPEAT"); do
+    if [[ "$3" == wall ]]; then seconds_of "$1-$2-$rep"; else cut -d' ' -f2 "$OUT/$1-$2-$rep.time"; fi
+  done | median
+}
+loads_of() {
+  local rep loads=""
+  for rep in $(seq 1 "$REPEAT"); do loads="$loads${loads:+ }$(cat "$OUT/$1-$2-$rep.load")"; done
+  echo "$loads"
+}
 
-# --- Report ---
+SUMMARY="$OUT/summary.txt"
+: >"$SUMMARY"
 for job in $JOBS; do
-  echo
-  echo "$(title_of "$job"), $ORDERS orders ($(nproc) cores)"
-  printf '%-10s %10s %14s %12s %10s\n' tool "wall s" "peak RSS MB" "output rows" "load 1m"
-  for tool in $BENCH_TOOLS; do
-    read -r wall rss < "$OUT/$tool-$job.time"
-    printf '%-10s %10.2f %14s %12s %10s\n' "$tool" "$wall" "$(mb "$rss")" \
-      "$(output_rows "$tool-$job")" "$(cat "$OUT/$tool-$job.load")"
-  done
-  if wants stockflow && wants pandas; then
-    read -r sf_wall sf_rss < "$OUT/stockflow-$job.time"
-    read -r pd_wall pd_rss < "$OUT/pandas-$job.time"
-    awk -v p="$pd_wall" -v s="$sf_wall" -v pm="$pd_rss" -v sm="$sf_rss" 'BEGIN {
-      if (s > 0) printf "pandas/stockflow time: %.1fx\n", p / s
-      if (sm > 0) printf "pandas/stockflow peak RSS: %.1fx\n", pm / sm
-    }'
-    if [[ "$job" == monthly ]]; then
-      "$VENV/bin/python" bench/compare_monthly.py "$OUT/stockflow-monthly" "$OUT/pandas-monthly" \
-        >"$OUT/compare-monthly.log" 2>&1 || status=1
-      tail -n 1 "$OUT/compare-monthly.log"
-      [[ $status -eq 0 ]] || echo "bench: see bench/out/compare-monthly.log" >&2
+  tools="$(tools_of "$job")"
+  {
+    echo
+    echo "$(title_of "$job"), $ORDERS orders ($(nproc) cores), medians of $REPEAT interleaved repetitions"
+    printf '%-12s %10s %14s %12s   %s\n' tool "wall s" "peak RSS MB" "output rows" "load 1m before each repetition"
+    for tool in $tools; do
+      rows="$(output_rows "$tool-$job-1")"
+      [[ "$tool" == read-floor ]] && rows="-"
+      printf '%-12s %10.2f %14s %12s   %s\n' "$tool" "$(median_of "$tool" "$job" wall)" \
+        "$(mb "$(median_of "$tool" "$job" rss)")" "$rows" "$(loads_of "$tool" "$job")"
+    done
+    if [[ " $tools " == *" stockflow "* ]]; then
+      sf_wall="$(median_of stockflow "$job" wall)"
+      sf_rss="$(median_of stockflow "$job" rss)"
+      for tool in $tools; do
+        [[ "$tool" == stockflow ]] && continue
+        awk -v tool="$tool" -v t="$(median_of "$tool" "$job" wall)" -v m="$(median_of "$tool" "$job" rss)" \
+            -v s="$sf_wall" -v sm="$sf_rss" 'BEGIN {
+          if (tool ~ /floor/) {
+            if (t > 0) printf "stockflow / %s time: %.2fx\n", tool, s / t
+          } else {
+            if (s > 0) printf "%s / stockflow time: %.2fx", tool, t / s
+            if (sm > 0) printf ", peak RSS: %.2fx", m / sm
+            printf "\n"
+          }
+        }'
+      done
+      if [[ "$tools" == *-floor* ]]; then
+        echo "(a floor's time is that of its work alone: the scan, or workbook_new to workbook_close)"
+      fi
+    fi
+  } | tee -a "$SUMMARY"
+  if [[ "$job" == monthly && " $tools " == *" stockflow "* ]]; then
+    peers=()
+    for tool in polars duckdb pandas; do
+      [[ " $tools " == *" $tool "* ]] && peers+=("$OUT/$tool-monthly-1")
+    done
+    if [[ ${#peers[@]} -gt 0 ]]; then
+      if "$VENV/bin/python" bench/compare_monthly.py "$OUT/stockflow-monthly-1" "${peers[@]}" \
+          >"$OUT/compare-monthly.log" 2>&1; then
+        grep '^monthly-finance:' "$OUT/compare-monthly.log" | tee -a "$SUMMARY"
+      else
+        grep '^monthly-finance:' "$OUT/compare-monthly.log" | tee -a "$SUMMARY"
+        echo "bench: see bench/out/compare-monthly.log" >&2
+        status=1
+      fi
     fi
   fi
 done
 
 if rss_check; then
-  echo
-  echo "stockflow monthly-finance peak RSS by orders (should be flat)"
-  printf '%-10s %10s %14s %10s\n' orders "wall s" "peak RSS MB" "load 1m"
-  for size in $RSS_SIZES; do
-    name="stockflow-monthly-$size"
-    [[ "$size" == "$ORDERS" ]] && name="stockflow-monthly"
-    read -r wall rss < "$OUT/$name.time"
-    printf '%-10s %10.2f %14s %10s\n' "$size" "$wall" "$(mb "$rss")" "$(cat "$OUT/$name.load")"
-  done
+  {
+    echo
+    echo "stockflow monthly-finance peak RSS by orders (should be flat)"
+    printf '%-10s %10s %14s %10s\n' orders "wall s" "peak RSS MB" "load 1m"
+    for size in $RSS_SIZES; do
+      name="stockflow-monthly-$size"
+      [[ "$size" == "$ORDERS" ]] && name="stockflow-monthly-1"
+      read -r wall rss < "$OUT/$name.time"
+      printf '%-10s %10.2f %14s %10s\n' "$size" "$wall" "$(mb "$rss")" "$(cat "$OUT/$name.load")"
+    done
+  } | tee -a "$SUMMARY"
 fi
-[[ $status -eq 0 ]] || die "monthly-finance figures differ between stockflow and pandas (bench/out/compare-monthly.log)"
+echo "bench: the tables above are in bench/out/summary.txt"
+[[ $status -eq 0 ]] || die "monthly-finance figures differ between stockflow and a peer (bench/out/compare-monthly.log)"

@@ -60,6 +60,9 @@ struct Migrate: ParsableCommand {
     @Flag(help: "With --if-exists replace: also drop the views and foreign keys outside the migration that depend on the replaced tables (listed).")
     var cascade = false
 
+    @Option(help: "How rows are sent: binary (default; the server parses no numbers or instants) or text (COPY's text format).")
+    var copyFormat = "binary"
+
     @Flag(help: "Shorten identifiers longer than PostgreSQL's 63 bytes (deterministically, reported) instead of refusing them.")
     var shortenIdentifiers = false
 
@@ -72,6 +75,7 @@ struct Migrate: ParsableCommand {
         for type in types where parseTypeOverride(type) == nil {
             throw ValidationError("--type '\(type)' must look like stock_produit.code_externe=bigint (a PostgreSQL type stockflow creates)")
         }
+        guard ["binary", "text"].contains(copyFormat) else { throw ValidationError("--copy-format must be binary or text, found '\(copyFormat)'") }
         if cascade && IfExists(rawValue: ifExists) != .replace { throw ValidationError("--cascade goes with --if-exists replace") }
         for hint in decimal where parseDecimalHint(hint) == nil {
             throw ValidationError("--decimal '\(hint)' must look like stock_produit.prix_unit=10,2")
@@ -87,6 +91,7 @@ struct Migrate: ParsableCommand {
         options.rejectsPath = rejects
         options.progress = isatty(STDERR_FILENO) == 1
         options.roundDecimals = roundDecimals
+        options.binaryCopy = copyFormat == "binary"
         options.cascade = cascade
         options.shortenIdentifiers = shortenIdentifiers
         options.skipChecks = Set(skipCheck)

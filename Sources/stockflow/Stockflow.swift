@@ -11,7 +11,7 @@ struct Stockflow: ParsableCommand {
         Exit codes: 0 success (rejects allowed and reported), 1 run failed, 2 invalid pipeline or usage,
         65 rejects over the pipeline's max_rejects, 75 temporary failure worth retrying.
         """,
-        subcommands: [Validate.self, Plan.self, Run.self, List.self, Docs.self, Migrate.self, Schedule.self, History.self, Status.self]
+        subcommands: [Validate.self, Plan.self, Run.self, List.self, Docs.self, Migrate.self, Schedule.self, History.self, Status.self, Serve.self, Users.self, Keys.self]
     )
 }
 

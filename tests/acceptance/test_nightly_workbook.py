@@ -150,7 +150,7 @@ def test_run_json_reconciles_every_stage_and_lists_the_workbook(run):
     assert report["status"] == "succeeded" and report["exit_code"] == 0
     for stage in report["stages"]:
         assert stage["rows_in"] == stage["rows_out"] + stage["rows_rejected"] + stage["rows_filtered"], stage
-    assert report["outputs"] == [str(out / f"inventaire-{AS_OF}.xlsx"), str(out / f"rapport-{AS_OF}.html"),
+    assert report["outputs"] == [str(out / f"inventaire-{AS_OF}.xlsx"), str(out / f"rapport-{AS_OF}.html"), str(out / f"rapport-{AS_OF}.json"),
                                  str(out / "outbox" / f"nightly-inventory-{AS_OF}.eml")]
     assert report["rejects"] == 7
     assert f"inventaire-{AS_OF}.xlsx" in stdout

@@ -144,8 +144,9 @@ public final class CSVExtract: StageRunner, StageKind {
 
     public static func build(_ config: StageConfig, inputs: [Schema], context: BuildContext) -> StageRunner? {
         guard let url = config.inputPath("path") else { return nil }
-        func singleByte(_ name: String, default fallback: String) -> UInt8? {
-            var text = config.string(name, default: fallback) ?? fallback
+        // Every default comes from the spec above, through the typed accessors.
+        func singleByte(_ name: String) -> UInt8? {
+            var text = config.text(name)
             if text == "\\t" { text = "\t" }
             guard text.utf8.count == 1, let byte = text.utf8.first, byte != 10, byte != 13 else {
                 config.error("'\(name)' of stage '\(config.id)' must be a single ASCII character other than a line end, found '\(text.debugDescription.dropFirst().dropLast())'", at: config.node[name]?.position)
@@ -153,13 +154,13 @@ public final class CSVExtract: StageRunner, StageKind {
             }
             return byte
         }
-        let delimiter = singleByte("delimiter", default: ",")
-        let quote = singleByte("quote", default: "\"")
+        let delimiter = singleByte("delimiter")
+        let quote = singleByte("quote")
         if let delimiter, delimiter == quote {
             config.error("'delimiter' and 'quote' of stage '\(config.id)' must differ, both are '\(UnicodeScalar(delimiter))'", at: config.node["quote"]?.position)
         }
-        let encoding = TextEncoding.named(config.string("encoding", default: "utf-8") ?? "utf-8") ?? .utf8
-        let decimalMark: UInt8 = config.string("decimal_mark") == "," ? UInt8(ascii: ",") : UInt8(ascii: ".")
+        let encoding = TextEncoding.named(config.text("encoding")) ?? .utf8
+        let decimalMark = config.text("decimal_mark").utf8.first ?? UInt8(ascii: ".")
         var thousands: [[UInt8]] = []
         if let separator = config.string("thousands_separator") {
             let family = spaceSeparators.contains(separator) ? spaceSeparators : [separator]
@@ -170,28 +171,18 @@ public final class CSVExtract: StageRunner, StageKind {
                 config.error("'thousands_separator' of stage '\(config.id)' is the decimal mark '\(separator)'", at: config.node["thousands_separator"]?.position)
             }
         }
-        var limits = CSVReader.QuoteLimits(lines: 256, bytes: 1 << 20)
-        for (name, keyPath) in [("max_quoted_lines", \CSVReader.QuoteLimits.lines), ("max_quoted_bytes", \CSVReader.QuoteLimits.bytes)] {
-            let value = config.int(name)
-            if value < 1 {
-                config.error("'\(name)' of stage '\(config.id)' must be at least 1, found \(value)", at: config.node[name]?.position)
-            } else {
-                limits[keyPath: keyPath] = value
-            }
+        let limits = CSVReader.QuoteLimits(lines: config.int("max_quoted_lines"), bytes: config.int("max_quoted_bytes"))
+        for name in ["max_quoted_lines", "max_quoted_bytes"] where config.int(name) < 1 {
+            config.error("'\(name)' of stage '\(config.id)' must be at least 1, found \(config.int(name))", at: config.node[name]?.position)
         }
-        var formats: [DateFormat] = []
-        for (name, fallback) in [("date_format", "yyyy-MM-dd"), ("datetime_format", "yyyy-MM-dd HH:mm:ss")] {
-            let pattern = config.string(name, default: fallback) ?? fallback
-            if let format = DateFormat(pattern) { formats.append(format) } else {
-                config.error("'\(name)' of stage '\(config.id)' must be a pattern with dd, MM and yyyy, found '\(pattern)'", at: config.node[name]?.position)
-                if let format = DateFormat(fallback) { formats.append(format) }
-            }
+        let formats = ["date_format", "datetime_format"].compactMap { name in
+            config.options.parsed(name, label: "stage '\(config.id)': ", expected: "a pattern with dd, MM and yyyy", DateFormat.init)
         }
-        guard formats.count == 2, let delimiter, let quote else { return nil }
+        guard formats.count == 2, let delimiter, let quote, limits.lines >= 1, limits.bytes >= 1 else { return nil }
         let dialect = Dialect(
             delimiter: delimiter, quote: quote, encoding: encoding, decimalMark: decimalMark, thousandsSeparators: thousands,
             nullValues: (config.stringList("null_values") ?? [""]).map { Array($0.utf8) },
-            trim: TrimRule(rawValue: config.string("trim", default: "typed") ?? "typed") ?? .typed,
+            trim: config.choice("trim", as: TrimRule.self) ?? .typed,
             lenientQuotes: config.bool("lenient_quotes"), quoteLimits: limits)
         var declarations: [ColumnDeclaration]
         if let columns = config.node["columns"] {
@@ -225,6 +216,9 @@ public final class CSVExtract: StageRunner, StageKind {
             if !reader.isBlankLine { hasHeader = true; break }
         }
         guard hasHeader else { throw StageError("\(file): file is empty; expected a header row") }
+        if let stray = reader.strayText {
+            throw StageError("\(file):\(stray.line):\(stray.column): text after the closing quote in the header (the quote opened at column \(stray.quoteColumn)); quote the whole name, or set lenient_quotes: true to keep the text")
+        }
         if dialect.encoding == .utf8, let bad = firstInvalidUTF8(reader.recordBytes) {
             throw StageError("\(file):\(reader.line): the header is not valid UTF-8 at byte \(reader.fileOffset(of: bad)) of the file; is this windows-1252? set encoding: windows-1252")
         }

@@ -88,9 +88,13 @@ public final class HTMLReportLoad: StageRunner, StageKind {
         if let outside = SelfContainedPage.outsideReference(in: page) {
             throw StageError("report template \(template.url.path) refers to something outside the page (\(outside)…); a report must be self-contained: inline the CSS and images")
         }
-        let url = try context.createOutput(path.resolved(asOf: context.run.asOf, pipeline: context.run.pipelineName))
+        let relativePath = path.resolved(asOf: context.run.asOf, pipeline: context.run.pipelineName)
+        let url = try context.createOutput(relativePath)
+        // Owned by a stage id of its own, so that `attach: [report]` mails the page and not its data.
+        let dataURL = try context.run.outputs.create(ReportDataJSON.path(besideReport: relativePath), stage: context.stageID + ".data")
         do {
             try Data(page.utf8).write(to: url)
+            try ReportDataJSON.encode(collector: collector, locale: locale, title: title ?? context.run.pipelineName, context: context).write(to: dataURL)
         } catch {
             throw StageError("cannot write report \(url.path): \(error.localizedDescription)")
         }

@@ -76,8 +76,8 @@ extension Migration {
         return names.isEmpty ? nil : "ALTER TABLE \(qualified(schema, table.name)) " + names.map { "DROP CONSTRAINT IF EXISTS \(quoteIdentifier($0))" }.joined(separator: ", ")
     }
 
-    func copySQL(_ table: MigrationTable, schema: String) -> String {
-        "COPY \(qualified(schema, table.name)) (\(table.columns.map { quoteIdentifier($0.name) }.joined(separator: ", "))) FROM STDIN"
+    func copySQL(_ table: MigrationTable, schema: String, binary: Bool = false) -> String {
+        "COPY \(qualified(schema, table.name)) (\(table.columns.map { quoteIdentifier($0.name) }.joined(separator: ", "))) FROM STDIN" + (binary ? " (FORMAT binary)" : "")
     }
 
     func rowTextSQL(_ columns: [MigrationColumn], alias: String? = nil) -> String {

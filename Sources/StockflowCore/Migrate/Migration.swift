@@ -100,15 +100,28 @@ public final class Migration {
             let progress = CopyProgress(enabled: options.progress, tables: tables)
             log("copying \(tables.reduce(0) { $0 + $1.rowCount }) rows over \(pool.count) connection(s)")
             let ordered = tables.indices.sorted { tables[$0].rowCount > tables[$1].rowCount }
-            let results = Locked([(MigratedTable, MigrationTable)?](repeating: nil, count: tables.count))
+            let units = try copyUnits(connections: pool.count)
+            let results = Locked([[(MigratedTable, MigrationTable)]](repeating: [], count: tables.count))
             let before = tables
-            try pool.run(ordered) { worker, index in
-                let result = try worker.copy(before[index], rejects: rejects, progress: progress)
-                results.mutate { $0[index] = result }
+            try pool.run(units.indices.sorted { units[$0].rows > units[$1].rows }) { worker, position in
+                let unit = units[position]
+                let result = try worker.copy(before[unit.table], rowids: unit.rowids, rejects: rejects, progress: progress)
+                results.mutate { $0[unit.table].append(result) }
             }
             progress.finish()
-            let loaded = results.value.compactMap { $0 }
-            guard loaded.count == tables.count else { throw MigrationFailure(message: "a table was not copied", exitStatus: .failed) }
+            var loaded: [(MigratedTable, MigrationTable)] = []
+            for (index, parts) in results.value.enumerated() {
+                guard var table = parts.first?.1 else { throw MigrationFailure(message: "table \(tables[index].name) was not copied", exitStatus: .failed) }
+                var figures = MigratedTable(name: table.name, sourceRows: table.rowCount, rejected: 0, expected: RowChecksum(), actual: nil)
+                for (part, partTable) in parts {
+                    figures.expected.add(part.expected)
+                    figures.rejected += part.rejected
+                    for column in partTable.columns.indices where partTable.columns[column].type != before[index].columns[column].type {
+                        table.columns[column] = partTable.columns[column]
+                    }
+                }
+                loaded.append((figures, table))
+            }
             tables = loaded.map(\.1)
             for (old, new) in zip(before, tables) {
                 for (a, b) in zip(old.columns, new.columns) where a.type != b.type { notes.append("\(new.name).\(b.name): \(b.typeSource ?? "\(b.type)")") }
@@ -143,7 +156,7 @@ public final class Migration {
             report = checked.value
             let differing = report.filter { !$0.matches }
             if !differing.isEmpty {
-                let located = differing.map { table in "\(table.name): source \(table.expected), target \(table.actual.map(\.description) ?? "missing")" + ((try? self.firstDifference(control, table.name)) ?? nil).map { "; first difference at \($0)" }.orEmpty }
+                let located = differing.map { table in "\(table.name): source \(table.expected), target \(table.actual.map(\.description) ?? "missing")" + ((try? self.firstDifference(control, table.name, schema: self.staging)) ?? nil).map { "; first difference at \($0)" }.orEmpty }
                 throw MigrationFailure(message: "verification failed before commit; nothing was changed:\n" + located.joined(separator: "\n"), exitStatus: .failed)
             }
             let views = try createViews(control)
@@ -166,6 +179,33 @@ public final class Migration {
             if rejects.count == 0 { rejects.remove() }
             throw failure(error)
         }
+    }
+
+    /// The copies to make: one per table, and a large table cut into `connections` rowid ranges so
+    /// that every connection stays busy until the end (the largest table no longer sets the pace alone).
+    private func copyUnits(connections: Int) throws -> [(table: Int, rowids: ClosedRange<Int64>?, rows: Int64)] {
+        let total = tables.reduce(0) { $0 + $1.rowCount }
+        let database = try SQLiteDatabase(path: options.sqlitePath, readOnly: true)
+        var units: [(table: Int, rowids: ClosedRange<Int64>?, rows: Int64)] = []
+        for (index, table) in tables.enumerated() {
+            guard connections > 1, table.hasRowid, table.rowCount >= 50_000, table.rowCount * Int64(connections) * 2 > total else {
+                units.append((index, nil, table.rowCount))
+                continue
+            }
+            let bounds = try database.prepare("SELECT min(rowid), max(rowid) FROM \(quoteIdentifier(table.sourceName))")
+            _ = try bounds.step()
+            let low = bounds.int64(0), high = bounds.int64(1)
+            let parts = Int64(connections)
+            let width = (high - low) / parts + 1
+            var start = low
+            for part in 0..<parts {
+                let end = part == parts - 1 ? high : min(high, start + width - 1)
+                units.append((index, start...end, table.rowCount / parts))
+                if end == high { break }
+                start = end + 1
+            }
+        }
+        return units
     }
 
     /// Where the triggers' SQL is written: beside the rejects file.
@@ -212,11 +252,11 @@ public final class Migration {
     }
 
     /// `key=value` of the first row whose canonical text differs between the source and the staging table, or nil.
-    private func firstDifference(_ connection: PostgresConnection, _ name: String) throws -> String? {
+    private func firstDifference(_ connection: PostgresConnection, _ name: String, schema: String) throws -> String? {
         guard let table = tables.first(where: { $0.name == name }), let key = table.keyColumn,
               let keyIndex = table.columns.firstIndex(where: { $0.name == key }) else { return nil }
         var target: [String: String] = [:]
-        for row in try connection.query("SELECT \(quoteIdentifier(key))::text, \(rowTextSQL(table.columns)) FROM \(qualified(staging, table.name)) LIMIT 200000") {
+        for row in try connection.query("SELECT \(quoteIdentifier(key))::text, \(rowTextSQL(table.columns)) FROM \(qualified(schema, table.name)) LIMIT 1000000") {
             target[row[0] ?? "NULL"] = row[1] ?? ""
         }
         let database = try SQLiteDatabase(path: options.sqlitePath, readOnly: true)
@@ -330,7 +370,9 @@ public final class Migration {
                 if !types.isEmpty {
                     actual = try RowChecksum.query(control, table: qualified(options.schema, table.name), rowText: rowTextSQL(table.columns))
                 }
-                report.append(MigratedTable(name: table.name, sourceRows: table.rowCount, rejected: 0, expected: expected, actual: actual))
+                var figures = MigratedTable(name: table.name, sourceRows: table.rowCount, rejected: 0, expected: expected, actual: actual)
+                if actual != nil && !figures.matches { figures.difference = try firstDifference(control, table.name, schema: options.schema) }
+                report.append(figures)
             }
             return MigrationReport(tables: report, rejects: 0, rejectsPath: nil, seconds: Date().timeIntervalSince(started))
         } catch {

@@ -33,6 +33,8 @@ public struct MigrationOptions: Sendable {
     public var cascade = false
     /// Shorten identifiers over 63 bytes (deterministically, reported) instead of refusing them.
     public var shortenIdentifiers = false
+    /// Send the rows in COPY's binary format (the server does not parse numbers and instants) rather than text.
+    public var binaryCopy = true
     /// Show per-table progress (a terminal).
     public var progress = false
     /// Also told of each row that cannot be carried (called one at a time, from the loading threads).

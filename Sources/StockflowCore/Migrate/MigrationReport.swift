@@ -7,6 +7,8 @@ public struct MigratedTable: Sendable {
     public var rejected: Int64
     public var expected: RowChecksum
     public var actual: RowChecksum?
+    /// Where source and target first differ (`key=value, column name`), when they do and the table has a key.
+    public var difference: String?
     /// True when the target's count and checksum equal the source's.
     public var matches: Bool { actual == expected }
 }
@@ -28,7 +30,7 @@ public struct MigrationReport: Sendable {
         let width = max(5, tables.map(\.name.count).max() ?? 5)
         var lines = ["\("table".padding(toLength: width, withPad: " ", startingAt: 0))  \("source".leftPadded(10))  \("rejected".leftPadded(8))  \("target".leftPadded(10))  checksum"]
         for table in tables {
-            let state = table.actual == nil ? "missing" : (table.matches ? "ok \(String(table.expected.sum, radix: 16))" : "DIFFERS (\(String(table.expected.sum, radix: 16)) vs \(String(table.actual!.sum, radix: 16)))")
+            let state = table.actual == nil ? "missing" : (table.matches ? "ok \(String(table.expected.sum, radix: 16))" : "DIFFERS (\(String(table.expected.sum, radix: 16)) vs \(String(table.actual?.sum ?? 0, radix: 16)))" + (table.difference.map { ", first at \($0)" } ?? ""))
             lines.append("\(table.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(String(table.sourceRows).leftPadded(10))  \(String(table.rejected).leftPadded(8))  \((table.actual.map { String($0.rows) } ?? "-").leftPadded(10))  \(state)")
         }
         for note in notes { lines.append("note: \(note)") }

@@ -15,7 +15,7 @@ final class MigrationWorker {
     /// COPYs one table into the staging schema, checksumming what is sent. An integer column declared
     /// `integer` that holds a value past 32 bits is widened to bigint and the table copied again; the
     /// table is returned with the types it has now.
-    func copy(_ table: MigrationTable, rejects: RejectLog, progress: CopyProgress) throws -> (MigratedTable, MigrationTable) {
+    func copy(_ table: MigrationTable, rowids: ClosedRange<Int64>? = nil, rejects: RejectLog, progress: CopyProgress) throws -> (MigratedTable, MigrationTable) {
         var table = table
         while true {
             var checksum = RowChecksum()
@@ -23,12 +23,15 @@ final class MigrationWorker {
             var pending: [MigrationReject] = []
             var roundings: [MigrationReject] = []
             var sinceReport = 0
-            var reader = SourceRowReader(database: database, table: table, roundDecimals: migration.options.roundDecimals)
+            let binary = migration.options.binaryCopy
+            var reader = SourceRowReader(database: database, table: table, roundDecimals: migration.options.roundDecimals, rowids: rowids, binary: binary)
             reader.onRound = { key, column, from, to in
                 roundings.append(MigrationReject(table: table.name, key: key, column: column, reason: "rounded to \(to) (--round-decimals)", value: from))
             }
             do {
-                try postgres.copyIn(migration.copySQL(table, schema: migration.staging)) { writer in
+                try postgres.copyIn(migration.copySQL(table, schema: migration.staging, binary: binary)) { writer in
+                    if binary { try writer.write(BinaryCopy.header) }
+                    defer { if binary { try? writer.write(BinaryCopy.trailer) } }
                     try reader.forEachRow(onReject: { key, column, reason, value in
                         pending.append(MigrationReject(table: table.name, key: key, column: column, reason: reason, value: value))
                     }) { line, canonical in
@@ -40,6 +43,7 @@ final class MigrationWorker {
                 }
             } catch let widen as SourceRowReader.WidenColumn {
                 let column = table.columns[widen.column]
+                // Another part of the table may have widened it already: then this changes nothing.
                 try postgres.execute("ALTER TABLE \(migration.qualified(migration.staging, table.name)) ALTER COLUMN \(quoteIdentifier(column.name)) TYPE bigint")
                 table.columns[widen.column].type = .bigint
                 table.columns[widen.column].widenable = false

@@ -6,6 +6,10 @@ struct SourceRowReader {
     let table: MigrationTable
     /// `--round-decimals`.
     var roundDecimals = false
+    /// Only the rows whose rowid is in this range (a large table is copied in parts, one per connection).
+    var rowids: ClosedRange<Int64>?
+    /// Make `copyLine` a row of binary COPY (`BinaryCopy`) instead of a line of text COPY.
+    var binary = false
     /// Hears each value rounded under `--round-decimals`: key, column, value, rounded value.
     var onRound: ((String, String, String, String) throws -> Void)?
 
@@ -20,7 +24,8 @@ struct SourceRowReader {
         let notNull = table.columns.map(\.notNull)
         let keyIndex = table.keyColumn.flatMap { key in table.columns.firstIndex { $0.name == key } }
         let selected = table.columns.map { quoteIdentifier($0.sourceName) }.joined(separator: ", ")
-        let statement = try database.prepare("SELECT \(table.hasRowid ? "rowid, " : "")\(selected) FROM \(quoteIdentifier(table.sourceName))")
+        let statement = try database.prepare("SELECT \(table.hasRowid ? "rowid, " : "")\(selected) FROM \(quoteIdentifier(table.sourceName))"
+                                            + (rowids.map { " WHERE rowid BETWEEN \($0.lowerBound) AND \($0.upperBound)" } ?? ""))
         let offset = table.hasRowid ? 1 : 0
         var line: [UInt8] = []
         var canonical: [UInt8] = []
@@ -29,25 +34,37 @@ struct SourceRowReader {
         canonical.reserveCapacity(4096)
         cell.reserveCapacity(1024)
         var ordinal: Int64 = 0
+        let binary = self.binary
+        var field: [UInt8] = []
+        field.reserveCapacity(1024)
+        let fieldCount = Int16(converters.count)
         rows: while try statement.step() {
             ordinal += 1
             line.removeAll(keepingCapacity: true)
             canonical.removeAll(keepingCapacity: true)
+            if binary { BinaryCopy.appendInt16(fieldCount, to: &line) }
             for index in 0..<converters.count {
-                if index > 0 { line.append(9); canonical.append(9) }
+                if index > 0 { if !binary { line.append(9) }; canonical.append(9) }
                 let storage = statement.storage(index + offset)
                 if storage == .null {
                     if notNull[index] {
                         try onReject(key(statement, keyIndex, offset, ordinal), table.columns[index].name, "NULL in a NOT NULL column", "")
                         continue rows
                     }
-                    line.append(contentsOf: [92, 78])
+                    if binary { BinaryCopy.appendInt32(-1, to: &line) } else { line.append(contentsOf: [92, 78]) }
                     canonical.append(contentsOf: [92, 78])
                     continue
                 }
                 do {
                     var rounded: (from: String, to: String)?
-                    try converters[index].append(statement, index + offset, storage: storage, line: &line, canonical: &canonical, scratch: &cell, rounded: &rounded)
+                    if binary {
+                        field.removeAll(keepingCapacity: true)
+                        let start = canonical.count
+                        try converters[index].append(statement, index + offset, storage: storage, line: &field, canonical: &canonical, scratch: &cell, rounded: &rounded)
+                        try BinaryCopy.appendField(converters[index].type, canonical: canonical[start...], copyText: field, to: &line)
+                    } else {
+                        try converters[index].append(statement, index + offset, storage: storage, line: &line, canonical: &canonical, scratch: &cell, rounded: &rounded)
+                    }
                     if let rounded, let onRound { try onRound(key(statement, keyIndex, offset, ordinal), table.columns[index].name, rounded.from, rounded.to) }
                 } catch is CellConverter.Widen {
                     throw WidenColumn(column: index)
@@ -57,7 +74,7 @@ struct SourceRowReader {
                     continue rows
                 }
             }
-            line.append(10)
+            if !binary { line.append(10) }
             try body(line, canonical)
         }
     }

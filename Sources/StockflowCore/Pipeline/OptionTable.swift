@@ -24,11 +24,6 @@ public struct OptionTable {
         options.first { $0.name == name }
     }
 
-    /// Where option `name` is written, when it is.
-    public func position(of name: String) -> SourcePosition? {
-        node?[name]?.position
-    }
-
     /// Reports every key of the mapping that is neither an option nor one of `extra`, with a "did you mean".
     func reportUnknownKeys(extra: [String] = [], hint: String = "") {
         guard let entries = node?.entries else { return }
@@ -98,11 +93,6 @@ public struct OptionTable {
     /// The option as an exact decimal, else the spec's default.
     public func decimal(_ name: String) -> Money {
         node?[name]?.scalar.flatMap { Money($0) } ?? specDefault(name).flatMap { Money($0) } ?? Money(units: 0, scale: 0)
-    }
-
-    /// The option as a number of seconds or a ratio (not money), else the spec's default.
-    public func number(_ name: String) -> Double {
-        node?[name]?.scalar.flatMap { Double($0) } ?? specDefault(name).flatMap { Double($0) } ?? 0
     }
 
     /// The option as one of the values of an enumeration (a `.choice` option), else the spec's default.

@@ -9,11 +9,21 @@ public struct PipelineSchedule: Sendable {
     /// What happens to fire times missed while the scheduler was down (`catchup:`).
     public var catchup: CatchUpPolicy
 
+    /// The catch-up policy when `catchup:` is absent; the options table states it from here.
+    public static let defaultCatchUp = CatchUpPolicy.latest
+
+    /// A schedule.
+    public init(cron: CronExpression, timezone: String, catchup: CatchUpPolicy = defaultCatchUp) {
+        self.cron = cron
+        self.timezone = timezone
+        self.catchup = catchup
+    }
+
     /// The keys of `schedule:` with their docs and defaults.
     public static let options: [OptionSpec] = [
         OptionSpec("cron", .string, required: true, "A 5-field cron expression (`30 2 * * *`) or @yearly, @monthly, @weekly, @daily, @hourly."),
         OptionSpec("timezone", .string, default: "UTC", "IANA time zone the expression is read in. A local time skipped by a daylight-saving change runs once at the next valid minute; a repeated one runs once."),
-        OptionSpec("catchup", .choice(CatchUpPolicy.allCases.map(\.rawValue)), default: CatchUpPolicy.latest.rawValue, "What `stockflow schedule` does with fire times missed while it was down: `none`, `latest` (run the most recent once) or `all` (each, with its own as-of date)."),
+        OptionSpec("catchup", .choice(CatchUpPolicy.allCases.map(\.rawValue)), default: defaultCatchUp.rawValue, "What `stockflow schedule` does with fire times missed while it was down: `none`, `latest` (run the most recent once) or `all` (each, with its own as-of date)."),
     ]
 
     /// Reads `schedule:`; problems go to `diagnostics`, and nil comes back when there is no valid cron.

@@ -71,9 +71,19 @@ public final class StageConfig {
     }
 
     /// The option's text, or `defaultValue` when absent. Prefer `text(_:)`, which takes the default from
-    /// the spec; kept only until CSVExtract reads its defaults from its spec.
+    /// the spec; kept until CSVExtract reads its defaults from its spec.
     public func string(_ name: String, default defaultValue: String) -> String? {
         node[name]?.scalar ?? defaultValue
+    }
+
+    /// The option as an integer, or `defaultValue`. Prefer `int(_:)`; kept until CSVExtract uses it.
+    public func int(_ name: String, default defaultValue: Int) -> Int {
+        node[name]?.scalar.flatMap { Int($0) } ?? defaultValue
+    }
+
+    /// The option as a boolean, or `defaultValue`. Prefer `bool(_:)`; kept until CSVExtract uses it.
+    public func bool(_ name: String, default defaultValue: Bool) -> Bool {
+        node[name]?.scalar.flatMap(parseBool) ?? defaultValue
     }
 
     /// The option as a list of texts; reports items that are not text.

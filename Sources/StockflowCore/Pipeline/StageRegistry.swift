@@ -1,8 +1,9 @@
 /// Every stage kind stockflow knows. Registering a kind is one line here; `validate`, `plan` and
 /// docs/pipelines.md are built from this list.
 public enum StageRegistry {
-    /// All kinds, in documentation order.
-    public static let all: [StageKind.Type] = [
+    /// All kinds, in documentation order. Computed, not stored: a stored array of metatypes is a global
+    /// the compiler cannot prove Sendable.
+    public static var all: [any StageKind.Type] { [
         CSVExtract.self,
         SQLiteExtract.self,
         PostgresExtract.self,
@@ -24,7 +25,7 @@ public enum StageRegistry {
         EmailLoad.self,
         CSVLoad.self,
         PostgresLoad.self,
-    ]
+    ] }
 
     /// The kinds of one role.
     public static func kinds(role: StageRole) -> [StageKind.Type] {

@@ -2,10 +2,10 @@
 public final class Join: StageRunner, StageKind {
     public static let spec = StageSpec(
         kind: "join", role: .transform,
-        summary: "Hash join: reads `right` whole (a lookup table), then streams `left` and adds the right side's columns to each row whose key matches. Inner joins count unmatched left rows as filtered; left joins keep them with nulls. A left row matching several right rows is repeated once per match.",
+        summary: "Hash join: reads `right` whole (a lookup table), then streams `left` and adds the right side's columns to each row whose key matches. Inner joins count unmatched left rows as filtered; left joins keep them with nulls; full joins also keep them, and at the end emit every right row no left row matched, in right input order, with nulls in the left columns (as SQL's FULL JOIN: add the right key to `columns` to keep it). A left row matching several right rows is repeated once per match. Memory: the right side (hash the smaller table on the right).",
         options: [
             OptionSpec("on", .any, required: true, "Key columns: a name present on both sides (`code_prod`), a list of names, or a mapping `{left_column: right_column}`."),
-            OptionSpec("type", .choice(["inner", "left"]), default: "inner", "Join type."),
+            OptionSpec("type", .choice(["inner", "left", "full"]), default: "inner", "Join type."),
             OptionSpec("columns", .list, "Right-side columns to add (default: all but the key); `{new_name: column}` renames."),
         ],
         ports: [PortSpec("left", "The stream (e.g. order lines)."), PortSpec("right", lookup: true, "The lookup table (e.g. categories).")],
@@ -21,16 +21,15 @@ public final class Join: StageRunner, StageKind {
     let leftKeys: [Int]
     let rightKeys: [Int]
     let added: [Int]
-    let keepUnmatched: Bool
+    let type: JoinType
     public let outputSchema: Schema
-    private var table: [[Value]: [Row]] = [:]
-    private var matchedRows = 0
+    private var right = RightSide()
 
-    init(leftKeys: [Int], rightKeys: [Int], added: [Int], keepUnmatched: Bool, schema: Schema) {
+    init(leftKeys: [Int], rightKeys: [Int], added: [Int], type: JoinType, schema: Schema) {
         self.leftKeys = leftKeys
         self.rightKeys = rightKeys
         self.added = added
-        self.keepUnmatched = keepUnmatched
+        self.type = type
         outputSchema = schema
     }
 
@@ -94,32 +93,93 @@ public final class Join: StageRunner, StageKind {
         }
         guard leftKeys.count == pairs.count else { return nil }
         return Join(leftKeys: leftKeys, rightKeys: rightKeys, added: added,
-                    keepUnmatched: config.text("type") == "left", schema: Schema(columns))
+                    type: JoinType(rawValue: config.text("type")) ?? .inner, schema: Schema(columns))
     }
 
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
         if port == 1 {
-            // As in SQL, a null key matches nothing: such right rows are never looked up.
-            for row in batch.rows where !rightKeys.contains(where: { row[$0].isNull }) {
-                table[rightKeys.map { row[$0] }, default: []].append(added.map { row[$0] })
+            // As in SQL, a null key matches nothing: such right rows are never looked up (a full
+            // join still emits them at the end).
+            for (row, origin) in zip(batch.rows, batch.origins) {
+                let key = rightKeys.map { row[$0] }
+                right.append(key: key.contains(where: \.isNull) ? nil : key, values: added.map { row[$0] },
+                             origin: origin, keepOrigin: type == .full)
             }
             return
         }
         var output = Batch(capacity: batch.count)
         var unmatched = 0
+        let width = added.count
         for (row, origin) in zip(batch.rows, batch.origins) {
-            let key = leftKeys.map { row[$0] }
-            if let matches = table[key] {
+            var match = right.first(leftKeys.map { row[$0] })
+            if match >= 0 {
                 context.countOut(1)
-                for match in matches { output.append(row + match, origin: origin) }
-            } else if keepUnmatched {
+                while match >= 0 {
+                    output.append(row + right.values[match * width ..< (match + 1) * width], origin: origin)
+                    if type == .full { right.matched[match] = true }
+                    match = right.next[match]
+                }
+            } else if type != .inner {
                 context.countOut(1)
-                output.append(row + Array(repeating: .null, count: added.count), origin: origin)
+                output.append(row + Array(repeating: .null, count: width), origin: origin)
             } else {
                 unmatched += 1
             }
         }
         context.filtered(unmatched, reason: "no match in the right input")
         try emit(output)
+    }
+
+    /// Full joins: the right rows no left row matched, in right input order, nulls on the left.
+    /// They pass through the stage, so each counts as a row in and a row out.
+    public func finish(_ context: StageContext, emit: Emit) throws {
+        guard type == .full else { return }
+        let width = added.count
+        let nulls = Array(repeating: Value.null, count: outputSchema.columns.count - width)
+        var output = Batch(capacity: 1024)
+        for index in right.matched.indices where !right.matched[index] {
+            context.countRead(1)
+            context.countOut(1)
+            try output.append(nulls + right.values[index * width ..< (index + 1) * width], origin: right.origins[index],
+                              flushingTo: emit)
+        }
+        if output.count > 0 { try emit(output) }
+    }
+}
+
+/// The join types: inner drops unmatched left rows, left keeps them, full keeps unmatched rows of both sides.
+enum JoinType: String {
+    case inner, left, full
+}
+
+/// The right input of a join, held compactly: its added columns in one flat array, a hash from key
+/// to the first row with that key, and a chain to the next row with the same key (in input order).
+private struct RightSide {
+    var values: [Value] = []
+    var next: [Int] = []
+    var origins: [RowOrigin] = []
+    var matched: [Bool] = []
+    /// Per key, its first and last row.
+    private var rowsByKey: [[Value]: (first: Int, last: Int)] = [:]
+
+    /// The first right row with `key`, or -1.
+    func first(_ key: [Value]) -> Int { rowsByKey[key]?.first ?? -1 }
+
+    /// Adds a row; a nil key (a null in it) is never matched.
+    mutating func append(key: [Value]?, values row: [Value], origin: RowOrigin, keepOrigin: Bool) {
+        let index = next.count
+        values.append(contentsOf: row)
+        next.append(-1)
+        if keepOrigin {
+            origins.append(origin)
+            matched.append(false)
+        }
+        guard let key else { return }
+        if let known = rowsByKey[key] {
+            next[known.last] = index
+            rowsByKey[key] = (known.first, index)
+        } else {
+            rowsByKey[key] = (index, index)
+        }
     }
 }

@@ -30,6 +30,16 @@ private func rows(_ count: Int, replacing line: Int? = nil, with text: String = 
         expectStageCountsReconcile(report)
     }
 
+    @Test func textAfterAClosingQuoteInTheHeaderFailsTheRun() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanup() }
+        scratch.write("in.csv", "code;\"nom\" article;prix\n1;a;1,00\n")
+        let report = try runPipeline(csvPipeline(options: semicolon, columns: "{code: int, nom: text}"), in: scratch)
+        #expect(report.exitCode == 1)
+        #expect(report.error?.contains("in.csv:1:11: text after the closing quote in the header (the quote opened at column 6)") == true,
+                "\(report.error ?? "")")
+    }
+
     @Test func lenientQuotesKeepTheTextAfterTheClosingQuote() throws {
         let scratch = Scratch()
         defer { scratch.cleanup() }

@@ -232,4 +232,61 @@ import Testing
         #expect(migration.tables[0].checks.allSatisfy { $0.expression == $0.sourceExpression })
         #expect(migration.source.problems.isEmpty && migration.source.changes.isEmpty)
     }
+
+    @Test func aLargeTableCopiedInPartsByTwoConnectionsArrivesWhole() throws {
+        // 60,000 rows: cut into two rowid ranges; a 64-bit value late in the second widens the column while the first copies.
+        let sql = """
+            create table big(id integer primary key, n integer not null, label text);
+            with recursive k(i) as (select 1 union all select i + 1 from k where i < 60000)
+            insert into big select i, i * 3, 'row ' || i from k;
+            update big set n = 5000000000 where id = 59000;
+            create table small(id integer primary key); insert into small values (1);
+            """
+        try migrate(sql, adjusting: { $0.jobs = 2 }) { db, report, _ throws in
+            #expect(report.tables.first { $0.name == "big" }?.actual?.rows == 60000)
+            #expect(try db.query("SELECT count(*)::text, sum(n)::text FROM big") == [["60000", String((1...60000).reduce(Int64(0)) { $0 + Int64($1) * 3 } - 59000 * 3 + 5_000_000_000)]])
+            #expect(try db.scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'big'::regclass AND attname = 'n'") == "bigint")
+        }
+        let (failure, touched) = try refused(sql + "insert into big values (60001, 1, X'00'); update big set label = X'01' where id = 10;", { $0.jobs = 2 })
+        #expect(failure.exitStatus == .tooManyRejects && !touched)
+        #expect(failure.message.hasPrefix("2 row(s) cannot be carried"))
+    }
+
+    @Test func anyChangedValueFailsVerificationNamingTableKeyAndColumn() throws {
+        let scratch = Scratch(); defer { scratch.cleanup() }
+        let target = try ScratchDatabase(); defer { target.drop() }
+        let options = migrationOptions(try migrationSource(scratch, """
+            create table p(id integer primary key, code char(8), price decimal(10,2), photo blob);
+            insert into p values (1, 'a', 1.5, X'00'), (2, 'b', 2.25, X'01');
+            """), target, scratch)
+        _ = try Migration(options).run()
+        #expect(try Migration(options).verify().tables.allSatisfy { $0.matches })
+        let db = try target.connect()
+        for change in ["UPDATE p SET price = 2.26 WHERE id = 2", "UPDATE p SET price = 2.25, code = 'b ' WHERE id = 2", "UPDATE p SET code = 'b', photo = '\\xefbfbd' WHERE id = 2"] {
+            try db.execute(change)
+            let report = try Migration(options).verify()
+            #expect(report.tables[0].matches == false)
+            #expect(report.tables[0].difference?.hasPrefix("id=2, column ") == true)
+            #expect(report.text.contains("DIFFERS") && report.text.contains("first at id=2"))
+        }
+    }
+
+    @Test func textAndBinaryCopyCarryTheSameValues() throws {
+        let sql = """
+            create table v(id integer primary key, n smallint, i int, b bigint, d decimal(12,4), x numeric, f real, t text, c varchar(5),
+              ok bool, at datetime, day date, tm time, j text check (json_valid(j)), raw blob);
+            insert into v values (1, -3, -2147483648, 9223372036854775807, -12.3456, 1e-12, 0.1, 'tab	and\back', 'é', 1,
+              '2025-12-31 23:30:00.5', '1999-02-28', '23:59:59.999999', '{"a": "\t"}', X'00FF'),
+              (2, NULL, 0, 0, 0, -0.5, -1.5e300, '', '', 0, '1970-01-01 00:00:00', '2000-01-01', '00:00:00', '[]', X''),
+              (3, 1, 1, 1, 99999999.9999, 123456789012345678901234567890, 3, 'x', 'y', 1, '2000-02-29 12:00:00', '1900-03-01', '12:00', 'null', NULL);
+            """
+        var seen: [[[String?]]] = []
+        for binary in [false, true] {
+            try migrate(sql, adjusting: { $0.binaryCopy = binary }) { db, _, _ throws in
+                seen.append(try db.query("SELECT n, i, b, d, x, f, t, c, ok, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), day, tm, j::text, encode(raw, 'hex') FROM v ORDER BY id"))
+            }
+        }
+        #expect(seen.count == 2 && seen[0] == seen[1])
+        #expect(seen.last?.first?[3] == "-12.3456" && seen.last?.first?[6] == "tab\tand\\back")
+    }
 }

@@ -1,0 +1,188 @@
+import Foundation
+
+/// PostgreSQL's binary COPY format, made from a cell's canonical text: the server copies integers,
+/// timestamps and decimals in as they are instead of parsing their text, which is most of a text
+/// COPY's server-side cost. The canonical text stays what the checksum hashes, so the two cannot drift.
+enum BinaryCopy {
+    /// `PGCOPY\n\377\r\n\0`, no flags, no header extension.
+    static let header: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00] + [0, 0, 0, 0] + [0, 0, 0, 0]
+    /// The end of the data: a field count of -1.
+    static let trailer: [UInt8] = [0xFF, 0xFF]
+
+    @inline(__always)
+    static func appendInt16(_ value: Int16, to out: inout [UInt8]) {
+        let bits = UInt16(bitPattern: value)
+        out.append(UInt8(bits >> 8)); out.append(UInt8(bits & 0xFF))
+    }
+
+    @inline(__always)
+    static func appendInt32(_ value: Int32, to out: inout [UInt8]) {
+        let bits = UInt32(bitPattern: value)
+        out.append(UInt8(bits >> 24)); out.append(UInt8((bits >> 16) & 0xFF)); out.append(UInt8((bits >> 8) & 0xFF)); out.append(UInt8(bits & 0xFF))
+    }
+
+    @inline(__always)
+    static func appendInt64(_ value: Int64, to out: inout [UInt8]) {
+        let bits = UInt64(bitPattern: value)
+        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8((bits >> UInt64(shift)) & 0xFF)) }
+    }
+
+    /// Appends one field (length, then the value) for `type` from its canonical text; `copyText` is the
+    /// COPY text form (needed for jsonb, whose canonical text is only a presence mark).
+    static func appendField(_ type: TargetType, canonical: ArraySlice<UInt8>, copyText: [UInt8], to out: inout [UInt8]) throws {
+        let lengthAt = out.count
+        appendInt32(0, to: &out)
+        switch type {
+        case .smallint: appendInt16(Int16(truncatingIfNeeded: try integer(canonical)), to: &out)
+        case .integer: appendInt32(Int32(truncatingIfNeeded: try integer(canonical)), to: &out)
+        case .bigint: appendInt64(try integer(canonical), to: &out)
+        case .boolean: out.append(canonical.first == UInt8(ascii: "t") ? 1 : 0)
+        case .varchar, .char, .text: out.append(contentsOf: canonical)
+        case .numeric, .decimal: try appendNumeric(canonical, to: &out)
+        case .timestamptz:
+            guard canonical.count == 26, let days = daysSince2000(canonical.prefix(10)), let micros = microseconds(canonical.dropFirst(11)) else { throw failed(type, canonical) }
+            appendInt64(Int64(days) * 86_400_000_000 + micros, to: &out)
+        case .date:
+            guard let days = daysSince2000(canonical) else { throw failed(type, canonical) }
+            appendInt32(Int32(days), to: &out)
+        case .time:
+            guard let micros = microseconds(canonical) else { throw failed(type, canonical) }
+            appendInt64(micros, to: &out)
+        case .double:
+            guard let value = Double(String(decoding: canonical, as: UTF8.self)) else { throw failed(type, canonical) }
+            appendInt64(Int64(bitPattern: value.bitPattern), to: &out)
+        case .bytea:
+            var index = canonical.startIndex
+            while index + 1 < canonical.endIndex {
+                guard let high = hexValue(canonical[index]), let low = hexValue(canonical[index + 1]) else { throw failed(type, canonical) }
+                out.append(high << 4 | low)
+                index += 2
+            }
+        case .jsonb:
+            out.append(1)  // jsonb's binary format: a version byte, then the text
+            var index = 0
+            while index < copyText.count {
+                let byte = copyText[index]
+                if byte == UInt8(ascii: "\\"), index + 1 < copyText.count {
+                    switch copyText[index + 1] {
+                    case UInt8(ascii: "t"): out.append(9)
+                    case UInt8(ascii: "n"): out.append(10)
+                    case UInt8(ascii: "r"): out.append(13)
+                    default: out.append(copyText[index + 1])
+                    }
+                    index += 2
+                } else {
+                    out.append(byte)
+                    index += 1
+                }
+            }
+        }
+        let length = Int32(out.count - lengthAt - 4)
+        out.withUnsafeMutableBufferPointer { buffer in
+            let bits = UInt32(bitPattern: length)
+            buffer[lengthAt] = UInt8(bits >> 24); buffer[lengthAt + 1] = UInt8((bits >> 16) & 0xFF)
+            buffer[lengthAt + 2] = UInt8((bits >> 8) & 0xFF); buffer[lengthAt + 3] = UInt8(bits & 0xFF)
+        }
+    }
+
+    private static func failed(_ type: TargetType, _ canonical: ArraySlice<UInt8>) -> CellConverter.Rejection {
+        CellConverter.Rejection(reason: "'\(String(decoding: canonical.prefix(40), as: UTF8.self))' cannot be sent as \(type)")
+    }
+
+    @inline(__always)
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 48...57: return byte - 48
+        case 97...102: return byte - 87
+        case 65...70: return byte - 55
+        default: return nil
+        }
+    }
+
+    @inline(__always)
+    static func integer(_ text: ArraySlice<UInt8>) throws -> Int64 {
+        var value: Int64 = 0
+        var negative = false
+        for byte in text {
+            if byte == UInt8(ascii: "-") { negative = true; continue }
+            guard byte >= 48 && byte <= 57 else { throw CellConverter.Rejection(reason: "'\(String(decoding: text, as: UTF8.self))' is not an integer") }
+            value = value &* 10 &+ Int64(byte - 48)
+        }
+        return negative ? 0 &- value : value
+    }
+
+    /// Days from 2000-01-01 of `YYYY-MM-DD` (proleptic Gregorian, as PostgreSQL counts).
+    static func daysSince2000(_ text: ArraySlice<UInt8>) -> Int? {
+        guard text.count == 10 else { return nil }
+        let base = text.startIndex
+        func number(_ from: Int, _ count: Int) -> Int? {
+            var value = 0
+            for index in base + from..<base + from + count {
+                let byte = text[index]
+                guard byte >= 48 && byte <= 57 else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        guard var year = number(0, 4), let month = number(5, 2), let day = number(8, 2), (1...12).contains(month), (1...31).contains(day) else { return nil }
+        // Days from civil (H. Hinnant), from 1970-01-01, then shifted to PostgreSQL's epoch.
+        year -= month <= 2 ? 1 : 0
+        let era = (year >= 0 ? year : year - 399) / 400
+        let yearOfEra = year - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468 - 10_957
+    }
+
+    /// Microseconds of `HH:MM:SS.ffffff`.
+    static func microseconds(_ text: ArraySlice<UInt8>) -> Int64? {
+        guard text.count == 15 else { return nil }
+        var digits: [Int64] = []
+        digits.reserveCapacity(12)
+        for (offset, byte) in text.enumerated() {
+            if offset == 2 || offset == 5 || offset == 8 { continue }
+            guard byte >= 48 && byte <= 57 else { return nil }
+            digits.append(Int64(byte - 48))
+        }
+        let hours = digits[0] * 10 + digits[1], minutes = digits[2] * 10 + digits[3], seconds = digits[4] * 10 + digits[5]
+        var fraction: Int64 = 0
+        for digit in digits[6...] { fraction = fraction * 10 + digit }
+        return ((hours * 60 + minutes) * 60 + seconds) * 1_000_000 + fraction
+    }
+
+    /// numeric's binary form of a plain decimal text (`-123.4500`): base-10000 digits, weight, sign, display scale.
+    static func appendNumeric(_ text: ArraySlice<UInt8>, to out: inout [UInt8]) throws {
+        var body = text
+        let negative = body.first == UInt8(ascii: "-")
+        if negative { body = body.dropFirst() }
+        let point = body.firstIndex(of: UInt8(ascii: "."))
+        let integerPart = point.map { body[body.startIndex..<$0] } ?? body
+        let fractionPart = point.map { body[body.index(after: $0)...] } ?? []
+        guard (integerPart + fractionPart).allSatisfy({ $0 >= 48 && $0 <= 57 }), !(integerPart.isEmpty && fractionPart.isEmpty) else {
+            throw CellConverter.Rejection(reason: "'\(String(decoding: text.prefix(40), as: UTF8.self))' is not a decimal")
+        }
+        let scale = fractionPart.count
+        let leading = (4 - integerPart.count % 4) % 4
+        let trailing = (4 - fractionPart.count % 4) % 4
+        var digits = [UInt8](repeating: 48, count: leading) + Array(integerPart) + Array(fractionPart) + [UInt8](repeating: 48, count: trailing)
+        var groups: [Int16] = []
+        groups.reserveCapacity(digits.count / 4)
+        var index = 0
+        while index < digits.count {
+            groups.append(Int16(digits[index] - 48) * 1000 + Int16(digits[index + 1] - 48) * 100 + Int16(digits[index + 2] - 48) * 10 + Int16(digits[index + 3] - 48))
+            index += 4
+        }
+        digits.removeAll()
+        var weight = (leading + integerPart.count) / 4 - 1
+        var first = 0
+        while first < groups.count, groups[first] == 0 { first += 1; weight -= 1 }
+        var last = groups.count
+        while last > first, groups[last - 1] == 0 { last -= 1 }
+        let kept = groups[first..<last]
+        appendInt16(Int16(kept.count), to: &out)
+        appendInt16(kept.isEmpty ? 0 : Int16(weight), to: &out)
+        appendInt16(negative && !kept.isEmpty ? 0x4000 : 0, to: &out)
+        appendInt16(Int16(scale), to: &out)
+        for group in kept { appendInt16(group, to: &out) }
+    }
+}

@@ -1,0 +1,16 @@
+import Foundation
+
+/// ISO 8601 UTC text of an instant (the state database's format).
+func isoText(_ date: Date) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.string(from: date)
+}
+
+import HTTPTypes
+
+extension HTTPField.Name {
+    // Constant, valid header names: the initializer only fails on invalid characters.
+    static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+}
