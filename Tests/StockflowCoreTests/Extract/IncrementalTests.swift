@@ -118,6 +118,15 @@ struct IncrementalTests {
         return report
     }
 
+    /// Runs the pipeline file in a session of its own, with the state database in `scratch`.
+    private func run(_ file: URL, in scratch: Scratch) throws -> RunReport? {
+        let pipeline = try Pipeline.load(path: file.path, environment: [:])
+        return run(RunSession(pipeline: pipeline, asOf: CivilDate(iso: "2026-11-25")!, runID: "run-\(UUID().uuidString.prefix(8))",
+                              options: RunSession.Options(outputDirectory: scratch.url.appendingPathComponent("out"),
+                                                          statePath: scratch.url.appendingPathComponent("state.sqlite").path),
+                              logger: Logger(label: "test")))
+    }
+
     private func rowsIn(_ report: RunReport?, _ stage: String = "orders") -> Int? {
         report?.stages.first { $0.id == stage }?.rowsIn
     }
@@ -195,13 +204,7 @@ struct IncrementalTests {
                 incremental: {column: id, lookback: 2}
               copy: {load: postgres, input: moves, connection: "\(server.url)", table: copie, mode: upsert, key: [id]}
             """)
-        func runOnce() throws -> RunReport? {
-            let pipeline = try Pipeline.load(path: file.path, environment: [:])
-            return run(RunSession(pipeline: pipeline, asOf: CivilDate(iso: "2026-11-25")!, runID: "run-\(UUID().uuidString.prefix(8))",
-                                  options: RunSession.Options(outputDirectory: scratch.url.appendingPathComponent("out"),
-                                                              statePath: scratch.url.appendingPathComponent("state.sqlite").path),
-                                  logger: Logger(label: "test")))
-        }
+        func runOnce() throws -> RunReport? { try run(file, in: scratch) }
         #expect(rowsIn(try runOnce(), "moves") == 10)
         try connection.execute("INSERT INTO mouvements VALUES (11, 22, now()), (12, 24, now())")
         // From 10 − 2 = 8: ids 8 to 12.
@@ -226,13 +229,7 @@ struct IncrementalTests {
               stock: {extract: postgres, connection: "\(server.url)", table: stock, incremental: {column: updated_at, lookback: 30m}}
               copy: {load: postgres, input: stock, connection: "\(server.url)", table: copie, mode: upsert, key: [code_prod]}
             """)
-        func runOnce() throws -> RunReport? {
-            let pipeline = try Pipeline.load(path: file.path, environment: [:])
-            return run(RunSession(pipeline: pipeline, asOf: CivilDate(iso: "2026-11-25")!, runID: "run-\(UUID().uuidString.prefix(8))",
-                                  options: RunSession.Options(outputDirectory: scratch.url.appendingPathComponent("out"),
-                                                              statePath: scratch.url.appendingPathComponent("state.sqlite").path),
-                                  logger: Logger(label: "test")))
-        }
+        func runOnce() throws -> RunReport? { try run(file, in: scratch) }
         #expect(rowsIn(try runOnce(), "stock") == 3)
         // 11:40 UTC written as Paris time: inside the 30 minutes before the 12:00 watermark.
         try connection.execute("INSERT INTO stock VALUES (4, 2, '2026-11-25 12:40:00+01'), (5, 3, '2026-11-25 12:20:00+01')")
