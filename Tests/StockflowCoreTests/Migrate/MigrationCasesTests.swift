@@ -276,7 +276,7 @@ import Testing
             create table v(id integer primary key, n smallint, i int, b bigint, d decimal(12,4), x numeric, f real, t text, c varchar(5),
               ok bool, at datetime, day date, tm time, j text check (json_valid(j)), raw blob);
             insert into v values (1, -3, -2147483648, 9223372036854775807, -12.3456, 1e-12, 0.1, 'tab	and\\back', 'é', 1,
-              '2025-12-31 23:30:00.5', '1999-02-28', '23:59:59.999999', '{"a": "\t"}', X'00FF'),
+              '2025-12-31 23:30:00.5', '1999-02-28', '23:59:59.999999', '{"a": "\\t"}', X'00FF'),
               (2, NULL, 0, 0, 0, -0.5, -1.5e300, '', '', 0, '1970-01-01 00:00:00', '2000-01-01', '00:00:00', '[]', X''),
               (3, 1, 1, 1, 99999999.9999, 123456789012345678901234567890, 3, 'x', 'y', 1, '2000-02-29 12:00:00', '1900-03-01', '12:00', 'null', NULL);
             """
