@@ -107,7 +107,7 @@ struct CronRuleTests {
     }
 
     @Test func utcPrintsAsUTC() throws {
-        let plan = CronSchedule(PipelineSchedule(cron: try CronExpression("0 6 * * *"), timezone: "UTC"))
+        let plan = CronSchedule(PipelineSchedule(cron: try CronExpression("0 6 * * *"), timezone: "UTC", catchup: .latest))
         let fire = try #require(plan.nextFire(after: utc("2026-11-25T00:00:00Z")))
         #expect(plan.describe(fire) == "2026-11-25 06:00 +00:00 UTC")
         #expect(plan.zoneName == "UTC")
