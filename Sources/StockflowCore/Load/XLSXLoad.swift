@@ -487,9 +487,10 @@ public final class XLSXLoad: StageRunner, StageKind {
     /// A sheet listing the run's findings: rule in words, stage, source and evidence, for the finance reader.
     private func writeFindings(_ log: IssueLog, named name: String) throws {
         let french = locale.isFrench
-        let titles = french ? ["Règle", "Étape", "Source", "Constat", "Ligne"] : ["Rule", "Stage", "Source", "Finding", "Row"]
+        // Stage ids are the pipeline author's words, not the reader's: they stay in findings.csv.
+        let titles = french ? ["Règle", "Source", "Constat", "Valeurs d’origine"] : ["Rule", "Source", "Finding", "Original values"]
         let rows = zip(log.firstEntries, log.firstDetails).map { entry, detail in
-            [MessageCatalogue.ruleName(entry[2]).text(for: locale), entry[0], MessageCatalogue.displaySource(entry[1]),
+            [MessageCatalogue.ruleName(entry[2]).text(for: locale), MessageCatalogue.displaySource(entry[1]),
              detail.message.text(for: locale), entry[4]]
         }
         try writeIssueSheet(named: name, titles: titles, rows: rows, amounts: nil, total: log.count, file: log.name)
@@ -499,10 +500,10 @@ public final class XLSXLoad: StageRunner, StageKind {
     /// values and the amount it states, summed in a totals row, so the reader sees what the figures leave out.
     private func writeRejects(_ log: IssueLog, named name: String) throws {
         let french = locale.isFrench
-        let titles = french ? ["Source", "Étape", "Règle", "Motif", "Valeurs d’origine", "Montant"]
-            : ["Source", "Stage", "Rule", "Reason", "Original values", "Amount"]
+        let titles = french ? ["Source", "Règle", "Motif", "Valeurs d’origine", "Montant"]
+            : ["Source", "Rule", "Reason", "Original values", "Amount"]
         let rows = zip(log.firstEntries, log.firstDetails).map { entry, detail in
-            [MessageCatalogue.displaySource(entry[1]), entry[0], MessageCatalogue.ruleName(entry[2]).text(for: locale),
+            [MessageCatalogue.displaySource(entry[1]), MessageCatalogue.ruleName(entry[2]).text(for: locale),
              detail.message.text(for: locale), entry[4]]
         }
         try writeIssueSheet(named: name, titles: titles, rows: rows, amounts: log.firstDetails.map(\.amount), total: log.count, file: log.name)
