@@ -30,7 +30,15 @@ def data_rows(ws):
     return header, [tuple(norm(v) for v in r) for r in body]
 
 
+# stockflow's workbook shows the French labels of return reasons and stock effects (pipelines'
+# labels); the peers keep the codes.
+LABELS = {"Défaut": "defaut", "Insatisfaction": "insatisfaction", "Rupture": "rupture",
+          "Mis au rebut": "written_off", "Remis en stock": "restocked", "Remboursement seul": "refund_only"}
+
+
 def norm(value):
+    if isinstance(value, str):
+        return LABELS.get(value, value)
     if isinstance(value, float):
         return round(value, 4)
     if hasattr(value, "date"):

@@ -42,13 +42,13 @@ def main(argv):
             return cx.read_sql(uri, sql, return_type="polars", partition_on=partition_on, partition_num=2)
         return cx.read_sql(uri, sql, return_type="polars")
 
-    products = q("SELECT code_prod, nom_prod, prix_unit, quantite, is_deleted, fournisseur_id FROM stock_produit")
+    products = q("SELECT code_prod, nom_prod, CAST(prix_unit AS REAL) AS prix_unit, quantite, is_deleted, fournisseur_id FROM stock_produit")
     suppliers = q("SELECT id, nom FROM stock_fournisseur")
     customers = q("SELECT code_client, nom_client, is_actif FROM stock_client")
     warehouses = q("SELECT code_entrepot, is_actif FROM stock_entrepot")
     stock = q("SELECT produit_id, entrepot_id, quantite FROM stock_produitentrepot")
-    returns = q("SELECT id, facture_id, quantite, raison, date_retour, montant_remboursement FROM stock_retour")
-    invoices = q("SELECT id AS facture_id, commande_id, montant_total FROM stock_facture", "facture_id")
+    returns = q("SELECT id, facture_id, quantite, raison, date_retour, CAST(montant_remboursement AS REAL) AS montant_remboursement FROM stock_retour")
+    invoices = q("SELECT id AS facture_id, commande_id, CAST(montant_total AS REAL) AS montant_total FROM stock_facture", "facture_id")
     orders = q("SELECT code_cmd, produit_id, client_id, quantite_cmd, date_commande FROM stock_commande", "code_cmd")
     read_done = time.perf_counter()
 

@@ -212,6 +212,7 @@ run_tool() {
 }
 
 status=0
+rm -f "$OUT/nightly-cells.tsv"  # the write floor's cells come from this run's stockflow workbook
 for rep in $(seq 1 "$REPEAT"); do
   for job in $JOBS; do
     for tool in $(tools_of "$job"); do
