@@ -9,6 +9,8 @@ import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from serve_helpers import ROOT, Server, add_user, create_key
 
@@ -49,7 +51,12 @@ def log_in(browser, server, name):
     browser.find_element(By.NAME, "username").send_keys(name)
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "form.login button").click()
-    assert browser.find_elements(By.CSS_SELECTOR, "section.pipeline"), browser.page_source
+    assert after_submit(browser, "section.pipeline"), browser.page_source
+
+
+def after_submit(browser, selector):
+    """The element of the page a form submission leads to (the click returns before that page may be there)."""
+    return WebDriverWait(browser, 30).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, selector)))
 
 
 def no_horizontal_overflow(browser):
@@ -62,7 +69,7 @@ def test_viewer_logs_in_sees_the_report_downloads_the_workbook_and_has_no_run_bu
     browser.find_element(By.NAME, "username").send_keys("claire")
     browser.find_element(By.NAME, "password").send_keys("pas le bon")
     browser.find_element(By.CSS_SELECTOR, "form.login button").click()
-    assert "incorrect" in browser.find_element(By.CSS_SELECTOR, ".error").text
+    assert "incorrect" in after_submit(browser, ".error").text
     log_in(browser, server, "claire")
     cookie = browser.get_cookie("sf_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
