@@ -30,8 +30,6 @@ public struct ServerOptions: Sendable {
     public var secureCookies = false
     /// The OpenAPI file served at /api/openapi.yaml.
     public var openAPIPath: String?
-    /// A node_exporter textfile whose run metrics /metrics repeats.
-    public var metricsFile: String?
 
     public init(pipelinesDirectory: String, outputRoot: String, statePath: String, secret: [UInt8], runExecutable: String) {
         self.pipelinesDirectory = pipelinesDirectory
@@ -119,10 +117,9 @@ public enum StockflowServer {
         router.add(middleware: SecurityHeadersMiddleware(corsOrigins: state.options.corsOrigins))
         router.get("/healthz") { _, _ in jsonResponse(["status": "ok"]) }
         router.get("/metrics") { _, _ in
-            var text = state.metrics.text()
-            if let file = state.options.metricsFile, let runMetrics = try? String(contentsOfFile: file, encoding: .utf8) {
-                text = runMetrics + text
-            }
+            // The run figures come from the history itself, so they need no --metrics-file.
+            let latest = try state.runs.latestReports()
+            let text = RunMetrics.text(latest: latest.reports, lastSuccess: latest.lastSuccess) + state.metrics.text()
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
