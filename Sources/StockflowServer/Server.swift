@@ -89,7 +89,7 @@ final class ServerState: Sendable {
     /// The request's principal with at least `role`; 401 without credentials, 403 with too few rights.
     func require(_ role: Role, _ request: Request) async throws -> Principal {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-              let principal = await principal(bearer: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
+              let principal = await principal(bearer: String(header.dropFirst(7).trimmingBlanks())) else {
             throw APIError.unauthorized
         }
         guard principal.role >= role else { throw APIError.forbidden(role) }
