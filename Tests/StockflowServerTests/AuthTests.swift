@@ -136,6 +136,21 @@ import Testing
         }
     }
 
+    @Test func aVerifiedTokenIsRefusedOnceItExpiresOrUsedAsAnotherType() async throws {
+        let fixture = try await ServerFixture()
+        defer { fixture.remove() }
+        try fixture.addUser("claire", role: .viewer)
+        let user = try #require(try fixture.state.auth.user(named: "claire"))
+        let signer = fixture.state.signer
+        let token = try await signer.sign(user: user, family: "fam", lifetime: 1)
+        // Verified twice (the second time from the cache of verified tokens), then its time is up.
+        #expect(try await signer.verify(token).sub.value == "claire")
+        #expect(try await signer.verify(token).sub.value == "claire")
+        await #expect(throws: TokenRefused.self) { try await signer.verify(token, type: "session") }
+        try await Task.sleep(nanoseconds: 1_500_000_000)
+        await #expect(throws: TokenRefused.self) { try await signer.verify(token) }
+    }
+
     @Test func loginIsThrottledWithRetryAfter() async throws {
         let fixture = try await ServerFixture()
         defer { fixture.remove() }
