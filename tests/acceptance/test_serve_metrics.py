@@ -11,9 +11,10 @@ from serve_helpers import ROOT, STOCKFLOW, Server
 AS_OF = "2026-11-25"
 BROKEN = """version: 1
 name: broken-orders
+settings: {max_rejects: 0}
 stages:
-  orders: {extract: csv, path: missing-orders.csv, columns: {id: int}}
-  out: {load: csv, input: orders, path: orders.csv}
+  orders: {extract: csv, path: orders.csv, columns: {id: int}}
+  out: {load: csv, input: orders, path: orders-out.csv}
 """
 SAMPLE = re.compile(r'^(\w+)\{([^}]*)\} (\S+)$')
 
@@ -48,8 +49,9 @@ def test_metrics_compute_the_run_figures_from_history_without_a_metrics_file(tmp
         assert nightly.returncode == 0, nightly.stderr
         broken_file = tmp_path / "broken-orders.yml"
         broken_file.write_text(BROKEN)
+        (tmp_path / "orders.csv").write_text("id\n1\nnot a number\n")  # one reject over max_rejects: 0
         broken = run_by_hand(broken_file, server.out / "broken-orders", server.state, textfile)
-        assert broken.returncode != 0
+        assert broken.returncode == 65, broken.stderr
 
         response = server.get("/metrics")
         assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
