@@ -131,7 +131,6 @@ settings: {{currency: EUR, locale: {locale}}}
 stages:
   products:
 {extract}
-    columns: {{code_prod: int, nom_prod: text, prix_unit: {{type: decimal, scale: 2}}, date_maj: date}}
   workbook: {{load: xlsx, path: produits.xlsx, sheets: [{{name: Produits, input: products}}]}}
   report:
     load: html_report
@@ -173,7 +172,8 @@ def test_sqlite_extract_rejects_speak_the_deliverables_language(tmp_path):
         con.executemany("INSERT INTO produit VALUES (?, ?, ?, ?)", [
             (1, "Stylo", "2.50", "2025-01-02"), ("douze", "Cahier", "3.35", "2025-01-02"), (2.5, "Gomme", "1.00", "2025-01-02"),
             (3, None, "1.00", "2025-01-02"), (4, "Règle", "abc", "2025-01-02"), (5, "Classeur", "4.20", "2025-13-45")])
-    extract = f"    extract: sqlite\n    database: {database}\n    table: produit"
+    extract = (f"    extract: sqlite\n    database: {database}\n    table: produit\n"
+               "    columns: {code_prod: int, nom_prod: {type: text, nullable: false}, prix_unit: {type: decimal, scale: 2}, date_maj: date}")
     out, french = bad_database_texts(tmp_path, "fr_FR", extract)
     rejects = rejects_csv(out)
     assert [row["rule"] for row in rejects] == ["sqlite-type"] * 5
