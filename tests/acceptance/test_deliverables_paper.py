@@ -95,6 +95,13 @@ def test_the_workbook_package_is_whole_so_no_repair_is_offered(printed):
     assert len(data_sheets) + len(charts_sheets) == len(book.sheetnames) >= 5
 
 
+def test_no_cell_prints_as_hashes(printed):
+    """A column too narrow for its values prints `###` (months in words were: `septembre 2025`)."""
+    kind, _, pages, _, _, _ = printed
+    narrow = [number for number, text in enumerate(pages, start=1) if "###" in text]
+    assert narrow == [], f"{kind}: pages with ### cells: {narrow}"
+
+
 def test_every_page_has_the_footer_with_pipeline_date_and_page_number(printed):
     _, _, pages, name, shown_date, _ = printed
     total = len(pages)

@@ -423,7 +423,9 @@ public final class XLSXLoad: StageRunner, StageKind {
                 if let magnitude = value.asMoney?.approximateDouble.magnitude, magnitude > part.largest[position] ?? 0 {
                     part.largest[position] = magnitude
                 }
-                let width = try write(value, to: part.worksheet, row: part.nextRow, col: position, format: columnFormats[position])
+                var width = try write(value, to: part.worksheet, row: part.nextRow, col: position, format: columnFormats[position])
+                // A month shows as words: `septembre 2025` needs 14 characters where a date needs 10 (else `###`).
+                if sheet.formats[position] == "month", case .date = value { width = max(width, 17) }
                 if width > widths[port][position] { widths[port][position] = width }
                 if sheet.totals.contains(position), let amount = value.asMoney {
                     part.sums[position] = try (part.sums[position] ?? Money(0)).adding(amount)
