@@ -173,13 +173,26 @@ public final class RunSession {
     }
 
     /// `20261125T013000Z-4242`: when the run started and which process ran it.
+    ///
+    /// A second id made by the same process within the same second gets a sequence suffix
+    /// (`…Z-4242-2`), so two runs one process starts together never share an id.
     public static func makeRunID(now: Date = Date(), pid: Int32 = getpid()) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return "\(formatter.string(from: now))-\(pid)"
+        let base = "\(formatter.string(from: now))-\(pid)"
+        let sequence = issuedRunIDs.mutate { issued -> Int in
+            if issued[base] == nil && issued.count >= 64 { issued.removeAll() }
+            let next = (issued[base] ?? 0) + 1
+            issued[base] = next
+            return next
+        }
+        return sequence == 1 ? base : "\(base)-\(sequence)"
     }
+
+    /// How many ids this process made per id base (the recent ones only: seconds long past are dropped).
+    private static let issuedRunIDs = Locked<[String: Int]>([:])
 
     /// Today's date in `zone` (UTC when the zone is unknown).
     public static func today(in zone: String, now: Date = Date()) -> CivilDate {

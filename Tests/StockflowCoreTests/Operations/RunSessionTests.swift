@@ -85,4 +85,11 @@ struct RunSessionTests {
         let id = RunSession.makeRunID(now: Date(timeIntervalSince1970: 1_764_034_200), pid: 4242)
         #expect(id == "20251125T013000Z-4242")
     }
+
+    @Test func runIDsMadeInTheSameSecondDiffer() {
+        let second = Date(timeIntervalSince1970: 1_764_034_201)
+        let ids = (0..<3).map { _ in RunSession.makeRunID(now: second, pid: 4243) }
+        #expect(ids == ["20251125T013001Z-4243", "20251125T013001Z-4243-2", "20251125T013001Z-4243-3"])
+        #expect(RunSession.makeRunID(now: second.addingTimeInterval(1), pid: 4243) == "20251125T013002Z-4243")
+    }
 }
