@@ -85,7 +85,15 @@ for name in stockflow pgloader floor; do
   echo "$wall" > "$WORK/$name.median"
 done
 sf=$(cat "$WORK/stockflow.median"); pg=$(cat "$WORK/pgloader.median"); fl=$(cat "$WORK/floor.median")
-python3 -c "print(f'pgloader / stockflow: {$pg/$sf:.2f}x   floor / stockflow: {$fl/$sf:.2f}x')"
+sfrss=$(cut -d' ' -f2 < "$WORK/stockflow.runs" | median)
+python3 - "$pg" "$fl" "$sf" "$sfrss" <<'RATIOS'
+import sys
+pg, fl, sf, rss = (float(v) for v in sys.argv[1:])
+def verdict(ok): return "met" if ok else "NOT met"
+print(f"pgloader / stockflow: {pg / sf:.2f}x (target >= 2.5x: {verdict(pg / sf >= 2.5)})")
+print(f"floor / stockflow:    {fl / sf:.2f}x (target >= 1.2x: {verdict(fl / sf >= 1.2)})")
+print(f"stockflow peak RSS:   {rss / 1024:.0f} MB (target <= 64 MB: {verdict(rss / 1024 <= 64)})")
+RATIOS
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "stockflow's own check (row counts + checksums per table):"; tail -2 "$WORK/stockflow.log"
 rm -rf "$WORK"

@@ -13,6 +13,19 @@ struct Stockflow: ParsableCommand {
         """,
         subcommands: [Validate.self, Plan.self, Run.self, List.self, Docs.self, Migrate.self, Schedule.self, History.self, Status.self, Serve.self, Users.self, Keys.self]
     )
+
+    /// Runs the command; a usage error (an unknown option, a bad value: ArgumentParser's EX_USAGE, 64)
+    /// exits 2, as the exit-code table says.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            guard exitCode(for: error).rawValue == ExitCode.validationFailure.rawValue else { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(ExitStatus.invalid.rawValue)
+        }
+    }
 }
 
 /// Prints diagnostics to standard error.

@@ -38,8 +38,12 @@ def test_a_bad_type_override_is_a_usage_error(tmp_path):
     db = tmp_path / "app.sqlite3"
     sqlite3.connect(db).execute("create table t(id integer primary key)").connection.commit()
     result = migrate(db, "postgres://nobody@127.0.0.1:1/x", "--type", "t.id=geometry")
-    assert result.returncode == 64  # swift-argument-parser's EX_USAGE for a ValidationError
+    assert result.returncode == 2, result.stderr  # usage, as in the README's exit-code table
     assert "--type 't.id=geometry'" in result.stderr
+    for args in (["--jobs", "0"], ["--jobs", "many"], ["--no-such-option"], ["--cascade"]):
+        other = migrate(db, "postgres://nobody@127.0.0.1:1/x", *args)
+        assert other.returncode == 2, (args, other.returncode, other.stderr)
+        assert "Error:" in other.stderr and "Fatal error" not in other.stderr
 
 
 def test_the_dry_run_names_views_triggers_and_what_stops_the_migration(tmp_path):

@@ -134,55 +134,59 @@ enum BinaryCopy {
         return era * 146_097 + dayOfEra - 719_468 - 10_957
     }
 
-    /// Microseconds of `HH:MM:SS.ffffff`.
+    /// Microseconds of `HH:MM:SS.ffffff`, read in place.
+    @inline(__always)
     static func microseconds(_ text: ArraySlice<UInt8>) -> Int64? {
         guard text.count == 15 else { return nil }
-        var digits: [Int64] = []
-        digits.reserveCapacity(12)
-        for (offset, byte) in text.enumerated() {
-            if offset == 2 || offset == 5 || offset == 8 { continue }
-            guard byte >= 48 && byte <= 57 else { return nil }
-            digits.append(Int64(byte - 48))
+        let base = text.startIndex
+        @inline(__always) func number(_ from: Int, _ count: Int) -> Int64? {
+            var value: Int64 = 0
+            for index in base + from..<base + from + count {
+                let byte = text[index]
+                guard byte >= 48 && byte <= 57 else { return nil }
+                value = value * 10 + Int64(byte - 48)
+            }
+            return value
         }
-        let hours = digits[0] * 10 + digits[1], minutes = digits[2] * 10 + digits[3], seconds = digits[4] * 10 + digits[5]
-        var fraction: Int64 = 0
-        for digit in digits[6...] { fraction = fraction * 10 + digit }
+        guard let hours = number(0, 2), let minutes = number(3, 2), let seconds = number(6, 2), let fraction = number(9, 6) else { return nil }
         return ((hours * 60 + minutes) * 60 + seconds) * 1_000_000 + fraction
     }
 
-    /// numeric's binary form of a plain decimal text (`-123.4500`): base-10000 digits, weight, sign, display scale.
+    /// numeric's binary form of a plain decimal text (`-123.4500`): base-10000 digits, weight, sign, display
+    /// scale, written straight into `out` (the digits are read in place, no buffer per value).
     static func appendNumeric(_ text: ArraySlice<UInt8>, to out: inout [UInt8]) throws {
         var body = text
         let negative = body.first == UInt8(ascii: "-")
         if negative { body = body.dropFirst() }
         let point = body.firstIndex(of: UInt8(ascii: "."))
         let integerPart = point.map { body[body.startIndex..<$0] } ?? body
-        let fractionPart = point.map { body[body.index(after: $0)...] } ?? []
-        guard (integerPart + fractionPart).allSatisfy({ $0 >= 48 && $0 <= 57 }), !(integerPart.isEmpty && fractionPart.isEmpty) else {
+        let fractionPart = point.map { body[body.index(after: $0)...] } ?? body[body.endIndex...]
+        guard integerPart.allSatisfy({ $0 >= 48 && $0 <= 57 }), fractionPart.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+              !(integerPart.isEmpty && fractionPart.isEmpty) else {
             throw CellConverter.Rejection(reason: "'\(String(decoding: text.prefix(40), as: UTF8.self))' is not a decimal")
         }
-        let scale = fractionPart.count
+        // The digits zero-padded on the left and right to whole groups of four: digit(i) reads that sequence.
         let leading = (4 - integerPart.count % 4) % 4
-        let trailing = (4 - fractionPart.count % 4) % 4
-        var digits = [UInt8](repeating: 48, count: leading) + Array(integerPart) + Array(fractionPart) + [UInt8](repeating: 48, count: trailing)
-        var groups: [Int16] = []
-        groups.reserveCapacity(digits.count / 4)
-        var index = 0
-        while index < digits.count {
-            groups.append(Int16(digits[index] - 48) * 1000 + Int16(digits[index + 1] - 48) * 100 + Int16(digits[index + 2] - 48) * 10 + Int16(digits[index + 3] - 48))
-            index += 4
+        let integerEnd = leading + integerPart.count
+        let fractionEnd = integerEnd + fractionPart.count
+        let groupCount = (fractionEnd + 3) / 4
+        @inline(__always) func digit(_ position: Int) -> Int16 {
+            if position < leading || position >= fractionEnd { return 0 }
+            if position < integerEnd { return Int16(integerPart[integerPart.startIndex + position - leading] - 48) }
+            return Int16(fractionPart[fractionPart.startIndex + position - integerEnd] - 48)
         }
-        digits.removeAll()
-        var weight = (leading + integerPart.count) / 4 - 1
+        @inline(__always) func group(_ index: Int) -> Int16 {
+            digit(index * 4) * 1000 + digit(index * 4 + 1) * 100 + digit(index * 4 + 2) * 10 + digit(index * 4 + 3)
+        }
         var first = 0
-        while first < groups.count, groups[first] == 0 { first += 1; weight -= 1 }
-        var last = groups.count
-        while last > first, groups[last - 1] == 0 { last -= 1 }
-        let kept = groups[first..<last]
-        appendInt16(Int16(kept.count), to: &out)
-        appendInt16(kept.isEmpty ? 0 : Int16(weight), to: &out)
-        appendInt16(negative && !kept.isEmpty ? 0x4000 : 0, to: &out)
-        appendInt16(Int16(scale), to: &out)
-        for group in kept { appendInt16(group, to: &out) }
+        while first < groupCount, group(first) == 0 { first += 1 }
+        var last = groupCount
+        while last > first, group(last - 1) == 0 { last -= 1 }
+        let weight = integerEnd / 4 - 1 - first
+        appendInt16(Int16(last - first), to: &out)
+        appendInt16(last == first ? 0 : Int16(weight), to: &out)
+        appendInt16(negative && last > first ? 0x4000 : 0, to: &out)
+        appendInt16(Int16(fractionPart.count), to: &out)
+        for index in first..<last { appendInt16(group(index), to: &out) }
     }
 }

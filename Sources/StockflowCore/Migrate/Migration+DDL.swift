@@ -52,7 +52,7 @@ extension Migration {
             guard tables.contains(where: { $0.name == key.parent }) else { return nil }
             let name = postgresName("\(table.name)_\(key.columns.joined(separator: "_"))_fk_\(key.parent)_\(key.parentColumns.joined(separator: "_"))")
             return (name, "ADD CONSTRAINT \(quoteIdentifier(name)) FOREIGN KEY (\(key.columns.map(quoteIdentifier).joined(separator: ", "))) REFERENCES \(qualified(schema, key.parent)) (\(key.parentColumns.map(quoteIdentifier).joined(separator: ", ")))"
-                    + (key.onDelete.map { " ON DELETE \($0)" } ?? "") + (key.onUpdate.map { " ON UPDATE \($0)" } ?? "") + " DEFERRABLE INITIALLY DEFERRED")
+                    + (key.onDelete.map { " ON DELETE \($0)" } ?? "") + (key.onUpdate.map { " ON UPDATE \($0)" } ?? "") + (key.deferral.map { " \($0)" } ?? ""))
         }
     }
 

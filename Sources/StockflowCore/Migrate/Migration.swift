@@ -134,7 +134,10 @@ public final class Migration {
             log("adding check constraints and foreign keys")
             // Optimistic: PostgreSQL validates every constraint anyway, so rows breaking one are only looked
             // up (a second pass over the data) when a constraint fails or rows were already rejected.
-            let violated = rejects.count > 0 ? Set(ordered) : try addConstraints(pool, ordered)
+            // The target checksums are taken in the same queue (the data no longer changes when nothing is
+            // violated), so a connection whose constraints are done does not wait for the other's.
+            let checked = Locked(report)
+            let violated = rejects.count > 0 ? Set(ordered) : try addConstraints(pool, ordered, checksums: checked)
             if !violated.isEmpty {
                 // Rows may be deleted below (--carry-valid): take off what was added, and add it all again after.
                 try pool.run(ordered.filter { !violated.contains($0) }) { worker, index in
@@ -147,11 +150,15 @@ public final class Migration {
                 }
                 _ = try addConstraints(pool, ordered, tolerateViolations: false)
             }
-            log("verifying counts and checksums")
-            let checked = Locked(report)
-            try pool.run(ordered) { worker, index in
-                let actual = try worker.checksum(self.tables[index], schema: self.staging)
-                checked.mutate { $0[index].actual = actual }
+            if violated.isEmpty {
+                log("verified counts and checksums")
+            } else {
+                log("verifying counts and checksums")
+                checked.mutate { $0 = report }
+                try pool.run(ordered) { worker, index in
+                    let actual = try worker.checksum(self.tables[index], schema: self.staging)
+                    checked.mutate { $0[index].actual = actual }
+                }
             }
             report = checked.value
             let differing = report.filter { !$0.matches }
@@ -279,10 +286,19 @@ public final class Migration {
     }
 
     /// Adds each table's CHECKs and foreign keys (one ALTER TABLE per table, tables in parallel) and
-    /// returns the tables where a row breaks one (nothing added there); other errors are thrown.
-    private func addConstraints(_ pool: WorkerPool, _ ordered: [Int], tolerateViolations: Bool = true) throws -> Set<Int> {
+    /// returns the tables where a row breaks one (nothing added there); other errors are thrown. With
+    /// `checksums`, each table's target checksum is taken too, queued after all the constraints.
+    private func addConstraints(_ pool: WorkerPool, _ ordered: [Int], tolerateViolations: Bool = true,
+                                checksums: Locked<[MigratedTable]>? = nil) throws -> Set<Int> {
         let violated = Locked(Set<Int>())
-        try pool.run(ordered) { worker, index in
+        let count = tables.count
+        try pool.run(ordered + (checksums == nil ? [] : ordered.map { $0 + count })) { worker, item in
+            if item >= count {
+                let actual = try worker.checksum(self.tables[item - count], schema: self.staging)
+                checksums?.mutate { $0[item - count].actual = actual }
+                return
+            }
+            let index = item
             guard let statement = self.constraintSQL(self.tables[index], schema: self.staging) else { return }
             var attempt = 0
             while true {

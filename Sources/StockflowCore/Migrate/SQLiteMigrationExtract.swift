@@ -14,6 +14,11 @@ public final class SQLiteMigrationExtract: StageRunner, StageKind {
             OptionSpec("carry_valid", .bool, default: "false", "Load the rows that can be carried and list the others in rejects.csv, instead of failing."),
             OptionSpec("verify_only", .bool, default: "false", "Only compare row counts and checksums of the source and an existing target; a table that differs fails the stage."),
             OptionSpec("decimal", .list, "Precision and scale of decimal columns SQLite does not declare, as `table.column=P,S`."),
+            OptionSpec("type", .list, "Column types over the declaration and the data, as `table.column=TYPE` (bigint, bytea, text, numeric, numeric(12,4), varchar(80)...), as `--type` does."),
+            OptionSpec("skip_check", .list, "CHECK constraints (by their PostgreSQL name) migrated without, when they do not translate to PostgreSQL; the summary repeats them."),
+            OptionSpec("round_decimals", .bool, default: "false", "Round decimals with more places than their column's scale (each listed in the stage's notes in run.json) instead of rejecting the row."),
+            OptionSpec("shorten_identifiers", .bool, default: "false", "Shorten names longer than PostgreSQL's 63 bytes (deterministically, reported) instead of refusing them."),
+            OptionSpec("cascade", .bool, default: "false", "With `if_exists: replace`: also drop the views and foreign keys outside the migration that depend on the replaced tables (listed in the stage's notes); without it they stop the stage."),
             OptionSpec("django_project", .string, "A Django project folder (relative to the pipeline file): decimal precision and scale, and BigAutoField keys, come from its apps' migrations."),
         ],
         example: """
@@ -51,6 +56,20 @@ public final class SQLiteMigrationExtract: StageRunner, StageKind {
         }
         options.ifExists = config.choice("if_exists") ?? options.ifExists
         options.carryValid = config.bool("carry_valid")
+        options.roundDecimals = config.bool("round_decimals")
+        options.shortenIdentifiers = config.bool("shorten_identifiers")
+        options.cascade = config.bool("cascade")
+        if options.cascade && options.ifExists != .replace {
+            config.error("'cascade' of stage '\(config.id)' goes with 'if_exists: replace'", at: config.node["cascade"]?.position)
+        }
+        options.skipChecks = Set(config.stringList("skip_check") ?? [])
+        for override in config.stringList("type") ?? [] {
+            guard let (key, type) = parseTypeOverride(override) else {
+                config.error("'type' item '\(override)' of stage '\(config.id)' must look like stock_produit.code_externe=bigint (a PostgreSQL type stockflow creates)", at: config.node["type"]?.position)
+                continue
+            }
+            options.typeOverrides[key] = type
+        }
         for hint in config.stringList("decimal") ?? [] {
             guard let (key, value) = parseDecimalHint(hint) else {
                 config.error("'decimal' item '\(hint)' of stage '\(config.id)' must look like stock_produit.prix_unit=10,2", at: config.node["decimal"]?.position)
@@ -101,6 +120,8 @@ public final class SQLiteMigrationExtract: StageRunner, StageKind {
             throw StageError("migration to \(target): \(error)")
         }
         _ = try forward(collected.value, context)
+        for note in report.notes { context.note("migration: \(note)") }
+        for value in report.rounded { context.note("migration: rounded \(value.table) \(value.key) \(value.column): \(value.value) -> \(value.reason)") }
         let source = context.run.origins.register("migration to \(target)", kind: .fileLine)
         var batch = Batch(capacity: report.tables.count)
         for (position, table) in report.tables.enumerated() {

@@ -38,6 +38,9 @@ public struct MigrationForeignKey: Sendable {
     /// `ON DELETE` / `ON UPDATE` actions other than NO ACTION (CASCADE, SET NULL, SET DEFAULT, RESTRICT).
     public var onDelete: String?
     public var onUpdate: String?
+    /// `DEFERRABLE INITIALLY DEFERRED` or `DEFERRABLE` as the source's DDL declares it (Django writes the
+    /// first), nil for SQLite's default: checked at each statement (`NOT DEFERRABLE` on PostgreSQL).
+    public var deferral: String?
 }
 
 /// An index (or UNIQUE constraint) from the source's `PRAGMA index_list`.
@@ -257,6 +260,7 @@ enum SourceSchemaReader {
             }
         }
         var foreignKeys: [Int: MigrationForeignKey] = [:]
+        var sourceKeys: [Int: (parent: String, columns: [String])] = [:]
         let fkList = try database.prepare("PRAGMA foreign_key_list(\(quoted))")
         while try fkList.step() {
             let id = Int(fkList.int64(0))
@@ -266,6 +270,12 @@ enum SourceSchemaReader {
             key.columns.append(names.target(fkList.text(3)))
             key.parentColumns.append(fkList.storage(4) == .null ? "" : names.target(fkList.text(4)))
             foreignKeys[id] = key
+            sourceKeys[id, default: ("", [])].parent = fkList.text(2)
+            sourceKeys[id, default: ("", [])].columns.append(fkList.text(3))
+        }
+        let deferrals = foreignKeyDeferrals(in: sql)
+        for (id, source) in sourceKeys {
+            foreignKeys[id]?.deferral = deferrals[foreignKeyIdentity(columns: source.columns, parent: source.parent)]
         }
         var indexes: [MigrationIndex] = []
         let indexList = try database.prepare("PRAGMA index_list(\(quoted))")
@@ -405,6 +415,57 @@ enum SourceSchemaReader {
 
     /// CHECK clauses of a CREATE TABLE statement: name (when `CONSTRAINT "x"` precedes), the column
     /// it follows (inline checks), and the expression inside the parentheses.
+    /// How a foreign key is known in `foreignKeyDeferrals`: its columns and parent as SQLite names them, case-folded.
+    static func foreignKeyIdentity(columns: [String], parent: String) -> String {
+        (columns + [parent]).map { $0.lowercased() }.joined(separator: "\u{0}")
+    }
+
+    /// The deferral each foreign key of a `CREATE TABLE` declares, by `foreignKeyIdentity`: `DEFERRABLE
+    /// INITIALLY DEFERRED` or `DEFERRABLE` (initially immediate); absent for `NOT DEFERRABLE` or nothing
+    /// (SQLite then checks it at each statement, as PostgreSQL does by default).
+    static func foreignKeyDeferrals(in sql: String) -> [String: String] {
+        guard let tokens = try? SQLiteExpression.tokens(sql).filter({ $0.kind != .space }) else { return [:] }
+        // The column and constraint definitions: the tokens between the top-level commas of the outer parentheses.
+        var definitions: [[SQLiteExpression.Token]] = []
+        var depth = 0
+        for token in tokens {
+            if token.kind == .symbol && token.text == ")" {
+                depth -= 1
+                if depth == 0 { break }
+            }
+            if depth == 1 && token.kind == .symbol && token.text == "," {
+                definitions.append([])
+            } else if depth >= 1 {
+                if definitions.isEmpty { definitions.append([]) }
+                definitions[definitions.count - 1].append(token)
+            }
+            if token.kind == .symbol && token.text == "(" { depth += 1 }
+        }
+        func isWord(_ token: SQLiteExpression.Token?, _ word: String) -> Bool {
+            token.map { $0.kind == .word && $0.text.uppercased() == word } ?? false
+        }
+        var result: [String: String] = [:]
+        for definition in definitions where !definition.isEmpty {
+            guard let references = definition.firstIndex(where: { isWord($0, "REFERENCES") }), references + 1 < definition.count else { continue }
+            var columns: [String] = []
+            if let foreign = definition.firstIndex(where: { isWord($0, "FOREIGN") }), foreign < references {
+                columns = definition[foreign..<references].filter { $0.kind == .word || $0.kind == .quoted }.map(\.name).filter { $0.uppercased() != "FOREIGN" && $0.uppercased() != "KEY" }
+            } else if definition[0].kind == .word || definition[0].kind == .quoted {
+                columns = [definition[0].name]
+            }
+            let parent = definition[references + 1].name
+            var deferral: String?
+            for position in (references + 1)..<definition.count where isWord(definition[position], "DEFERRABLE") {
+                guard !isWord(definition[position - 1], "NOT") else { break }
+                let deferred = position + 2 < definition.count && isWord(definition[position + 1], "INITIALLY") && isWord(definition[position + 2], "DEFERRED")
+                deferral = deferred ? "DEFERRABLE INITIALLY DEFERRED" : "DEFERRABLE"
+                break
+            }
+            result[foreignKeyIdentity(columns: columns, parent: parent)] = deferral
+        }
+        return result
+    }
+
     static func checkClauses(in sql: String) -> [(name: String?, column: String?, expression: String)] {
         let characters = Array(sql)
         var results: [(String?, String?, String)] = []

@@ -130,7 +130,8 @@ public enum TargetType: Sendable, Equatable, CustomStringConvertible {
         case .double: return "\(column)::text"
         case .boolean: return "CASE WHEN \(column) THEN 't' ELSE 'f' END"
         case .timestamptz: return "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
-        case .date: return "to_char(\(column), 'YYYY-MM-DD')"
+        // The ISO output of the sessions' DateStyle (ISO, YMD): the same text as to_char's YYYY-MM-DD, cheaper.
+        case .date: return "\(column)::text"
         case .time: return "to_char(\(column), 'HH24:MI:SS.US')"
         // jsonb normalizes key order and spacing, so only presence is compared; content is checked by the parser.
         case .jsonb: return "CASE WHEN \(column) IS NULL THEN NULL ELSE 'j' END"

@@ -119,6 +119,34 @@ import Testing
         }
     }
 
+    @Test func foreignKeysAreDeferredOnlyWhereTheSchemaSaysSo() throws {
+        try migrate("""
+            create table a(id integer primary key);
+            create table b(id integer primary key,
+              plain int references a(id),
+              [deferred] int references "a" (id) on delete cascade deferrable initially deferred,
+              imm int references a(id) deferrable initially immediate,
+              nev int references a(id) not deferrable initially deferred,
+              x int, y int, constraint pair foreign key (x) references a (id) DEFERRABLE INITIALLY DEFERRED);
+            insert into a values (1); insert into b values (1, 1, 1, 1, 1, 1, 1);
+            """) { db, _, _ throws in
+            let keys = try db.query("""
+                SELECT a.attname, c.condeferrable::text, c.condeferred::text FROM pg_constraint c
+                JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] WHERE c.contype = 'f' ORDER BY 1
+                """)
+            #expect(keys == [["deferred", "true", "true"], ["imm", "true", "false"], ["nev", "false", "false"],
+                             ["plain", "false", "false"], ["x", "true", "true"]])
+            // Not deferred: an orphan is refused at the statement, as SQLite refuses it.
+            #expect(throws: PostgresError.self) { try db.execute("INSERT INTO b (id, plain) VALUES (2, 9)") }
+            // Deferred: the orphan waits for the commit, and a parent inserted before it makes it valid.
+            try db.execute("BEGIN; INSERT INTO b (id, deferred) VALUES (3, 9); INSERT INTO a VALUES (9); COMMIT")
+            #expect(throws: PostgresError.self) { try db.execute("BEGIN; INSERT INTO b (id, x) VALUES (4, 8); COMMIT") }
+            try? db.execute("ROLLBACK")
+        }
+        let deferrals = SourceSchemaReader.foreignKeyDeferrals(in: #"CREATE TABLE "c" ("p_id" integer NULL REFERENCES "p" ("id") DEFERRABLE INITIALLY DEFERRED, q int REFERENCES p)"#)
+        #expect(deferrals == [SourceSchemaReader.foreignKeyIdentity(columns: ["p_id"], parent: "p"): "DEFERRABLE INITIALLY DEFERRED"])
+    }
+
     @Test func columnDefaultsAreCarried() throws {
         try migrate("""
             create table t(id integer primary key, created datetime not null default current_timestamp, stamp text default (datetime('now')),
@@ -288,5 +316,58 @@ import Testing
         }
         #expect(seen.count == 2 && seen[0] == seen[1])
         #expect(seen.last?.first?[3] == "-12.3456" && seen.last?.first?[6] == "tab\tand\\back")
+    }
+
+    @Test func thePipelineStageTakesTheMigrationsOptions() throws {
+        let scratch = Scratch(); defer { scratch.cleanup() }
+        let target = try ScratchDatabase(); defer { target.drop() }
+        _ = try migrationSource(scratch, """
+            create table t(id integer primary key, big int, price decimal(10,2), raw text, a int, check(typeof(a) = 'integer'));
+            insert into t values (1, 5, 19.999, 'x', 1);
+            """)
+        func yaml(_ extra: String) -> String {
+            """
+            version: 1
+            name: m
+            stages:
+              migration:
+                extract: sqlite_migration
+                database: app.sqlite3
+                connection: ${PG}
+                if_exists: replace
+            \(extra)
+              out: {load: csv, input: migration, path: m.csv}
+            """
+        }
+        let options = """
+                type: [t.big=bigint, t.raw=bytea]
+                skip_check: [t_check]
+                round_decimals: true
+                cascade: true
+            """
+        // Without skip_check and round_decimals the migration is refused, target unchanged.
+        let refused = try runPipeline(yaml("    type: [t.big=bigint]"), in: scratch, environment: ["PG": target.url])
+        #expect(refused.exitCode == 1 && refused.error?.contains("--skip-check t_check") == true, "\(refused.error ?? "")")
+        let report = try runPipeline(yaml(options), in: scratch, environment: ["PG": target.url])
+        #expect(report.exitCode == 0, "\(report.error ?? "")")
+        let notes = report.stages.first { $0.id == "migration" }?.notes ?? []
+        #expect(notes.contains { $0.contains("CHECK t_check") && $0.contains("--skip-check") })
+        #expect(notes.contains { $0.contains("rounded t id=1 price: 19.999") })
+        let db = try target.connect()
+        #expect(try db.query("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname IN ('big', 'raw') ORDER BY attname") == [["bigint"], ["bytea"]])
+        #expect(try db.scalar("SELECT price::text FROM t") == "20.00")
+        // cascade: a view of the user's over the replaced table is dropped with it (and said), not refused.
+        try db.execute("CREATE VIEW mine AS SELECT id FROM t")
+        let replaced = try runPipeline(yaml(options), in: scratch, environment: ["PG": target.url])
+        #expect(replaced.exitCode == 0, "\(replaced.error ?? "")")
+        #expect(replaced.stages.first { $0.id == "migration" }?.notes.contains { $0.contains("view public.mine dropped") || $0.contains("mine") && $0.contains("--cascade") } == true)
+        // Options that do not parse are pipeline errors at their line.
+        let bad = scratch.write("bad.yml", yaml("    type: [t.big=geometry]\n    if_exists: fail\n    cascade: true").replacingOccurrences(of: "    if_exists: replace\n", with: ""))
+        do {
+            _ = try Pipeline.load(path: bad.path, environment: ["PG": target.url])
+            Issue.record("the pipeline loaded")
+        } catch let list as DiagnosticList {
+            #expect(list.description.contains("'type' item 't.big=geometry'") && list.description.contains("'cascade' of stage 'migration' goes with 'if_exists: replace'"), "\(list)")
+        }
     }
 }
