@@ -2,6 +2,7 @@
 #   make demo   installs what it needs, builds, runs nightly-inventory on the bundled fixtures
 #   make test   installs what it needs, builds once, runs every test
 #   make bench  1M-order benchmark against the pandas baseline (see bench/run.sh)
+#   make bench-serve  stockflow serve vs Django REST framework under wrk (see bench/serve.sh)
 #   make fuzz   runs each libFuzzer target FUZZ_SECONDS (default 60); fails on a crash
 
 SHELL := /bin/bash
@@ -13,7 +14,7 @@ AS_OF ?= $(shell date +%F)
 VENV := .venv-test
 JOBS ?= $(shell nproc)
 
-.PHONY: demo test deps build build-tests swift-tests acceptance bench bench-migrate docs coverage fuzz clean
+.PHONY: demo test deps build build-tests swift-tests acceptance bench bench-migrate bench-serve docs coverage fuzz clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -64,6 +65,11 @@ bench: deps
 bench-migrate: deps
 	@dpkg -s pgloader >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq pgloader >/dev/null; }
 	bench/migrate.sh
+
+# stockflow serve vs Django REST framework + simplejwt under gunicorn (bench/serve.sh), never beside another benchmark.
+bench-serve: deps
+	@for p in wrk curl; do dpkg -s $$p >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq; DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$p >/dev/null; }; done
+	flock /tmp/stockflow-bench.lock bench/serve.sh
 
 # libFuzzer targets (fuzz/): the CSV reader and extract, the pipeline loader (validate), the cron parser
 # and the expression parser, each run FUZZ_SECONDS from fuzz/corpus/<target>/; fails on a crash,

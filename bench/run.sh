@@ -6,7 +6,10 @@
 #   ORDERS=100000 bench/run.sh            # smaller data set (a quick run)
 #   REPEAT=1 bench/run.sh                 # repetitions per tool (medians are printed)
 #   JOBS=monthly bench/run.sh             # one job: nightly (nightly-inventory) or monthly (monthly-finance)
-#   BENCH_TOOLS="stockflow pandas" bench/run.sh   # a subset of: stockflow polars duckdb pandas floors
+#   BENCH_TOOLS="stockflow pandas" bench/run.sh   # a subset of: stockflow stockflow1 polars duckdb pandas floors
+#   JOBS=nightly BENCH_TOOLS="stockflow stockflow1 floors" RSS_SIZES= bench/run.sh
+#                                         # threads: stockflow1 is stockflow with STOCKFLOW_THREADS=1 (every
+#                                         # stage on one thread) beside the default (each load on its own thread)
 #   RSS_SIZES="100000 1000000" bench/run.sh   # sizes of the RSS-flatness check ("" skips it)
 #   STOCKFLOW_BIN=path/to/stockflow bench/run.sh  # bench that binary instead of building one
 #
@@ -58,8 +61,8 @@ for size in $RSS_SIZES; do
 done
 [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a whole number of at least 1, got '$REPEAT'"
 for tool in $BENCH_TOOLS; do
-  [[ " stockflow pandas polars duckdb floors " == *" $tool "* ]] \
-    || die "unknown tool '$tool' in BENCH_TOOLS (expected some of: stockflow polars duckdb pandas floors)"
+  [[ " stockflow stockflow1 pandas polars duckdb floors " == *" $tool "* ]] \
+    || die "unknown tool '$tool' in BENCH_TOOLS (expected some of: stockflow stockflow1 polars duckdb pandas floors)"
 done
 wants_python() { wants pandas || wants polars || wants duckdb; }
 [[ -n "${JOBS// /}" ]] || die "JOBS is empty (expected nightly and/or monthly)"
@@ -71,6 +74,7 @@ done
 rss_check() { wants stockflow && wants_job monthly && [[ -n "${RSS_SIZES// /}" ]]; }
 
 # --- Prerequisites, checked before anything slow ---
+if wants stockflow1 && ! wants stockflow; then die "stockflow1 is compared with stockflow: add stockflow to BENCH_TOOLS"; fi
 if wants stockflow; then
   [[ -f Package.swift ]] || die "no Package.swift at $ROOT: stockflow is not there yet (BENCH_TOOLS=pandas runs the baseline alone)"
   for job in $JOBS; do
@@ -168,10 +172,12 @@ measure() {
 # report and an email digest, which the pandas script does not do; --only workbook leaves them out).
 only_of() { case "$1" in nightly) echo "--only workbook" ;; monthly) echo "" ;; esac; }
 
-# run_stockflow NAME JOB SIZE
+# run_stockflow NAME JOB SIZE [THREADS]: THREADS sets STOCKFLOW_THREADS (unset: stockflow's default)
 run_stockflow() {
+  local threads=()
+  [[ -n "${4:-}" ]] && threads=("STOCKFLOW_THREADS=$4")
   # shellcheck disable=SC2046
-  measure "$1" env STOCKFLOW_FIXTURES="$(data_dir "$3")" \
+  measure "$1" env -u STOCKFLOW_THREADS STOCKFLOW_FIXTURES="$(data_dir "$3")" "${threads[@]}" \
     "$STOCKFLOW" run "$(pipeline_of "$2")" --out "$OUT/$1" --as-of "$(as_of_of "$2")" $(only_of "$2") \
     --state "$OUT/$1.state.sqlite"
 }
@@ -179,7 +185,7 @@ run_stockflow() {
 # tools_of JOB: the tools measured for a job, in table order (stockflow first: the ratios are to it).
 tools_of() {
   local job="$1" tool list=""
-  for tool in stockflow polars duckdb pandas; do
+  for tool in stockflow stockflow1 polars duckdb pandas; do
     [[ "$job" == nightly && ( "$tool" == polars || "$tool" == duckdb ) ]] && continue
     wants "$tool" && list="$list $tool"
   done
@@ -196,6 +202,7 @@ run_tool() {
   local tool="$1" job="$2" name="$1-$2-$3"
   case "$tool" in
     stockflow) run_stockflow "$name" "$job" "$ORDERS" ;;
+    stockflow1) run_stockflow "$name" "$job" "$ORDERS" 1 ;;
     pandas) measure "$name" "$VENV/bin/python" "$(baseline_of "$job")" "$(data_dir "$ORDERS")" "$OUT/$name" ;;
     polars|duckdb) measure "$name" "$VENV/bin/python" "bench/${tool}_monthly.py" "$(data_dir "$ORDERS")" "$OUT/$name" ;;
     read-floor) measure "$name" "$FLOORS/read_floor" "$(data_dir "$ORDERS")/inventory.sqlite3" ;;

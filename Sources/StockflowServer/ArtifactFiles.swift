@@ -68,7 +68,7 @@ final class ArtifactFiles: @unchecked Sendable {
             headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
         }
         if let match = request.headers[.ifNoneMatch],
-           match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0.trimmingCharacters(in: .whitespaces) == "*" }) {
+           match.split(separator: ",").contains(where: { $0.trimmingBlanks() == etag || $0.trimmingBlanks() == "*" }) {
             return Response(status: .notModified, headers: headers)
         }
         if let rangeText = request.headers[.range] {
@@ -89,7 +89,7 @@ final class ArtifactFiles: @unchecked Sendable {
     /// One `bytes=a-b`, `bytes=a-` or `bytes=-n` range within a file of `size` bytes.
     static func byteRange(_ text: String, size: Int) -> ClosedRange<Int>? {
         guard text.hasPrefix("bytes="), size > 0 else { return nil }
-        let spec = text.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        let spec = text.dropFirst(6).trimmingBlanks()
         guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return nil }
         let first = spec[..<dash], last = spec[spec.index(after: dash)...]
         if first.isEmpty {

@@ -134,6 +134,21 @@ final class RunQueries: @unchecked Sendable {
         return rows.first { $0.outputs.contains(output) }
     }
 
+    /// The run.json of each pipeline's newest finished run, and the end time of each pipeline's
+    /// newest successful run: what the metrics textfile would hold after those runs.
+    func latestReports() throws -> (reports: [RunReport], lastSuccess: [String: String]) {
+        let decoder = JSONDecoder()
+        let reports = try database.query("""
+            SELECT report FROM runs WHERE rowid IN
+            (SELECT max(rowid) FROM runs WHERE report IS NOT NULL GROUP BY pipeline) ORDER BY pipeline
+            """) { row in try? decoder.decode(RunReport.self, from: Data(row.text(0).utf8)) }
+        let successes = try database.query("""
+            SELECT pipeline, finished FROM runs WHERE rowid IN
+            (SELECT max(rowid) FROM runs WHERE report IS NOT NULL AND exit_code = 0 GROUP BY pipeline)
+            """) { row in (row.text(0), row.text(1)) }
+        return (reports.compactMap { $0 }, Dictionary(successes, uniquingKeysWith: { first, _ in first }))
+    }
+
     private static func read(_ row: SQLiteStatement) -> RunRow {
         var record = RunRecord(runID: row.text(1), pipeline: row.text(2), asOf: row.text(3), started: row.text(4),
                                trigger: row.text(9), scheduledFor: row.storage(10) == .null ? nil : row.text(10),

@@ -30,8 +30,6 @@ public struct ServerOptions: Sendable {
     public var secureCookies = false
     /// The OpenAPI file served at /api/openapi.yaml.
     public var openAPIPath: String?
-    /// A node_exporter textfile whose run metrics /metrics repeats.
-    public var metricsFile: String?
 
     public init(pipelinesDirectory: String, outputRoot: String, statePath: String, secret: [UInt8], runExecutable: String) {
         self.pipelinesDirectory = pipelinesDirectory
@@ -91,7 +89,7 @@ final class ServerState: Sendable {
     /// The request's principal with at least `role`; 401 without credentials, 403 with too few rights.
     func require(_ role: Role, _ request: Request) async throws -> Principal {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-              let principal = await principal(bearer: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
+              let principal = await principal(bearer: String(header.dropFirst(7).trimmingBlanks())) else {
             throw APIError.unauthorized
         }
         guard principal.role >= role else { throw APIError.forbidden(role) }
@@ -119,10 +117,9 @@ public enum StockflowServer {
         router.add(middleware: SecurityHeadersMiddleware(corsOrigins: state.options.corsOrigins))
         router.get("/healthz") { _, _ in jsonResponse(["status": "ok"]) }
         router.get("/metrics") { _, _ in
-            var text = state.metrics.text()
-            if let file = state.options.metricsFile, let runMetrics = try? String(contentsOfFile: file, encoding: .utf8) {
-                text = runMetrics + text
-            }
+            // The run figures come from the history itself, so they need no --metrics-file.
+            let latest = try state.runs.latestReports()
+            let text = RunMetrics.text(latest: latest.reports, lastSuccess: latest.lastSuccess) + state.metrics.text()
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }

@@ -14,3 +14,13 @@ extension HTTPField.Name {
     static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
     static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
 }
+
+extension Substring {
+    /// Without leading and trailing spaces and tabs (header values); Foundation's trimming bridges
+    /// through NSString, which showed in the profile of every authenticated request.
+    func trimmingBlanks() -> Substring {
+        let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = firstIndex(where: { !isBlank($0) }), let last = lastIndex(where: { !isBlank($0) }) else { return "" }
+        return self[first...last]
+    }
+}

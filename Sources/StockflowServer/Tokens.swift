@@ -17,10 +17,37 @@ struct AccessClaims: JWTPayload {
     var iat: IssuedAtClaim
 
     func verify(using algorithm: some JWTAlgorithm) async throws {
-        try exp.verifyNotExpired()
-        try nbf.verifyNotBefore()
+        try verifyTimeLimits()
         try aud.verifyIntendedAudience(includes: TokenSigner.audience)
         guard iss.value == TokenSigner.issuer else { throw JWTError.claimVerificationFailure(failedClaim: iss, reason: "wrong issuer") }
+    }
+
+    /// `exp` and `nbf` against the clock: the checks that can change between two uses of one token.
+    func verifyTimeLimits() throws {
+        try exp.verifyNotExpired()
+        try nbf.verifyNotBefore()
+    }
+}
+
+/// The claims of tokens already verified, by their exact text (header, payload and signature): a token
+/// presented again skips the parsing and the HMAC, and only its time limits are checked again. The
+/// user and family checks of each request are not cached, so a logout or a password change still
+/// refuses the token at once.
+final class VerifiedTokens: @unchecked Sendable {
+    private var claims: [String: AccessClaims] = [:]
+    private let lock = NSLock()
+    /// Past this many tokens the cache starts over (a few MB at most).
+    private let capacity = 4096
+
+    func claims(of token: String) -> AccessClaims? {
+        lock.withLock { claims[token] }
+    }
+
+    func remember(_ token: String, _ value: AccessClaims) {
+        lock.withLock {
+            if claims.count >= capacity { claims.removeAll(keepingCapacity: true) }
+            claims[token] = value
+        }
     }
 }
 
@@ -37,6 +64,7 @@ struct TokenSigner: Sendable {
     static let algorithm = "HS256"
 
     private let keys: JWTKeyCollection
+    private let verified = VerifiedTokens()
     /// How long an access token lives.
     let accessLifetime: TimeInterval
 
@@ -58,6 +86,11 @@ struct TokenSigner: Sendable {
 
     /// The claims of a valid token of `type`; throws `TokenRefused` otherwise.
     func verify(_ token: String, type: String = "access") async throws -> AccessClaims {
+        if let known = verified.claims(of: token) {
+            do { try known.verifyTimeLimits() } catch { throw TokenRefused(reason: "\(error)") }
+            guard known.typ == type else { throw TokenRefused(reason: "a \(known.typ) token where a \(type) token was expected") }
+            return known
+        }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let header = TokenSigner.decodeSegment(parts[0]),
               let fields = (try? JSONSerialization.jsonObject(with: header)) as? [String: Any] else {
@@ -73,6 +106,7 @@ struct TokenSigner: Sendable {
         } catch {
             throw TokenRefused(reason: "\(error)")
         }
+        verified.remember(token, claims)
         guard claims.typ == type else { throw TokenRefused(reason: "a \(claims.typ) token where a \(type) token was expected") }
         return claims
     }

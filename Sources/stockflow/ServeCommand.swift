@@ -51,7 +51,6 @@ struct Serve: ParsableCommand {
         server.refreshLifetime = TimeInterval(refreshTTL)
         server.corsOrigins = corsOrigins
         server.secureCookies = secureCookies
-        server.metricsFile = options.metricsFile
         server.runArguments = options.runArguments
         server.openAPIPath = openapi ?? Serve.bundledOpenAPI()
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)

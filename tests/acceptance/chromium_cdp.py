@@ -130,7 +130,16 @@ LAYOUT_PROBE = r"""
   const charts = [...document.querySelectorAll('svg.chart')].map(s => {
     const r = s.getBoundingClientRect(); const card = s.closest('.chart-card').getBoundingClientRect();
     return {width: r.width, card: card.width}; });
+  // Every visible text, charts or not: the size of the element holding it, in CSS pixels.
+  let smallestAny = 1000; let smallestAnyText = '';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !el || el.closest('svg') || !el.getClientRects().length) continue;
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    if (size < smallestAny) { smallestAny = size; smallestAnyText = node.textContent.trim(); }
+  }
   return {viewport, scrollWidth: document.documentElement.scrollWidth, sticking: sticking.slice(0, 20),
-          smallestChartText: smallest, smallestText, charts};
+          smallestChartText: smallest, smallestText, charts, smallestAnyText: smallestAny, smallestAnyTextContent: smallestAnyText};
 })()
 """

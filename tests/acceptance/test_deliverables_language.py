@@ -119,3 +119,104 @@ def test_a_long_accented_subject_is_folded(tmp_path):
     folded = [subject_lines[0]] + [line for line in subject_lines[1:] if line.startswith(" ")][:100]
     assert len(folded) > 4 and all(len("Subject: " + line) <= 78 for line in folded)
     assert str(message["subject"]).startswith("Inventaire du 25/11/2026 : Électricité, Quincaillerie")
+
+
+# Database extracts: a table with bad rows made in the test, read by SQLite and by PostgreSQL, its rejects
+# shown in a workbook, a report and a digest in each language.
+BAD_DATABASE_PIPELINE = """\
+version: 1
+name: bad-database
+description: {description}
+settings: {{currency: EUR, locale: {locale}}}
+stages:
+  products:
+{extract}
+  workbook: {{load: xlsx, path: produits.xlsx, sheets: [{{name: Produits, input: products}}]}}
+  report:
+    load: html_report
+    path: produits.html
+    kpis: [{{label: Produits, input: products, agg: count}}]
+    charts: [{{type: bar, title: Prix, input: products, label: nom_prod, value: prix_unit}}]
+  digest: {{load: email, from: "Stockflow <stockflow@example.com>", to: [finance@example.com], attach: [workbook]}}
+"""
+
+
+def bad_database_texts(folder, locale, extract, env=None):
+    pipeline = folder / f"bad-{locale}.yml"
+    pipeline.write_text(BAD_DATABASE_PIPELINE.format(locale=locale, extract=extract, description="Produits de la base"))
+    out = run_pipeline(pipeline, folder / f"out-{locale}", NIGHTLY_AS_OF, env)
+    texts = {"workbook": "\n".join(workbook_strings(out / "produits.xlsx")),
+             "report": html_text((out / "produits.html").read_text())}
+    _, _, text, html, _ = digest(out)
+    texts["digest text"], texts["digest html"] = text, html_text(html)
+    return out, texts
+
+
+def expect_one_language(texts, locale, messages):
+    """Each message in every deliverable, and no catalogue text of the other language."""
+    mine, other = ("french", "english") if locale == "fr_FR" else ("english", "french")
+    fragments = catalogue_fragments(other) - catalogue_fragments(mine)
+    for name, text in texts.items():
+        for message in messages:
+            assert message in text, f"{locale} {name}: {message!r} missing"
+        found = sorted(fragment for fragment in fragments if fragment in text)
+        assert found == [], f"{locale} {name}: {found}"
+
+
+def test_sqlite_extract_rejects_speak_the_deliverables_language(tmp_path):
+    import sqlite3
+    database = tmp_path / "bad.sqlite3"
+    with sqlite3.connect(database) as con:
+        # No declared types, so that SQLite keeps every value as it was given (a text, a REAL, a NULL).
+        con.execute("CREATE TABLE produit (code_prod, nom_prod, prix_unit, date_maj)")
+        con.executemany("INSERT INTO produit VALUES (?, ?, ?, ?)", [
+            (1, "Stylo", "2.50", "2025-01-02"), ("douze", "Cahier", "3.35", "2025-01-02"), (2.5, "Gomme", "1.00", "2025-01-02"),
+            (3, None, "1.00", "2025-01-02"), (4, "Règle", "abc", "2025-01-02"), (5, "Classeur", "4.20", "2025-13-45")])
+    extract = (f"    extract: sqlite\n    database: {database}\n    table: produit\n"
+               "    columns: {code_prod: int, nom_prod: {type: text, nullable: false}, prix_unit: {type: decimal, scale: 2}, date_maj: date}")
+    out, french = bad_database_texts(tmp_path, "fr_FR", extract)
+    rejects = rejects_csv(out)
+    assert [row["rule"] for row in rejects] == ["sqlite-type"] * 5
+    # The machine file keeps English, with the value as SQLite stores it.
+    assert "column 'code_prod': '2.5' is not a whole number" in [row["message"] for row in rejects]
+    expect_one_language(french, "fr_FR", [
+        "colonne « code_prod » : « douze » n’est pas un nombre entier", "colonne « code_prod » : « 2,5 » n’est pas un nombre entier",
+        "colonne « nom_prod » à NULL ; une valeur est requise", "colonne « prix_unit » : « abc » n’est pas un nombre décimal",
+        "colonne « date_maj » : « 2025-13-45 » n’est pas une date (AAAA-MM-JJ)"])
+    _, english = bad_database_texts(tmp_path, "en_US", extract)
+    expect_one_language(english, "en_US", [
+        "column 'code_prod': 'douze' is not a whole number", "column 'code_prod': '2.5' is not a whole number",
+        "column 'nom_prod' is NULL; a value is required", "column 'date_maj': '2025-13-45' is not a date (YYYY-MM-DD)"])
+
+
+def test_postgres_extract_rejects_speak_the_deliverables_language(tmp_path):
+    import os
+    import uuid
+    from urllib.parse import urlparse, urlunparse
+
+    import psycopg
+    server = os.environ.get("STOCKFLOW_TEST_PG_URL")
+    if not server:
+        pytest.fail("STOCKFLOW_TEST_PG_URL is not set: run `make test`, or `scripts/with-postgres.sh pytest tests/acceptance`")
+    name = "lang_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = urlunparse(urlparse(server)._replace(path="/" + name))
+    try:
+        with psycopg.connect(url) as con:
+            # NaN and infinity are values PostgreSQL stores that no exact decimal or calendar day holds.
+            con.execute("CREATE TABLE produit (code_prod int, nom_prod text, prix_unit numeric(10, 2), date_maj date)")
+            con.execute("INSERT INTO produit VALUES (1, 'Stylo', 2.50, '2025-01-02'), (2, 'Cahier', 'NaN', '2025-01-02'), "
+                        "(3, 'Gomme', 1.00, 'infinity')")
+        extract = "    extract: postgres\n    connection: ${BAD_DB_URL}\n    table: produit"
+        env = {"BAD_DB_URL": url}
+        out, french = bad_database_texts(tmp_path, "fr_FR", extract, env)
+        assert [row["rule"] for row in rejects_csv(out)] == ["postgres-type"] * 2
+        expect_one_language(french, "fr_FR", ["colonne « prix_unit » : « NaN » ne tient pas dans un nombre décimal exact",
+                                              "colonne « date_maj » : « infinity » n’est pas une date (AAAA-MM-JJ)"])
+        _, english = bad_database_texts(tmp_path, "en_US", extract, env)
+        expect_one_language(english, "en_US", ["column 'prix_unit': 'NaN' does not fit an exact decimal",
+                                               "column 'date_maj': 'infinity' is not a date (YYYY-MM-DD)"])
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -3,7 +3,10 @@ to PDF; poppler reads the pages. Every sheet prints one page wide with its heade
 a footer naming the pipeline, the as-of date and "page N / M"; the charts sheet prints one whole chart
 per page. Chromium prints the HTML report (its print stylesheet) within a stated page bound, KPIs and
 charts first, long tables left out with a note saying where they are."""
+import posixpath
 import re
+import zipfile
+from xml.etree import ElementTree
 
 import openpyxl
 import pytest
@@ -28,7 +31,7 @@ def printed(request, tmp_path_factory):
     out = run_pipeline(ROOT / pipeline, folder / "out", as_of)
     workbook = out / f"{stem}-{as_of}.xlsx"
     pdf = to_pdf(workbook, folder)
-    return request.param, openpyxl.load_workbook(workbook), page_texts(pdf), name, shown_date
+    return request.param, openpyxl.load_workbook(workbook), page_texts(pdf), name, shown_date, workbook
 
 
 def lines(text):
@@ -55,8 +58,52 @@ def pages_by_sheet(book, pages):
     return owners
 
 
+def test_the_workbook_package_is_whole_so_no_repair_is_offered(printed):
+    """What Excel checks before it offers to repair a file, checked here: the zip's CRCs (`python -m
+    zipfile -t`), every XML part parses, [Content_Types].xml gives every part a type and names no missing
+    part, every internal relationship points at a part that exists, and each sheet has its PDF pages."""
+    kind, book, pages, _, _, path = printed
+    with zipfile.ZipFile(path) as package:
+        assert package.testzip() is None, f"{kind}: a member fails its CRC"
+        names = set(package.namelist())
+        for name in names:
+            if name.endswith((".xml", ".rels")):
+                ElementTree.fromstring(package.read(name))  # raises on malformed XML
+        namespace = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+        types = ElementTree.fromstring(package.read("[Content_Types].xml"))
+        defaults = {item.get("Extension").lower() for item in types.iter(namespace + "Default")}
+        overrides = {item.get("PartName").lstrip("/") for item in types.iter(namespace + "Override")}
+        assert overrides <= names, f"{kind}: content types for missing parts {sorted(overrides - names)}"
+        untyped = [name for name in names if not name.endswith("/") and name not in overrides
+                   and name.rsplit(".", 1)[-1].lower() not in defaults]
+        assert untyped == [], f"{kind}: parts without a content type {untyped}"
+        assert {f"xl/worksheets/sheet{n}.xml" for n in range(1, len(book.sheetnames) + 1)} <= overrides
+        for rels in (name for name in names if name.endswith(".rels")):
+            base = posixpath.dirname(posixpath.dirname(rels))
+            for relation in ElementTree.fromstring(package.read(rels)):
+                if relation.get("TargetMode") == "External":
+                    continue
+                target = relation.get("Target")
+                resolved = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(base, target))
+                assert resolved in names, f"{kind}: {rels} points at missing {resolved}"
+    # LibreOffice printed every sheet: each one owns at least one PDF page, the charts sheet its charts.
+    owners = set(pages_by_sheet(book, pages))
+    data_sheets = {sheet.title for sheet in book.worksheets if header_words(sheet)}
+    charts_sheets = [title for title in book.sheetnames if title not in data_sheets]
+    assert owners - {"charts"} == data_sheets, (owners, data_sheets)
+    assert ("charts" in owners) == bool(charts_sheets) and len(charts_sheets) <= 1, (owners, charts_sheets)
+    assert len(data_sheets) + len(charts_sheets) == len(book.sheetnames) >= 5
+
+
+def test_no_cell_prints_as_hashes(printed):
+    """A column too narrow for its values prints `###` (months in words were: `septembre 2025`)."""
+    kind, _, pages, _, _, _ = printed
+    narrow = [number for number, text in enumerate(pages, start=1) if "###" in text]
+    assert narrow == [], f"{kind}: pages with ### cells: {narrow}"
+
+
 def test_every_page_has_the_footer_with_pipeline_date_and_page_number(printed):
-    _, _, pages, name, shown_date = printed
+    _, _, pages, name, shown_date, _ = printed
     total = len(pages)
     for number, text in enumerate(pages, start=1):
         assert f"{name} · situation au {shown_date}" in text, f"page {number}: {lines(text)[-2:]}"
@@ -64,7 +111,7 @@ def test_every_page_has_the_footer_with_pipeline_date_and_page_number(printed):
 
 
 def test_every_data_sheet_repeats_its_header_on_each_of_its_pages(printed):
-    kind, book, pages, _, _ = printed
+    kind, book, pages, _, _, _ = printed
     owners = pages_by_sheet(book, pages)
     data_sheets = [sheet.title for sheet in book.worksheets if header_words(sheet)]
     # Each data sheet has at least one page, its pages are consecutive and each starts with its header.
@@ -78,7 +125,7 @@ def test_every_data_sheet_repeats_its_header_on_each_of_its_pages(printed):
 
 
 def test_sheets_print_one_page_wide(printed):
-    kind, book, pages, _, _ = printed
+    kind, book, pages, _, _, _ = printed
     owners = pages_by_sheet(book, pages)
     for sheet in book.worksheets:
         words = header_words(sheet)
@@ -95,7 +142,7 @@ def test_sheets_print_one_page_wide(printed):
 
 
 def test_the_charts_sheet_prints_each_chart_whole_on_its_own_page(printed):
-    kind, _, pages, _, _ = printed
+    kind, _, pages, _, _, _ = printed
     if kind != "monthly":
         titles = ["Valeur du stock par entrepôt", "CA brut par mois", "Part des fournisseurs dans la valeur du stock"]
         chart_pages = [index for index, text in enumerate(pages) if any(lines(text) and lines(text)[0] == title for title in titles)]
@@ -107,7 +154,7 @@ def test_the_charts_sheet_prints_each_chart_whole_on_its_own_page(printed):
 
 
 def test_the_rejets_sheet_prints_with_its_total(printed):
-    kind, book, pages, _, _ = printed
+    kind, book, pages, _, _, _ = printed
     if "Rejets" in book.sheetnames:
         text = "\n".join(pages[index] for index, owner in enumerate(pages_by_sheet(book, pages)) if owner == "Rejets")
         assert "Total des montants rejetés" in text and "commandes.csv:503" in text

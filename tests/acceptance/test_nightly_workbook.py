@@ -105,7 +105,7 @@ def test_stock_by_warehouse_matches(run):
 def test_customer_supplier_and_trend_sheets_add_up_to_the_revenue(run):
     _, workbook, _ = run
     revenue = Decimal(EXPECTED["revenue_total"])
-    for name, column in [("Fournisseurs", 4), ("Tendance hebdo", 2), ("Tendance mensuelle", 2)]:
+    for name, column in [("Fournisseurs", 4), ("Tendance hebdo", 3), ("Tendance mensuelle", 2)]:
         rows = list(workbook[name].iter_rows(min_row=2, values_only=True))[:-1]
         assert sum(cents(row[column]) for row in rows) == revenue, name
     # Customers' revenue is net of refunds (rule 6, issue 12): the gross less every refund of the database's
@@ -125,6 +125,60 @@ def test_customer_supplier_and_trend_sheets_add_up_to_the_revenue(run):
     shares = [row[5] for row in list(workbook["Fournisseurs"].iter_rows(min_row=2, values_only=True))[:-1]]
     assert abs(sum(shares) - 1) < 0.001
     assert workbook["Fournisseurs"]["D2"].number_format == "0.00%"
+
+
+def test_weeks_are_real_dates_with_their_label_beside(run):
+    """Issue 12: a week is its Monday (ISO 8601) as an Excel date, the label `2025-S01` in its own column."""
+    _, workbook, _ = run
+    sheet = workbook["Tendance hebdo"]
+    assert [cell.value for cell in sheet[1]] == ["Semaine", "Libellé", "Commandes", "CA brut"]
+    assert sheet["A2"].number_format == "dd/mm/yyyy" and sheet["B2"].number_format in ("General", "@")
+    rows = data_rows(sheet)
+    assert len(rows) > 50
+    for monday, label, _orders, _revenue in rows:
+        assert isinstance(monday, datetime.datetime) and monday.weekday() == 0, monday
+        year, week, _ = monday.isocalendar()
+        assert label == f"{year}-S{week:02d}", (monday, label)
+    mondays = [row[0] for row in rows]
+    assert mondays == sorted(mondays) and len(set(mondays)) == len(mondays)
+    # The weekly counts, recomputed from the orders of the Commandes sheet by the ISO week of their date.
+    by_week = {}
+    for line in data_rows(workbook["Commandes"]):
+        day = line[1]
+        monday = (day - datetime.timedelta(days=day.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+        by_week[monday] = by_week.get(monday, 0) + 1
+    assert {row[0]: row[2] for row in rows} == by_week
+
+
+def test_products_under_the_threshold_mean_the_same_in_the_kpi_and_per_warehouse(run):
+    """DOMAIN.md "Low stock", recomputed from the SQLite file: the KPI (the Stock bas sheet, which the report's
+    and digest's tile count) is the products whose units across active warehouses are under 10; per warehouse,
+    the products (not stock lines) whose units in that warehouse are under 10. Soft-deleted products and
+    inactive warehouses are out of both."""
+    out, workbook, _ = run
+    import sqlite3
+    con = sqlite3.connect(ROOT / "fixtures" / "inventory.sqlite3")
+    current = {code for code, deleted in con.execute("SELECT code_prod, is_deleted FROM stock_produit") if not deleted}
+    active = {code for code, flag in con.execute("SELECT code_entrepot, is_actif FROM stock_entrepot") if flag}
+    units = {}
+    for product, warehouse, quantity in con.execute("SELECT produit_id, entrepot_id, quantite FROM stock_produitentrepot"):
+        if product in current and warehouse in active:
+            units[(warehouse, product)] = units.get((warehouse, product), 0) + quantity
+    overall = {product: sum(q for (_, p), q in units.items() if p == product) for product in current}
+    kpi = sorted(product for product, total in overall.items() if total < 10)
+    per_warehouse = {warehouse: sum(1 for (w, _), q in units.items() if w == warehouse and q < 10) for warehouse in active}
+    held = {warehouse: sum(1 for (w, _) in units if w == warehouse) for warehouse in active}
+    sheet = workbook["Stock par entrepôt"]
+    assert sheet["F1"].value == "Produits sous le seuil" and sheet["C1"].value == "Produits"
+    rows = data_rows(sheet)
+    assert {row[0]: row[5] for row in rows} == per_warehouse
+    assert {row[0]: row[2] for row in rows} == held
+    assert sorted(row[0] for row in workbook["Stock bas"].iter_rows(min_row=2, values_only=True)) == kpi
+    report = json.loads((out / f"rapport-{AS_OF}.json").read_text())
+    [tile] = [k for k in report["kpis"] if k["input"] == "low_stock"]
+    assert tile["agg"] == "count" and int(tile["value"]) == len(kpi)
+    # A product can be low in one warehouse and not overall: the per-warehouse counts do not add up to the KPI.
+    assert sum(per_warehouse.values()) >= len(kpi)
 
 
 def test_findings_sheet_lists_every_finding(run):

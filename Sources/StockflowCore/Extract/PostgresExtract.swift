@@ -94,6 +94,7 @@ public final class PostgresExtract: StageRunner, StageKind {
         var batch = Batch(capacity: Batch.preferredSize)
         var ordinal: Int64 = 0
         let types = outputSchema.columns.map(\.type)
+        let columnNames = outputSchema.names
         let bound = incremental.flatMap { context.incrementalBound($0) }
         var tracker = incremental.map(WatermarkTracker.init)
         do {
@@ -105,23 +106,26 @@ public final class PostgresExtract: StageRunner, StageKind {
                 context.countRead(1)
                 var values = Row()
                 values.reserveCapacity(types.count)
-                var problem: String?
+                var problem: LocalizedText?
                 for index in 0..<types.count {
                     if row.isNull(index) { values.append(.null); continue }
                     let text = row.text(index)
+                    func unreadable(_ expected: MessageCatalogue.StoredValueExpectation) {
+                        problem = MessageCatalogue.unreadableStoredValue(column: columnNames[index], value: text, expected: expected)
+                    }
                     switch types[index] {
-                    case .int: if let value = Int64(text) { values.append(.int(value)) } else { problem = "'\(text)' is not a whole number" }
+                    case .int: if let value = Int64(text) { values.append(.int(value)) } else { unreadable(.wholeNumber) }
                     case .decimal:
                         if var value = Money(text) ?? Double(text).flatMap({ Money(shortestRepresentationOf: $0) }) {
                             if let scale = scales[index] { value = (try? value.rescaledUp(to: scale)) ?? value }
                             values.append(.decimal(value))
-                        } else { problem = "'\(text)' does not fit an exact decimal" }
+                        } else { unreadable(.exactDecimal) }
                     case .bool: values.append(.bool(text == "t"))
-                    case .date: if let date = CivilDate(iso: text) { values.append(.date(date)) } else { problem = "'\(text)' is not a date" }
+                    case .date: if let date = CivilDate(iso: text) { values.append(.date(date)) } else { unreadable(.date) }
                     case .datetime:
                         // The session runs in UTC, so timestamptz prints with the offset `+00`.
                         let local = text.hasSuffix("+00") ? String(text.dropLast(3)) : text
-                        if let stamp = parseStoredDatetime(local) { values.append(.datetime(stamp)) } else { problem = "'\(text)' is not a datetime" }
+                        if let stamp = parseStoredDatetime(local) { values.append(.datetime(stamp)) } else { unreadable(.datetime) }
                     case .text: values.append(.text(text))
                     }
                     if problem != nil { break }

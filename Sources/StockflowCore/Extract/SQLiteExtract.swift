@@ -182,7 +182,7 @@ public final class SQLiteExtract: StageRunner, StageKind {
             let origin = RowOrigin(source: source, position: hasRowid ? statement.int64(0) : ordinal)
             var row = Row()
             row.reserveCapacity(declarations.count)
-            var failure: String?
+            var failure: LocalizedText?
             for (index, declaration) in declarations.enumerated() {
                 switch value(statement, index + offset, declaration) {
                 case .success(let value): row.append(value)
@@ -213,14 +213,22 @@ public final class SQLiteExtract: StageRunner, StageKind {
         return StageError("\(name): \(error)")
     }
 
-    struct Problem: Error { var message: String }
+    struct Problem: Error { var message: LocalizedText }
+
+    /// A cell that does not read as `expected`, a stored REAL quoted in French notation for French readers.
+    private func unreadable(_ statement: SQLiteStatement, _ index: Int, _ declaration: ColumnDeclaration,
+                            _ expected: MessageCatalogue.StoredValueExpectation) -> Result<Value, Problem> {
+        let french = statement.storage(index) == .real ? MessageCatalogue.frenchNumber(statement.double(index)) : nil
+        return .failure(Problem(message: MessageCatalogue.unreadableStoredValue(column: declaration.name, value: statement.text(index),
+                                                                                frenchValue: french, expected: expected)))
+    }
 
     /// Reads one cell, undoing Django's SQLite storage quirks.
     private func value(_ statement: SQLiteStatement, _ index: Int, _ declaration: ColumnDeclaration) -> Result<Value, Problem> {
         let storage = statement.storage(index)
         if storage == .null {
             if declaration.nullable { return .success(.null) }
-            return .failure(Problem(message: "column '\(declaration.name)' is NULL; a value is required"))
+            return .failure(Problem(message: MessageCatalogue.nullInRequiredColumn(column: declaration.name)))
         }
         switch declaration.type {
         case .int:
@@ -233,7 +241,7 @@ public final class SQLiteExtract: StageRunner, StageKind {
                 if let value = Int64(statement.text(index).trimmingCharacters(in: .whitespaces)) { return .success(.int(value)) }
             default: break
             }
-            return .failure(Problem(message: "column '\(declaration.name)': '\(statement.text(index))' is not a whole number"))
+            return unreadable(statement, index, declaration, .wholeNumber)
         case .decimal:
             var money: Money?
             switch storage {
@@ -243,7 +251,7 @@ public final class SQLiteExtract: StageRunner, StageKind {
             default: money = nil
             }
             guard var value = money else {
-                return .failure(Problem(message: "column '\(declaration.name)': '\(statement.text(index))' is not a decimal"))
+                return unreadable(statement, index, declaration, .decimal)
             }
             if let scale = declaration.scale { value = value.scale > scale ? value.rounded(to: scale) : ((try? value.rescaledUp(to: scale)) ?? value) }
             return .success(.decimal(value))
@@ -251,18 +259,16 @@ public final class SQLiteExtract: StageRunner, StageKind {
             if storage == .integer { return .success(.bool(statement.int64(index) != 0)) }
             if let value = parseBool(statement.text(index)) { return .success(.bool(value)) }
             if statement.text(index) == "1" || statement.text(index) == "0" { return .success(.bool(statement.text(index) == "1")) }
-            return .failure(Problem(message: "column '\(declaration.name)': '\(statement.text(index))' is not a boolean"))
+            return unreadable(statement, index, declaration, .boolean)
         case .text:
             return .success(.text(statement.text(index)))
         case .date:
-            let text = statement.text(index)
-            if let date = CivilDate(iso: String(text.prefix(10))) { return .success(.date(date)) }
-            return .failure(Problem(message: "column '\(declaration.name)': '\(text)' is not a date (YYYY-MM-DD)"))
+            if let date = CivilDate(iso: String(statement.text(index).prefix(10))) { return .success(.date(date)) }
+            return unreadable(statement, index, declaration, .date)
         case .datetime:
             if let stamp = statement.withTextBytes(index, parseStoredDatetimeFast) { return .success(.datetime(stamp)) }
-            let text = statement.text(index)
-            if let stamp = parseStoredDatetime(text) { return .success(.datetime(stamp)) }
-            return .failure(Problem(message: "column '\(declaration.name)': '\(text)' is not a datetime (YYYY-MM-DD HH:MM:SS)"))
+            if let stamp = parseStoredDatetime(statement.text(index)) { return .success(.datetime(stamp)) }
+            return unreadable(statement, index, declaration, .datetime)
         }
     }
 }

@@ -7,7 +7,7 @@ public final class XLSXLoad: StageRunner, StageKind {
         summary: "Writes an Excel workbook through libxlsxwriter in constant-memory mode (rows stream to disk, so a million-row sheet takes little memory). Each sheet reads one stage: styled, frozen and filtered header; fitted column widths; money with 2 places and the currency, real Excel dates, integers; an optional totals row (SUBTOTAL formulas with their exact cached values). A sheet that passes Excel's 1,048,576 rows continues on a next sheet `Name (2)`, and the run summary says so. The file is written to a temporary and renamed into place when the run succeeds.",
         options: [
             OptionSpec("path", .outputPath, required: true, "Workbook path under the output folder; `{as_of}` and `{pipeline}` are filled in."),
-            OptionSpec("sheets", .list, required: true, "Sheets in order, each `{name, input, columns?, headers?, totals?, formats?}`: `name` (≤ 27 characters), `input` (stage id), `columns` (subset and order, default all), `headers` (`{column: label}`), `totals` (columns summed in a totals row), `formats` (`{column: money | percent | number | integer | code | date | text}`; by default decimals are money, integers named code*/ *_id/id are codes, other integers numbers)."),
+            OptionSpec("sheets", .list, required: true, "Sheets in order, each `{name, input, columns?, headers?, totals?, formats?}`: `name` (≤ 27 characters), `input` (stage id), `columns` (subset and order, default all), `headers` (`{column: label}`), `totals` (columns summed in a totals row), `formats` (`{column: money | percent | number | integer | code | date | month | week | text | words}`: `month` shows a `2025-01` label as its first day, a real date; `week` a `2025-W01` label as its Monday, a real date, with the label (`2025-S01` in French) in a column added beside it; `words` shows coded values in words; by default decimals are money, integers named code*/ *_id/id are codes, other integers numbers)."),
             OptionSpec("findings_sheet", .string, "Name of a last sheet listing the run's findings (rule, source, evidence), from every stage of the pipeline. No such sheet when absent."),
             OptionSpec("charts", .list, "Native Excel charts on a summary sheet, drawn from the workbook's own cells, each `{type, title?, sheet, categories, values}`: `type` bar, column, line, pie or doughnut; `sheet` (name of a sheet above); `categories` (its column of labels); `values` (one number column, or a list for several series)."),
             OptionSpec("rejects_sheet", .string, defaultNote: "Rejets (fr_FR), Rejects (en_US)", "Name of the sheet listing the run's rejected rows (source file and line, rule in words, original values, amount, with the total of the amounts), added after the others when the run has rejects."),
@@ -45,6 +45,8 @@ public final class XLSXLoad: StageRunner, StageKind {
         case "date": return french ? "dd/mm/yyyy" : "mm/dd/yyyy"
         // A month is its first day shown as `janvier 2025`: a real date that sorts and filters; [$-40C] asks for French month names.
         case "month": return french ? "[$-40C]mmmm yyyy" : "[$-409]mmmm yyyy"
+        // A week is its Monday as a date; its label (`2025-S01`) is written in the column beside it.
+        case "week": return french ? "dd/mm/yyyy" : "mm/dd/yyyy"
         case "bool": return french ? "\"Oui\";\"Oui\";\"Non\"" : "\"Yes\";\"Yes\";\"No\""
         case "text": return "@"
         default: return nil
@@ -183,14 +185,15 @@ public final class XLSXLoad: StageRunner, StageKind {
                     config.error("format for unknown column '\(entry.key)' in sheet '\(name)'\(didYouMean(entry.key, schema.names))", at: entry.keyPosition)
                     continue
                 }
-                let names = ["money", "percent", "number", "integer", "code", "date", "month", "text", "words"]
+                let names = ["money", "percent", "number", "integer", "code", "date", "month", "week", "text", "words"]
                 guard let formatName = entry.value.scalar, names.contains(formatName) else {
                     config.error("format of column '\(entry.key)' must be one of \(names.joined(separator: ", ")), found \(entry.value.shapeName)", at: entry.value.position)
                     continue
                 }
                 formats[position] = formatName
             }
-            sheets.append(Sheet(name: name, columns: columns, schema: schema, headers: headers, totals: totals, formats: formats))
+            let sheet = Sheet(name: name, columns: columns, schema: schema, headers: headers, totals: totals, formats: formats)
+            sheets.append(withWeekLabels(sheet, french: context.settings.locale == "fr_FR"))
         }
         let findingsSheet = config.string("findings_sheet")
         if let findingsSheet, names.contains(findingsSheet.lowercased()) {
@@ -207,6 +210,22 @@ public final class XLSXLoad: StageRunner, StageKind {
             config.error("charts_sheet '\(load.chartsSheet)' has the name of another sheet", at: config.node["charts_sheet"]?.position)
         }
         return load
+    }
+
+    /// A `week` column becomes two: the week's Monday as a real date (it sorts and filters), and beside it
+    /// the week's label, `2025-S01` in French and `2025-W01` in English, under "Libellé" ("Label").
+    static func withWeekLabels(_ sheet: Sheet, french: Bool) -> Sheet {
+        var result = sheet
+        // From the last week column back, so that the positions still to do stay where they were.
+        for position in sheet.formats.filter({ $0.value == "week" }).keys.sorted(by: >) {
+            func shifted(_ index: Int) -> Int { index > position ? index + 1 : index }
+            result.columns.insert(result.columns[position], at: position + 1)
+            result.headers.insert(french ? "Libellé" : "Label", at: position + 1)
+            result.totals = Set(result.totals.map(shifted))
+            result.formats = Dictionary(uniqueKeysWithValues: result.formats.map { (shifted($0.key), $0.value) })
+            result.formats[position + 1] = "week-label"
+        }
+        return result
     }
 
     /// Reads `charts:` against the sheets' columns.
@@ -265,13 +284,22 @@ public final class XLSXLoad: StageRunner, StageKind {
             let shares = request.kind == .pie || request.kind == .doughnut
             let chart = try workbook.addChart(request.kind, title: request.title, series: series,
                                               valueFormat: shares ? nil : axisFormat(sheet: sheet, part: part, column: request.values[0]),
-                                              categoryFormat: sheet.formats[request.categories] == "month" ? (locale.isFrench ? "[$-40C]mmm yyyy" : "[$-409]mmm yyyy") : nil,
+                                              categoryFormat: categoryFormat(sheet.formats[request.categories]),
                                               percentLabels: shares)
             // One chart per landscape page: 30 rows each, a page break before every chart but the first.
             try summary.insertChart(chart, row: 1 + index * XLSXLoad.rowsPerChart, col: 0, xScale: 1.6, yScale: 1.6)
         }
         try setUpPrinting(summary, widths: Array(repeating: 9, count: 13), lastRow: charts.count * XLSXLoad.rowsPerChart - 1,
                           rowBreaks: (1..<max(charts.count, 1)).map { $0 * XLSXLoad.rowsPerChart }, landscape: true)
+    }
+
+    /// The category axis format of a chart over a month or week column (their cells are dates).
+    private func categoryFormat(_ name: String?) -> String? {
+        switch name {
+        case "month": return locale.isFrench ? "[$-40C]mmm yyyy" : "[$-409]mmm yyyy"
+        case "week": return XLSXLoad.namedFormat("week", locale: settings.locale, currency: currencySymbol)
+        default: return nil
+        }
     }
 
     /// Rows of the charts sheet per chart (one landscape A4 page).
@@ -387,13 +415,17 @@ public final class XLSXLoad: StageRunner, StageKind {
                 var value = row[column]
                 switch sheet.formats[position] {
                 case "month": value = XLSXLoad.firstDayOfMonth(value)
+                case "week": value = XLSXLoad.mondayOfWeek(value)
+                case "week-label": value = XLSXLoad.weekLabel(value, french: locale.isFrench)
                 case "words": if case .text(let code) = value { value = .text(MessageCatalogue.valueWord(code).text(for: locale)) }
                 default: break
                 }
                 if let magnitude = value.asMoney?.approximateDouble.magnitude, magnitude > part.largest[position] ?? 0 {
                     part.largest[position] = magnitude
                 }
-                let width = try write(value, to: part.worksheet, row: part.nextRow, col: position, format: columnFormats[position])
+                var width = try write(value, to: part.worksheet, row: part.nextRow, col: position, format: columnFormats[position])
+                // A month shows as words: `septembre 2025` needs 14 characters where a date needs 10 (else `###`).
+                if sheet.formats[position] == "month", case .date = value { width = max(width, 17) }
                 if width > widths[port][position] { widths[port][position] = width }
                 if sheet.totals.contains(position), let amount = value.asMoney {
                     part.sums[position] = try (part.sums[position] ?? Money(0)).adding(amount)
@@ -584,6 +616,29 @@ extension XLSXLoad {
               let year = Int(label.prefix(4)), let month = Int(label.suffix(2)),
               let day = CivilDate(year: year, month: month, day: 1) else { return value }
         return .date(day)
+    }
+
+    /// An ISO week label `2025-W01` as the date of its Monday; other values as they are.
+    static func mondayOfWeek(_ value: Value) -> Value {
+        guard case .text(let label) = value, let week = isoWeek(label),
+              let january4 = CivilDate(year: week.year, month: 1, day: 4) else { return value }
+        // Week 1 is the week holding 4 January (ISO 8601); its Monday is 0–6 days before.
+        let monday = january4.days - Int32(january4.isoWeekday - 1) + Int32(week.week - 1) * 7
+        return .date(CivilDate(days: monday))
+    }
+
+    /// An ISO week label for a reader: `2025-S01` in French (semaine), `2025-W01` in English.
+    static func weekLabel(_ value: Value, french: Bool) -> Value {
+        guard french, case .text(let label) = value, isoWeek(label) != nil else { return value }
+        return .text(label.replacingOccurrences(of: "-W", with: "-S"))
+    }
+
+    /// The year and week of a `2025-W01` label (weeks 1–53), or nil.
+    static func isoWeek(_ label: String) -> (year: Int, week: Int)? {
+        let parts = label.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].count == 4, parts[1].count == 3, parts[1].first == "W",
+              let year = Int(parts[0]), let week = Int(parts[1].dropFirst()), (1...53).contains(week) else { return nil }
+        return (year, week)
     }
 }
 

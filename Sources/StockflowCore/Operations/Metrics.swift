@@ -71,6 +71,23 @@ public enum RunMetrics {
         }
     }
 
+    /// The textfile's figures computed from run history instead of a file: the samples of each
+    /// pipeline's newest finished run (`latest`), with the end time of its newest successful run
+    /// (`lastSuccess`, ISO 8601 by pipeline) carried when that newest run failed. `stockflow serve`
+    /// answers /metrics with it, so a server without `--metrics-file` exports the same figures.
+    public static func text(latest reports: [RunReport], lastSuccess: [String: String]) -> String {
+        render(reports.flatMap { report in
+            let carried = lastSuccess[report.pipeline].flatMap(parseISO8601).map { [lastSuccessSample(report.pipeline, at: $0)] }
+            return samples(of: report, previous: carried ?? [])
+        })
+    }
+
+    /// `stockflow_last_success_timestamp_seconds` of `pipeline` for a success that ended at `date`.
+    private static func lastSuccessSample(_ pipeline: String, at date: Date) -> Sample {
+        Sample(name: "stockflow_last_success_timestamp_seconds", labels: [("pipeline", pipeline)],
+               value: format(date.timeIntervalSince1970.rounded()))
+    }
+
     /// The samples of one run; the last success time carries over from `previous` when this run failed.
     static func samples(of report: RunReport, previous: [Sample]) -> [Sample] {
         let pipeline = [("pipeline", report.pipeline)]
@@ -86,7 +103,7 @@ public enum RunMetrics {
             sample("stockflow_run_last_timestamp_seconds", finished.timeIntervalSince1970.rounded()),
         ]
         if report.exitCode == 0 {
-            result.append(sample("stockflow_last_success_timestamp_seconds", finished.timeIntervalSince1970.rounded()))
+            result.append(lastSuccessSample(report.pipeline, at: finished))
         } else if let last = previous.first(where: { $0.name == "stockflow_last_success_timestamp_seconds" && $0.pipeline == report.pipeline }) {
             result.append(last)
         }

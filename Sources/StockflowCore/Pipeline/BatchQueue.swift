@@ -1,36 +1,47 @@
 import Foundation
 
-/// A bounded hand-off of batches from an extract running on its own thread to the runner's thread,
-/// so reading a source overlaps with transforming and writing (two cores at work, memory bounded by
-/// `capacity` batches).
-final class BatchQueue: @unchecked Sendable {
+/// A bounded hand-off between two threads: an extract on its own thread feeding the runner, or the
+/// runner feeding a load on its own thread. Reading, transforming and writing overlap (both cores at
+/// work) while memory stays bounded by `capacity` items.
+final class BoundedQueue<Item>: @unchecked Sendable {
     private let condition = NSCondition()
-    private var items: [Batch] = []
+    private var items: [Item] = []
+    private var head = 0
     private var finished = false
     private var failure: Error?
-    private var cancelled = false
+    private var stopped = false
+    private var stopReason: Error?
     private let capacity: Int
     /// Seconds the producer spent waiting for room (the consumer was slower).
     private(set) var producerWaitSeconds: Double = 0
+    /// Seconds the consumer spent waiting for an item (the producer was slower).
+    private(set) var consumerWaitSeconds: Double = 0
 
-    /// Thrown to the producer when the consumer gave up (a later stage failed).
+    /// Thrown to the producer when the consumer gave up (a later stage failed), and ends a stream
+    /// quietly when the producer gave up.
     struct Cancelled: Error {}
 
     init(capacity: Int = 4) {
-        self.capacity = capacity
+        self.capacity = max(capacity, 1)
     }
 
-    /// Adds a batch, waiting while the queue is full.
-    func put(_ batch: Batch) throws {
+    private var count: Int { items.count - head }
+
+    /// Adds an item, waiting while the queue is full; throws the consumer's error once it stopped.
+    func put(_ item: Item) throws {
         condition.lock()
         defer { condition.unlock() }
-        if items.count >= capacity && !cancelled {
+        if count >= capacity && !stopped {
             let start = DispatchTime.now().uptimeNanoseconds
-            while items.count >= capacity && !cancelled { condition.wait() }
+            while count >= capacity && !stopped { condition.wait() }
             producerWaitSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
-        if cancelled { throw Cancelled() }
-        items.append(batch)
+        if stopped { throw stopReason ?? Cancelled() }
+        if head > 0 && head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        }
+        items.append(item)
         condition.broadcast()
     }
 
@@ -43,28 +54,53 @@ final class BatchQueue: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// The next batch; nil at the end; rethrows the producer's error.
-    func take() throws -> Batch? {
+    /// Ends the stream at once, dropping what is queued: the producer gave up (the consumer sees
+    /// the end without the items still waiting).
+    func abandon() {
+        condition.lock()
+        items.removeAll()
+        head = 0
+        finished = true
+        failure = Cancelled()
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next item; nil at the end; rethrows the producer's error.
+    func take() throws -> Item? {
         condition.lock()
         defer { condition.unlock() }
-        while items.isEmpty && !finished { condition.wait() }
-        if !items.isEmpty {
-            let batch = items.removeFirst()
+        if count == 0 && !finished && !stopped {
+            let start = DispatchTime.now().uptimeNanoseconds
+            while count == 0 && !finished && !stopped { condition.wait() }
+            consumerWaitSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        if count > 0 && !stopped {
+            let item = items[head]
+            head += 1
             condition.broadcast()
-            return batch
+            return item
         }
         if let failure, !(failure is Cancelled) { throw failure }
         return nil
     }
 
+    /// The consumer stops taking (it failed with `error`, or gave up with nil): the producer's next
+    /// `put` throws that error, or `Cancelled`.
+    func stop(_ error: Error?) {
+        condition.lock()
+        stopped = true
+        stopReason = error
+        items.removeAll()
+        head = 0
+        condition.broadcast()
+        condition.unlock()
+    }
+
     /// Stops the producer at its next `put` and waits until it has finished.
     func cancelAndWait() {
-        condition.lock()
-        cancelled = true
-        items.removeAll()
-        condition.broadcast()
-        while !finished { condition.wait() }
-        condition.unlock()
+        stop(nil)
+        waitUntilFinished()
     }
 
     /// Waits until the producer has finished (its counters are then safe to read).
@@ -75,3 +111,13 @@ final class BatchQueue: @unchecked Sendable {
     }
 }
 
+/// What an extract's thread hands to the runner: a batch, and the rejects and findings the extract
+/// recorded while reading it, written by the runner before the batch goes on (the order one thread
+/// would have written them in).
+struct ExtractedBatch {
+    var batch: Batch
+    var issues: [BufferedIssue]
+}
+
+/// The queue from an extract's thread to the runner.
+typealias BatchQueue = BoundedQueue<ExtractedBatch>

@@ -12,6 +12,9 @@ public struct PipelineSettings: Sendable {
     public var maxRejects: Int?
     /// Time zone for calendar rules (trends, dates of datetimes).
     public var timezone: String
+    /// Most threads a run uses (`threads:`, or STOCKFLOW_THREADS which overrides it); nil for one per
+    /// load and one for the extracts beside the runner's own.
+    public var threads: Int?
 
     /// The settings keys with their docs; the defaults stated here are the ones used.
     public static let options: [OptionSpec] = [
@@ -20,6 +23,7 @@ public struct PipelineSettings: Sendable {
         OptionSpec("low_stock_threshold", .int, default: "10", "A product with fewer units than this is low stock."),
         OptionSpec("max_rejects", .int, "Most rejected rows a run may have; above it the run fails with exit 65 and writes no report. No limit when absent."),
         OptionSpec("timezone", .string, defaultNote: "the schedule's time zone, else UTC", "IANA time zone for calendar rules."),
+        OptionSpec("threads", .int, defaultNote: "one per load and one for the extracts, beside the runner's own", "Most threads a run uses. `1` runs every stage on one thread; with more, each load writes on its own thread (in the order of the file) and the next one reads the extracts, each with a bounded queue of a few batches. The outputs are the same byte for byte whatever the number. The environment variable STOCKFLOW_THREADS overrides it."),
     ]
 
     /// The default settings, as the options table states them.
@@ -50,6 +54,7 @@ public struct PipelineSettings: Sendable {
             Int64(text).flatMap { $0 >= 0 ? $0 : nil }
         } ?? 0
         maxRejects = table.parsed("max_rejects", expected: "a whole number ≥ 0") { text in Int(text).flatMap { $0 >= 0 ? $0 : nil } }
+        threads = table.parsed("threads", expected: "a whole number of threads ≥ 1") { PipelineSettings.threadCount($0) }
         // No fixed default: the schedule's time zone, else the schedule's own default.
         let scheduleDefault = OptionTable(nil, options: PipelineSchedule.options, place: "schedule", diagnostics: diagnostics).text("timezone")
         let zone = scheduleZone ?? scheduleDefault
@@ -59,5 +64,25 @@ public struct PipelineSettings: Sendable {
                 diagnostics.error("unknown time zone \(value.shapeName); use an IANA name like Europe/Paris\(didYouMean(value.scalar ?? "", TimeZone.knownTimeZoneIdentifiers))", at: value.position)
             }
         }
+    }
+}
+
+extension PipelineSettings {
+    /// The environment variable that overrides `threads:`.
+    public static let threadsVariable = "STOCKFLOW_THREADS"
+
+    /// A thread count as written in `threads:` or STOCKFLOW_THREADS; nil unless a whole number ≥ 1.
+    static func threadCount(_ text: String) -> Int? {
+        Int(text.trimmingCharacters(in: .whitespaces)).flatMap { $0 >= 1 ? $0 : nil }
+    }
+
+    /// The thread cap of a run: STOCKFLOW_THREADS when set, else `threads:`; nil for no cap. Throws
+    /// when the variable holds something else than a whole number ≥ 1.
+    func threadCap(environment: [String: String]) throws -> Int? {
+        guard let text = environment[Self.threadsVariable], !text.isEmpty else { return threads }
+        guard let count = Self.threadCount(text) else {
+            throw DiagnosticList([Diagnostic("\(Self.threadsVariable) must be a whole number of threads ≥ 1, found '\(text)'", at: nil)])
+        }
+        return count
     }
 }

@@ -10,6 +10,13 @@ public final class PipelineRunner {
     private let cancellation: RunCancellation?
     private let redact: (String) -> String
     private let watermarks: WatermarkLedger?
+    private let environment: [String: String]
+    /// Most threads this run uses (nil: no cap), from `settings: threads:` or STOCKFLOW_THREADS.
+    private var threadCap: Int?
+    /// Whether extracts read on their own thread (else on the runner's, one call at a time).
+    private var extractsOnOwnThread = true
+    /// Loads writing on their own threads, by node index.
+    private var loadThreads: [Int: LoadThread] = [:]
 
     /// One node of the running graph.
     private final class Node {
@@ -64,11 +71,13 @@ public final class PipelineRunner {
 
     /// Prepares a run writing into `outputDirectory` for the day `asOf`; `clock` is injectable for tests.
     /// `redact` cleans every text of the report before run.json is written (secrets from the environment).
-    /// `watermarks`, when given, are committed right after the outputs.
+    /// `watermarks`, when given, are committed right after the outputs. `environment` may hold
+    /// STOCKFLOW_THREADS, which overrides the pipeline's `threads:`.
     public init(pipeline: Pipeline, outputDirectory: URL, asOf: CivilDate, clock: @escaping () -> Date = Date.init,
                 cancellation: RunCancellation? = nil, redact: @escaping (String) -> String = { $0 },
-                watermarks: WatermarkLedger? = nil) {
+                watermarks: WatermarkLedger? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.watermarks = watermarks
+        self.environment = environment
         self.pipeline = pipeline
         self.outputDirectory = outputDirectory
         self.asOf = asOf
@@ -98,6 +107,7 @@ public final class PipelineRunner {
         }
         var status = ExitStatus.success
         do {
+            threadCap = try pipeline.settings.threadCap(environment: environment)
             try execute(run)
             if let limit = pipeline.settings.maxRejects, run.rejects.count > limit {
                 status = .tooManyRejects
@@ -198,19 +208,63 @@ public final class PipelineRunner {
                 nodes[producer].consumers.append((index, port))
             }
         }
-        for source in extractOrder() {
-            try produce(nodes[source], source)
-            try finish(source)
+        startThreads()
+        do {
+            for source in extractOrder() {
+                try produce(nodes[source], source)
+                try finish(source)
+            }
+            // A stage with no inputs at all that is not an extract never runs; report it rather than skip it.
+            if let stuck = nodes.first(where: { !$0.finished }) {
+                throw StageError("stage '\(stuck.stage.id)' never received the end of its inputs")
+            }
+        } catch {
+            // Every thread stops before the run reports or discards anything.
+            for worker in loadThreads.values { worker.abandon() }
+            collectLoadThreads()
+            throw error
         }
-        // A stage with no inputs at all that is not an extract never runs; report it rather than skip it.
-        if let stuck = nodes.first(where: { !$0.finished }) {
-            throw StageError("stage '\(stuck.stage.id)' never received the end of its inputs")
-        }
+        // The loads' threads write what they were given; the first failure, in file order, fails the run.
+        let failures = loadThreads.keys.sorted().compactMap { loadThreads[$0]?.join() }
+        collectLoadThreads()
+        if let failure = failures.first { throw failure }
         for (index, node) in nodes.enumerated() {
             enter(index)
             defer { leave() }
             try node.stage.runner.finalize(node.context)
         }
+    }
+
+    /// Decides which stages get a thread of their own under the run's cap, and starts the loads'.
+    /// The threads beyond the runner's go first to the loads (in the order of the file: a workbook's
+    /// writer is the longest part of most runs), then one to the extracts.
+    private func startThreads() {
+        let loads = nodes.indices.filter { index in
+            let stage = nodes[index].stage
+            // A load feeding another stage stays on the runner's thread, which owns the graph.
+            return stage.spec.role == .load && !stage.inputs.isEmpty && nodes[index].consumers.isEmpty
+        }
+        let workers = threadCap.map { $0 - 1 } ?? Int.max
+        for index in loads.prefix(max(min(workers, loads.count), 0)) {
+            let worker = LoadThread(stage: nodes[index].stage, context: nodes[index].context, cancellation: cancellation)
+            loadThreads[index] = worker
+            worker.start()
+        }
+        extractsOnOwnThread = workers > loadThreads.count
+    }
+
+    /// Adds the time each load's thread spent writing to its stage (once its thread has ended).
+    private func collectLoadThreads() {
+        for (index, worker) in loadThreads {
+            nodes[index].seconds += worker.busySeconds
+        }
+        loadThreads.removeAll()
+    }
+
+    /// Counts a batch a stage passed on: rows emitted, and rows out unless the stage counts its own.
+    static func countEmitted(_ count: Int, by stage: PlannedStage, in context: StageContext) {
+        context.counters.rowsEmitted += count
+        if !stage.runner.countsOwnOutput { context.counters.rowsOut += count }
     }
 
     /// Extracts in an order where lookup inputs are complete before the streams that probe them.
@@ -256,23 +310,43 @@ public final class PipelineRunner {
 
     /// Runs an extract, retrying it per the pipeline's `retries:` when it fails temporarily (a
     /// database locked, a server unreachable) before reading any row.
+    private static func read(_ node: Node, retries: RetryPolicy, cancellation: RunCancellation?, emit: Emit) throws {
+        try retries.perform(isTemporary: { error in
+            // Retry only what failed before a single row was read: nothing went downstream yet.
+            (error as? StageError)?.kind == .temporary && node.context.counters.rowsIn == 0
+                && node.context.counters.rowsRejected == 0 && cancellation?.isCancelled != true
+        }, onRetry: { error, attempt, wait in
+            node.context.note(String(format: "retry %d after a temporary failure, waiting %.1f s: %@", attempt, wait, "\(error)"))
+        }) { _ in
+            try node.stage.runner.produce(node.context, emit: emit)
+        }
+    }
+
     /// Runs an extract on its own thread, handing batches over through a bounded queue, while this
-    /// thread pushes them through the transforms and loads: reading overlaps with the rest.
+    /// thread pushes them through the transforms and loads: reading overlaps with the rest. The
+    /// extract's rejects and findings travel with the batch they were recorded for and are written
+    /// here, in the order one thread would have written them.
     private func produce(_ node: Node, _ index: Int) throws {
+        guard extractsOnOwnThread else {
+            enter(index)
+            defer {
+                leave()
+                node.mergeProducerCounts()
+            }
+            try Self.read(node, retries: pipeline.retries, cancellation: cancellation) { batch in try self.dispatch(batch, from: index) }
+            return
+        }
         let queue = BatchQueue()
+        let issues = ThreadIssueBuffer()
+        node.context.issueBuffer = issues
+        defer { node.context.issueBuffer = nil }
         let work = UncheckedSendable((node: node, retries: pipeline.retries, cancellation: cancellation))
         let thread = Thread {
             let (node, retries, cancellation) = work.value
             let start = DispatchTime.now().uptimeNanoseconds
             do {
-                try retries.perform(isTemporary: { error in
-                    // Retry only what failed before a single row was read: nothing went downstream yet.
-                    (error as? StageError)?.kind == .temporary && node.context.counters.rowsIn == 0
-                        && node.context.counters.rowsRejected == 0 && cancellation?.isCancelled != true
-                }, onRetry: { error, attempt, wait in
-                    node.context.note(String(format: "retry %d after a temporary failure, waiting %.1f s: %@", attempt, wait, "\(error)"))
-                }) { _ in
-                    try node.stage.runner.produce(node.context) { batch in try queue.put(batch) }
+                try Self.read(node, retries: retries, cancellation: cancellation) { batch in
+                    try queue.put(ExtractedBatch(batch: batch, issues: issues.drain()))
                 }
                 queue.finish(nil)
             } catch {
@@ -282,15 +356,30 @@ public final class PipelineRunner {
         }
         thread.stackSize = 8 << 20
         thread.start()
-        do {
-            while let batch = try queue.take() { try dispatch(batch, from: index) }
-        } catch {
-            queue.cancelAndWait()
-            node.mergeProducerCounts()
-            throw error
+        while true {
+            let item: ExtractedBatch?
+            do {
+                item = try queue.take()
+            } catch {
+                // The extract failed: what it recorded before failing is kept, as on one thread.
+                queue.waitUntilFinished()
+                node.mergeProducerCounts()
+                try ThreadIssueBuffer.write(issues.drain(), to: node.context.run)
+                throw error
+            }
+            guard let item else { break }
+            do {
+                try ThreadIssueBuffer.write(item.issues, to: node.context.run)
+                try dispatch(item.batch, from: index)
+            } catch {
+                queue.cancelAndWait()
+                node.mergeProducerCounts()
+                throw error
+            }
         }
         queue.waitUntilFinished()
         node.mergeProducerCounts()
+        try ThreadIssueBuffer.write(issues.drain(), to: node.context.run)
     }
 
     private func dispatch(_ batch: Batch, from index: Int) throws {
@@ -301,8 +390,7 @@ public final class PipelineRunner {
             // An extract's counters belong to its thread until it ends; count here, merge afterwards.
             node.emittedWhileProducing += batch.count
         } else {
-            node.context.counters.rowsEmitted += batch.count
-            if !node.stage.runner.countsOwnOutput { node.context.counters.rowsOut += batch.count }
+            Self.countEmitted(batch.count, by: node.stage, in: node.context)
         }
         for edge in node.consumers {
             try deliver(batch, to: edge.node, port: edge.port)
@@ -321,6 +409,7 @@ public final class PipelineRunner {
     }
 
     private func receive(_ batch: Batch, at index: Int, port: Int) throws {
+        if let worker = loadThreads[index] { return try worker.send(batch, port: port) }
         let node = nodes[index]
         if !node.stage.inputs[port].lookup { node.context.counters.rowsIn += batch.count }
         enter(index)
@@ -335,9 +424,13 @@ public final class PipelineRunner {
         guard !node.finished else { return }
         if !node.stage.inputs.isEmpty {
             guard node.finishedPorts.count == node.stage.inputs.count else { return }
-            enter(index)
-            defer { leave() }
-            try node.stage.runner.finish(node.context) { output in try self.dispatch(output, from: index) }
+            if let worker = loadThreads[index] {
+                try worker.finish()
+            } else {
+                enter(index)
+                defer { leave() }
+                try node.stage.runner.finish(node.context) { output in try self.dispatch(output, from: index) }
+            }
         }
         node.finished = true
         for edge in node.consumers {

@@ -128,6 +128,8 @@ public final class StageContext {
     public let run: RunContext
     /// This stage's row accounting.
     public internal(set) var counters = StageCounters()
+    /// Set while the stage runs on a worker thread: its rejects and findings wait there for the runner's thread.
+    var issueBuffer: ThreadIssueBuffer?
 
     init(stageID: String, run: RunContext) {
         self.stageID = stageID
@@ -147,13 +149,19 @@ public final class StageContext {
     /// Rejects a row with its message in both languages (MessageCatalogue) and the amount it carries, if any.
     public func reject(_ origin: RowOrigin, rule: String, message: LocalizedText, row: String, amount: Money? = nil) throws {
         counters.rowsRejected += 1
-        try run.rejects.record(stage: stageID, source: run.origins.describe(origin), rule: rule, message: message, row: row, amount: amount)
+        try record(isReject: true, origin, rule: rule, message: message, row: row, amount: amount)
     }
 
     /// Lists a valid row with its message in both languages.
     public func finding(_ origin: RowOrigin, rule: String, message: LocalizedText, row: String) throws {
         counters.findings += 1
-        try run.findings.record(stage: stageID, source: run.origins.describe(origin), rule: rule, message: message, row: row, amount: nil)
+        try record(isReject: false, origin, rule: rule, message: message, row: row, amount: nil)
+    }
+
+    private func record(isReject: Bool, _ origin: RowOrigin, rule: String, message: LocalizedText, row: String, amount: Money?) throws {
+        let issue = BufferedIssue(isReject: isReject, stage: stageID, source: run.origins.describe(origin), rule: rule,
+                                  message: message, row: row, amount: amount)
+        if let issueBuffer { issueBuffer.add(issue) } else { try ThreadIssueBuffer.write([issue], to: run) }
     }
 
     /// Counts rows left out on purpose, with the reason.

@@ -177,6 +177,41 @@ public struct MessageCatalogue: Sendable {
                       french: "colonne « \(column) » : « \(text) » n’est pas une date valide")
     }
 
+    // MARK: - Database rows (SQLite and PostgreSQL extracts)
+
+    /// What a database value should have been and was not.
+    public enum StoredValueExpectation: Sendable {
+        case wholeNumber, decimal, exactDecimal, boolean, date, datetime
+    }
+
+    public static func nullInRequiredColumn(column: String) -> LocalizedText {
+        LocalizedText(english: "column '\(column)' is NULL; a value is required",
+                      french: "colonne « \(column) » à NULL ; une valeur est requise")
+    }
+
+    /// A database value that does not read as its column's type. `frenchValue` is the value in French
+    /// notation when the database stores it as a number (`2,5` for the REAL 2.5); a text is quoted as it is.
+    public static func unreadableStoredValue(column: String, value: String, frenchValue: String? = nil,
+                                             expected: StoredValueExpectation) -> LocalizedText {
+        let words: LocalizedText
+        switch expected {
+        case .wholeNumber: words = LocalizedText(english: "is not a whole number", french: "n’est pas un nombre entier")
+        case .decimal: words = LocalizedText(english: "is not a decimal", french: "n’est pas un nombre décimal")
+        case .exactDecimal: words = LocalizedText(english: "does not fit an exact decimal", french: "ne tient pas dans un nombre décimal exact")
+        case .boolean: words = LocalizedText(english: "is not a boolean", french: "n’est ni vrai ni faux")
+        case .date: words = LocalizedText(english: "is not a date (YYYY-MM-DD)", french: "n’est pas une date (AAAA-MM-JJ)")
+        case .datetime: words = LocalizedText(english: "is not a datetime (YYYY-MM-DD HH:MM:SS)", french: "n’est pas une date et heure (AAAA-MM-JJ HH:MM:SS)")
+        }
+        return LocalizedText(english: "column '\(column)': '\(value)' \(words.english)",
+                             french: "colonne « \(column) » : « \(frenchValue ?? value) » \(words.french)")
+    }
+
+    /// A REAL as a French reader writes it (`2,5`), from the shortest text that reads back as the same double.
+    public static func frenchNumber(_ double: Double) -> String? {
+        guard let amount = Money(shortestRepresentationOf: double) else { return nil }
+        return ReportLocale(identifier: "fr_FR", currency: "EUR").number(amount, places: amount.scale)
+    }
+
     // MARK: - Rule names and coded values
 
     /// A rule code in words, for the column a person reads; the code stays in the CSV files.

@@ -82,12 +82,14 @@ public struct ReportLocale: Sendable, Equatable {
         return isFrench ? "\(dd)/\(mm)/\(year)" : "\(mm)/\(dd)/\(year)"
     }
 
-    /// A period for a reader: `2025-01` → `janv. 2025` (`Jan 2025`), a day as a date, a week label as it is.
+    /// A period for a reader: `2025-01` → `janv. 2025` (`Jan 2025`), a day as a date, a week `2025-W01` →
+    /// `2025-S01` in French (semaine), as it is in English.
     public func period(_ value: Value) -> String {
         switch value {
         case .date(let day): return date(day)
         case .datetime(let stamp): return date(stamp.utcDate)
         case .text(let label):
+            if XLSXLoad.isoWeek(label) != nil, case .text(let shown) = XLSXLoad.weekLabel(value, french: isFrench) { return shown }
             guard label.count == 7, let year = Int(label.prefix(4)), let month = Int(label.suffix(2)), (1...12).contains(month) else { return label }
             return "\(monthName(month, short: true)) \(year)"
         default: return value.description

@@ -2,7 +2,7 @@
 public final class WarehouseRollup: StageRunner, StageKind {
     public static let spec = StageSpec(
         kind: "warehouse_rollup", role: .transform,
-        summary: "Rule 5 of DOMAIN.md. From stock lines (product, warehouse, units) computes per warehouse: products held, units, stock value (units × prix_unit) and products under the low-stock threshold; or per product: units, value and whether it is low stock. Stock lines of soft-deleted products and inactive warehouses are left out (counted as filtered, with a note). Lines naming an unknown product or warehouse, or a negative quantity, are rejected. With `by: product`, a product whose legacy `quantite` differs from the sum of all its stock lines (inactive warehouses included) is listed as a finding.",
+        summary: "Rule 5 of DOMAIN.md. From stock lines (product, warehouse, units) computes per warehouse: products held (distinct products with a stock line there), units, stock value (units × prix_unit) and products whose units in that warehouse (all their lines summed) are under the low-stock threshold; or per product: units, value and whether it is low stock. Stock lines of soft-deleted products and inactive warehouses are left out (counted as filtered, with a note). Lines naming an unknown product or warehouse, or a negative quantity, are rejected. With `by: product`, a product whose legacy `quantite` differs from the sum of all its stock lines (inactive warehouses included) is listed as a finding.",
         options: [
             OptionSpec("by", .choice(["warehouse", "product"]), default: "warehouse", "One row per active warehouse, or per current (not soft-deleted) product."),
             OptionSpec("low_stock_threshold", .int, defaultNote: "settings.low_stock_threshold", "Units under which a product is low stock."),
@@ -36,11 +36,12 @@ public final class WarehouseRollup: StageRunner, StageKind {
         var active: Bool
     }
 
+    /// One warehouse's figures; units per product so that a product held on several stock lines
+    /// counts once, with its units summed, in "products" and "products under the threshold".
     struct Totals {
         var units: Int64 = 0
         var value = Money.zero(scale: 2)
-        var products = 0
-        var lowStock = 0
+        var unitsByProduct: [Value: Int64] = [:]
     }
 
     let byProduct: Bool
@@ -157,8 +158,7 @@ public final class WarehouseRollup: StageRunner, StageKind {
                 var totals = byWarehouse[warehouseKey] ?? Totals()
                 totals.units += units
                 totals.value = try totals.value.adding(value)
-                totals.products += 1
-                if units < threshold { totals.lowStock += 1 }
+                totals.unitsByProduct[productKey, default: 0] += units
                 byWarehouse[warehouseKey] = totals
             }
         }
@@ -189,8 +189,11 @@ public final class WarehouseRollup: StageRunner, StageKind {
             for key in warehouseOrder {
                 guard let warehouse = warehouses[key], warehouse.active else { continue }
                 let totals = byWarehouse[key] ?? Totals()
-                batch.append([key, warehouse.name, .int(Int64(totals.products)), .int(totals.units),
-                              .decimal(totals.value.rounded(to: 2)), .int(Int64(totals.lowStock))], origin: .derived)
+                // DOMAIN.md "Low stock": products (not stock lines) whose units in this warehouse are under
+                // the threshold; a product stocked here with 0 units is under it.
+                let low = totals.unitsByProduct.values.filter { $0 < threshold }.count
+                batch.append([key, warehouse.name, .int(Int64(totals.unitsByProduct.count)), .int(totals.units),
+                              .decimal(totals.value.rounded(to: 2)), .int(Int64(low))], origin: .derived)
             }
         }
         let deletedProducts = products.values.filter(\.deleted).count

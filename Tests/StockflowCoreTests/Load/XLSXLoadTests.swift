@@ -274,4 +274,29 @@ import Testing
             .filter { $0.hasPrefix(".") || $0.hasSuffix(".tmp") }
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
+
+    @Test(arguments: [("2025-W01", "2024-12-30"), ("2026-W48", "2026-11-23"), ("2020-W53", "2020-12-28"), ("2027-W01", "2027-01-04")])
+    func aWeekLabelIsTheDateOfItsMonday(_ label: String, _ monday: String) {
+        #expect(XLSXLoad.mondayOfWeek(.text(label)) == .date(CivilDate(iso: monday)!))
+        #expect(CivilDate(iso: monday)!.isoWeek == (XLSXLoad.isoWeek(label)!.year, XLSXLoad.isoWeek(label)!.week))
+    }
+
+    @Test(arguments: ["2025-W00", "2025-W54", "2025-01", "W01-2025", "2025-Wxx", ""])
+    func anythingElseStaysAsItIs(_ label: String) {
+        #expect(XLSXLoad.mondayOfWeek(.text(label)) == .text(label))
+        #expect(XLSXLoad.weekLabel(.text(label), french: true) == .text(label))
+    }
+
+    @Test func aWeekColumnBecomesItsMondayWithTheLabelBeside() {
+        let schema = Schema([Column("periode", .text), Column("nb_commandes", .int), Column("chiffre_affaires", .decimal, scale: 2)])
+        let sheet = XLSXLoad.Sheet(name: "Semaines", columns: [0, 1, 2], schema: schema, headers: ["Semaine", "Commandes", "CA"],
+                                   totals: [1, 2], formats: [0: "week", 2: "money"])
+        let expanded = XLSXLoad.withWeekLabels(sheet, french: true)
+        #expect(expanded.columns == [0, 0, 1, 2])
+        #expect(expanded.headers == ["Semaine", "Libellé", "Commandes", "CA"])
+        #expect(expanded.totals == [2, 3])
+        #expect(expanded.formats == [0: "week", 1: "week-label", 3: "money"])
+        #expect(XLSXLoad.weekLabel(.text("2025-W01"), french: true) == .text("2025-S01"))
+        #expect(XLSXLoad.weekLabel(.text("2025-W01"), french: false) == .text("2025-W01"))
+    }
 }

@@ -54,7 +54,24 @@ import Testing
         #expect(french.period(.text("2025-01")) == "janv. 2025")
         #expect(american.period(.text("2026-11")) == "Nov 2026")
         #expect(french.periodRange(.text("2025-01"), .text("2026-11")) == "janv. 2025 – nov. 2026")
-        #expect(french.period(.text("2025-W03")) == "2025-W03")
+        #expect(french.period(.text("2025-W03")) == "2025-S03", "a week in French: S for semaine")
+    }
+
+    @Test func databaseValuesThatDoNotReadAreNamedWithTheirColumnInBothLanguages() {
+        let real = MessageCatalogue.unreadableStoredValue(column: "code_prod", value: "2.5", frenchValue: MessageCatalogue.frenchNumber(2.5),
+                                                          expected: .wholeNumber)
+        #expect(real.english == "column 'code_prod': '2.5' is not a whole number")
+        #expect(real.french == "colonne « code_prod » : « 2,5 » n’est pas un nombre entier")
+        let nan = MessageCatalogue.unreadableStoredValue(column: "prix_unit", value: "NaN", expected: .exactDecimal)
+        #expect(nan.french == "colonne « prix_unit » : « NaN » ne tient pas dans un nombre décimal exact")
+        #expect(MessageCatalogue.nullInRequiredColumn(column: "nom").french == "colonne « nom » à NULL ; une valeur est requise")
+        #expect(MessageCatalogue.frenchNumber(1234.5) == "1\u{202F}234,5")
+    }
+
+    @Test func weeksReadAsTheirLabelInEachLanguage() {
+        #expect(french.period(.text("2025-W01")) == "2025-S01")
+        #expect(american.period(.text("2025-W01")) == "2025-W01")
+        #expect(french.period(.text("2025-W54")) == "2025-W54", "not a week: shown as it is")
     }
 }
 

@@ -152,4 +152,29 @@ import Testing
         let low = Self.output("rollup.csv", in: scratch).dropFirst().filter { $0.last == "true" }.map { $0[0] }
         #expect(low == ["2", "4", "5"])  // Cahier 12, Gomme 0, Classeur 9 are under 13; Stylo 28 is not
     }
+
+    /// DOMAIN.md "Low stock": per warehouse, products are counted, not stock lines. Cahier has two lines in
+    /// Paris (4 + 8 = 12 units, not under 10) and Classeur two empty-ish ones in Lyon (0 + 3): Paris holds
+    /// 2 products with 0 under the threshold, Lyon 2 products with 2 under it (Stylo 8, Classeur 3).
+    @Test func productsUnderTheThresholdPerWarehouseCountProductsNotStockLines() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanup() }
+        Self.copyGolden("warehouse_rollup", ["products.csv", "warehouses.csv"], to: scratch)
+        scratch.write("stock.csv", """
+            id,produit_id,entrepot_id,quantite
+            1,1,10,20
+            2,2,10,4
+            3,2,10,8
+            4,1,20,8
+            5,5,20,0
+            6,5,20,3
+
+            """)
+        let report = try runPipeline(Self.rollupPipeline(by: "warehouse"), in: scratch)
+        #expect(report.status == "succeeded", "\(report.error ?? "")")
+        let rows = Self.output("rollup.csv", in: scratch)
+        #expect(rows.first { $0.first == "10" } == ["10", "Paris", "2", "32", "90.20", "0"])
+        #expect(rows.first { $0.first == "20" } == ["20", "Lyon", "2", "11", "32.60", "2"])
+        Self.expectNothingLost(report)
+    }
 }
