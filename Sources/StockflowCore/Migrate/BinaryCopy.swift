@@ -40,7 +40,7 @@ enum BinaryCopy {
         case .varchar, .char, .text: out.append(contentsOf: canonical)
         case .numeric, .decimal: try appendNumeric(canonical, to: &out)
         case .timestamptz:
-            guard canonical.count == 26, let days = daysSince2000(canonical.prefix(10)), let micros = microseconds(canonical.dropFirst(11)) else { throw failed(type, canonical) }
+            guard canonical.count >= 19, let days = daysSince2000(canonical.prefix(10)), let micros = microseconds(canonical.dropFirst(11)) else { throw failed(type, canonical) }
             appendInt64(Int64(days) * 86_400_000_000 + micros, to: &out)
         case .date:
             guard let days = daysSince2000(canonical) else { throw failed(type, canonical) }
@@ -134,10 +134,10 @@ enum BinaryCopy {
         return era * 146_097 + dayOfEra - 719_468 - 10_957
     }
 
-    /// Microseconds of `HH:MM:SS.ffffff`, read in place.
+    /// Microseconds of `HH:MM:SS[.f]` (one to six fraction digits), read in place.
     @inline(__always)
     static func microseconds(_ text: ArraySlice<UInt8>) -> Int64? {
-        guard text.count == 15 else { return nil }
+        guard text.count == 8 || (text.count >= 10 && text.count <= 15) else { return nil }
         let base = text.startIndex
         @inline(__always) func number(_ from: Int, _ count: Int) -> Int64? {
             var value: Int64 = 0
@@ -148,7 +148,14 @@ enum BinaryCopy {
             }
             return value
         }
-        guard let hours = number(0, 2), let minutes = number(3, 2), let seconds = number(6, 2), let fraction = number(9, 6) else { return nil }
+        guard text[base + 2] == UInt8(ascii: ":"), text[base + 5] == UInt8(ascii: ":"),
+              let hours = number(0, 2), let minutes = number(3, 2), let seconds = number(6, 2) else { return nil }
+        var fraction: Int64 = 0
+        if text.count > 8 {
+            guard text[base + 8] == UInt8(ascii: "."), let digits = number(9, text.count - 9) else { return nil }
+            fraction = digits
+            for _ in text.count..<15 { fraction *= 10 }
+        }
         return ((hours * 60 + minutes) * 60 + seconds) * 1_000_000 + fraction
     }
 

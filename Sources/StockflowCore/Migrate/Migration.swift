@@ -48,7 +48,7 @@ public final class Migration {
     func connect(worker: Bool = false) throws -> PostgresConnection {
         let connection = try PostgresConnection(options.connection)
         try connection.execute("SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; SET client_encoding TO 'UTF8'; SET extra_float_digits TO 1; SET client_min_messages TO error"
-                               + (worker ? "; SET synchronous_commit TO off; SET maintenance_work_mem TO '128MB'" : ""))
+                               + (worker ? "; SET synchronous_commit TO off; SET maintenance_work_mem TO '256MB'" : ""))
         return connection
     }
 

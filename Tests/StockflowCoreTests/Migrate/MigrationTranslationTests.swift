@@ -95,3 +95,44 @@ import Testing
         #expect(checks.map(\.column) == ["a", nil, nil])
     }
 }
+
+/// The binary COPY encoder, field by field, against the bytes PostgreSQL's own `*_send` functions produce.
+@Suite struct BinaryCopyEncodingTests {
+    private func field(_ type: TargetType, _ canonical: String) throws -> [UInt8] {
+        var out: [UInt8] = []
+        try BinaryCopy.appendField(type, canonical: ArraySlice(Array(canonical.utf8)), copyText: Array(canonical.utf8), to: &out)
+        return out
+    }
+
+    @Test(arguments: [
+        // numeric_send: ndigits, weight, sign, dscale, then base-10000 digits (SELECT numeric_send(...)).
+        ("-123.4500", [0, 2, 0, 0, 0x40, 0, 0, 4, 0, 123, 0x11, 0x94] as [UInt8]),
+        ("0.00", [0, 0, 0, 0, 0, 0, 0, 2]),
+        ("10000", [0, 1, 0, 1, 0, 0, 0, 0, 0, 1]),
+        ("0.000000000001", [0, 1, 0xFF, 0xFD, 0, 0, 0, 12, 0, 1]),
+        ("99999999.9999", [0, 3, 0, 1, 0, 0, 0, 4, 0x27, 0x0F, 0x27, 0x0F, 0x27, 0x0F]),
+    ])
+    func numericsAreSentAsPostgreSQLSendsThem(text: String, body: [UInt8]) throws {
+        let out = try field(.decimal, text)
+        #expect(Array(out.dropFirst(4)) == body)
+        #expect(out.prefix(4) == [0, 0, 0, UInt8(body.count)])
+    }
+
+    @Test func instantsWithAnyFractionAreMicrosecondsSince2000() throws {
+        // 2000-01-02 00:00:01.5 UTC = 86 401 500 000 µs; the canonical text has no trailing zeros.
+        #expect(try field(.timestamptz, "2000-01-02 00:00:01.5") == [0, 0, 0, 8, 0, 0, 0, 0x14, 0x1D, 0xEE, 0x43, 0x60])
+        #expect(try field(.timestamptz, "2000-01-02 00:00:01") == [0, 0, 0, 8, 0, 0, 0, 0x14, 0x1D, 0xE6, 0xA2, 0x40])
+        #expect(try field(.time, "00:00:01.000002") == [0, 0, 0, 8, 0, 0, 0, 0, 0, 0x0F, 0x42, 0x42])
+        #expect(throws: CellConverter.Rejection.self) { try field(.timestamptz, "2000-01-02 00:00:01.") }
+        #expect(throws: CellConverter.Rejection.self) { try field(.decimal, "1.2.3") }
+    }
+
+    @Test func canonicalInstantsLoseOnlyTrailingZeros() {
+        for (text, expected) in [("2025-06-01 08:00:00.000000", "2025-06-01 08:00:00"), ("2025-12-31 23:30:00.500000", "2025-12-31 23:30:00.5"),
+                                 ("2025-01-01 00:00:00.000001", "2025-01-01 00:00:00.000001"), ("2025-01-01 00:00:00", "2025-01-01 00:00:00")] {
+            var bytes = Array("x\t".utf8) + Array(text.utf8)
+            trimFraction(&bytes, from: 2)
+            #expect(String(decoding: bytes.dropFirst(2), as: UTF8.self) == expected)
+        }
+    }
+}
