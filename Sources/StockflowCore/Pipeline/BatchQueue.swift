@@ -37,10 +37,6 @@ final class BoundedQueue<Item>: @unchecked Sendable {
             producerWaitSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
         if stopped { throw stopReason ?? Cancelled() }
-        if head > 0 && head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        }
         items.append(item)
         condition.broadcast()
     }
@@ -78,6 +74,11 @@ final class BoundedQueue<Item>: @unchecked Sendable {
         if count > 0 && !stopped {
             let item = items[head]
             head += 1
+            // Drop the items taken, or the queue would keep every batch ever passed through it.
+            if head >= capacity || head == items.count {
+                items.removeFirst(head)
+                head = 0
+            }
             condition.broadcast()
             return item
         }
