@@ -10,7 +10,7 @@
 #   ORDERS=100000 bench/migrate.sh   # smaller
 #   STOCKFLOW_JOBS=2 bench/migrate.sh
 #   STOCKFLOW_BIN=.build-release/release/stockflow bench/migrate.sh   # skip the release build
-#   STOCKFLOW_ARGS="--copy-format binary" bench/migrate.sh            # extra stockflow migrate options
+#   STOCKFLOW_ARGS="--copy-format text" bench/migrate.sh              # extra stockflow migrate options
 #   REPS=1 bench/migrate.sh
 # Needs apt packages postgresql, pgloader, sqlite3, time (make deps installs the first three; pgloader: apt-get install pgloader).
 set -euo pipefail

@@ -60,8 +60,8 @@ struct Migrate: ParsableCommand {
     @Flag(help: "With --if-exists replace: also drop the views and foreign keys outside the migration that depend on the replaced tables (listed).")
     var cascade = false
 
-    @Option(help: "How rows are sent: text (default, COPY's text format) or binary (the server parses no numbers or instants; slower today on the client side).")
-    var copyFormat = "text"
+    @Option(help: "How rows are sent: binary (default: COPY's binary format, the server parses no numbers or instants) or text (COPY's text format).")
+    var copyFormat = "binary"
 
     @Flag(help: "Shorten identifiers longer than PostgreSQL's 63 bytes (deterministically, reported) instead of refusing them.")
     var shortenIdentifiers = false

@@ -33,9 +33,9 @@ public struct MigrationOptions: Sendable {
     public var cascade = false
     /// Shorten identifiers over 63 bytes (deterministically, reported) instead of refusing them.
     public var shortenIdentifiers = false
-    /// Send the rows in COPY's binary format rather than text. Off by default: measured at 1M orders it
-    /// is slower (the client builds each binary field from the canonical text), see docs/migrate.md.
-    public var binaryCopy = false
+    /// Send the rows in COPY's binary format rather than text (the default: measured at 1M orders it is
+    /// 12–15 % faster since the encoder writes in place; see docs/migrate.md).
+    public var binaryCopy = true
     /// Show per-table progress (a terminal).
     public var progress = false
     /// Also told of each row that cannot be carried (called one at a time, from the loading threads).
