@@ -37,6 +37,8 @@ public final class SQLiteExtract: StageRunner, StageKind {
     public let outputSchema: Schema
     /// `incremental:`, with the statement reading from a bound (`>= ?`).
     var incremental: (read: IncrementalRead, sql: String)?
+    /// A `query:` that is a FULL JOIN read as two merged scans, with where each column is read.
+    var fullJoin: (join: SQLiteFullJoin, sources: [(right: Bool, index: Int)])?
 
     init(databasePath: String, displayName: String, sql: String, keyName: String?, hasRowid: Bool,
          declarations: [ColumnDeclaration], busyTimeout: Int32) {
@@ -137,6 +139,10 @@ public final class SQLiteExtract: StageRunner, StageKind {
             let extract = SQLiteExtract(databasePath: url.path, displayName: table ?? "query in \(url.lastPathComponent)", sql: select(""),
                                         keyName: keyName, hasRowid: hasRowid, declarations: declarations, busyTimeout: busy)
             extract.incremental = incremental.map { ($0, select(" WHERE \(quoteIdentifier($0.sourceColumn)) >= ?")) }
+            if query != nil, let join = SQLiteFullJoin.parse(baseSQL), try join.holds(in: database, query: baseSQL) {
+                let sources = declarations.compactMap { join.source(ofResultColumn: $0.sourceName) }
+                if sources.count == declarations.count { extract.fullJoin = (join, sources) }
+            }
             return extract
         } catch let error as SQLiteError {
             if error.isNotADatabase {
@@ -158,6 +164,7 @@ public final class SQLiteExtract: StageRunner, StageKind {
         let database: SQLiteDatabase
         let bound = incremental.flatMap { context.incrementalBound($0.read) }
         var tracker = incremental.map { WatermarkTracker($0.read) }
+        var merge: SQLiteFullJoin.Merge?
         do {
             database = try SQLiteDatabase(path: databasePath, readOnly: true, busyTimeoutMilliseconds: busyTimeout)
             if let bound, let incremental {
@@ -165,38 +172,59 @@ public final class SQLiteExtract: StageRunner, StageKind {
                 try incremental.read.bind(bound, to: statement)
             } else {
                 statement = try database.prepare(sql)
+                if let fullJoin { merge = try fullJoin.join.merge(in: database, sources: fullJoin.sources) }
             }
         } catch let error as SQLiteError {
             throw stageError(error)
         }
         let source = context.run.origins.register(displayName, kind: keyName.map { .tableKey($0) } ?? (hasRowid ? .tableRowid : .fileLine))
-        let offset = hasRowid ? 1 : 0
         var batch = Batch(capacity: Batch.preferredSize)
         var ordinal: Int64 = 0
-        while true {
-            let hasRow: Bool
-            do { hasRow = try statement.step() } catch let error as SQLiteError { throw stageError(error) }
-            guard hasRow else { break }
+        /// Reads one result row, cell `n` from `cell(n)` (a statement and column, no statement for a
+        /// null); `text` is the row as the rejects file shows it.
+        func take(_ position: Int64?, _ cell: (Int) -> (SQLiteStatement?, Int), text: () -> String) throws {
             ordinal += 1
             context.countRead(1)
-            let origin = RowOrigin(source: source, position: hasRowid ? statement.int64(0) : ordinal)
+            let origin = RowOrigin(source: source, position: position ?? ordinal)
             var row = Row()
             row.reserveCapacity(declarations.count)
-            var failure: LocalizedText?
             for (index, declaration) in declarations.enumerated() {
-                switch value(statement, index + offset, declaration) {
-                case .success(let value): row.append(value)
-                case .failure(let problem): failure = problem.message
+                let (statement, column) = cell(index)
+                switch value(statement, column, declaration) {
+                case .success(let value):
+                    row.append(value)
+                case .failure(let problem):
+                    try context.reject(origin, rule: "sqlite-type", message: problem.message, row: text())
+                    return
                 }
-                if failure != nil { break }
-            }
-            if let failure {
-                let text = (0..<statement.columnCount).map { statement.text($0) }.joined(separator: "|")
-                try context.reject(origin, rule: "sqlite-type", message: failure, row: text)
-                continue
             }
             tracker?.observe(row)
             try batch.append(row, origin: origin, flushingTo: emit)
+        }
+        // Only SQLite's own errors name this database; what downstream stages throw passes as it is.
+        let step = { (statement: SQLiteStatement) throws -> Bool in
+            do { return try statement.step() } catch let error as SQLiteError { throw self.stageError(error) }
+        }
+        if let merge {
+            try merge.run(step: step) { left, right in
+                func cell(_ index: Int) -> (SQLiteStatement?, Int) {
+                    let source = merge.sources[index]
+                    return (source.right ? right : left, source.index)
+                }
+                try take(nil, cell) {
+                    declarations.indices.map { index in
+                        let (statement, column) = cell(index)
+                        return statement?.text(column) ?? ""
+                    }.joined(separator: "|")
+                }
+            }
+        } else {
+            let offset = hasRowid ? 1 : 0
+            while try step(statement) {
+                try take(hasRowid ? statement.int64(0) : nil, { index in (statement, index + offset) }) {
+                    (0..<statement.columnCount).map { statement.text($0) }.joined(separator: "|")
+                }
+            }
         }
         try emit(batch)
         if let tracker { context.recordWatermark(tracker, from: bound) }
@@ -224,12 +252,12 @@ public final class SQLiteExtract: StageRunner, StageKind {
     }
 
     /// Reads one cell, undoing Django's SQLite storage quirks.
-    private func value(_ statement: SQLiteStatement, _ index: Int, _ declaration: ColumnDeclaration) -> Result<Value, Problem> {
-        let storage = statement.storage(index)
-        if storage == .null {
+    private func value(_ statement: SQLiteStatement?, _ index: Int, _ declaration: ColumnDeclaration) -> Result<Value, Problem> {
+        guard let statement, statement.storage(index) != .null else {
             if declaration.nullable { return .success(.null) }
             return .failure(Problem(message: MessageCatalogue.nullInRequiredColumn(column: declaration.name)))
         }
+        let storage = statement.storage(index)
         switch declaration.type {
         case .int:
             switch storage {
