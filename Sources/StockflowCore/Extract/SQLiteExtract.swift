@@ -33,6 +33,8 @@ public final class SQLiteExtract: StageRunner, StageKind {
     let keyName: String?
     let hasRowid: Bool
     let declarations: [ColumnDeclaration]
+    /// What reading a cell needs of each declaration: no strings, so nothing to retain per cell.
+    private let readings: [CellReading]
     let busyTimeout: Int32
     public let outputSchema: Schema
     /// `incremental:`, with the statement reading from a bound (`>= ?`).
@@ -48,6 +50,7 @@ public final class SQLiteExtract: StageRunner, StageKind {
         self.keyName = keyName
         self.hasRowid = hasRowid
         self.declarations = declarations
+        readings = declarations.map { CellReading(type: $0.type, nullable: $0.nullable, scale: $0.scale) }
         self.busyTimeout = busyTimeout
         outputSchema = Schema(declarations.map(\.column))
     }
@@ -188,9 +191,9 @@ public final class SQLiteExtract: StageRunner, StageKind {
             let origin = RowOrigin(source: source, position: position ?? ordinal)
             var row = Row()
             row.reserveCapacity(declarations.count)
-            for (index, declaration) in declarations.enumerated() {
+            for index in readings.indices {
                 let (statement, column) = cell(index)
-                switch value(statement, column, declaration) {
+                switch value(statement, column, declaration: index) {
                 case .success(let value):
                     row.append(value)
                 case .failure(let problem):
@@ -243,22 +246,31 @@ public final class SQLiteExtract: StageRunner, StageKind {
 
     struct Problem: Error { var message: LocalizedText }
 
+    struct CellReading {
+        var type: ColumnType
+        var nullable: Bool
+        var scale: Int?
+    }
+
     /// A cell that does not read as `expected`, a stored REAL quoted in French notation for French readers.
-    private func unreadable(_ statement: SQLiteStatement, _ index: Int, _ declaration: ColumnDeclaration,
+    private func unreadable(_ statement: SQLiteStatement, _ index: Int, _ declaration: Int,
                             _ expected: MessageCatalogue.StoredValueExpectation) -> Result<Value, Problem> {
+        let declaration = declarations[declaration]
         let french = statement.storage(index) == .real ? MessageCatalogue.frenchNumber(statement.double(index)) : nil
         return .failure(Problem(message: MessageCatalogue.unreadableStoredValue(column: declaration.name, value: statement.text(index),
                                                                                 frenchValue: french, expected: expected)))
     }
 
     /// Reads one cell, undoing Django's SQLite storage quirks.
-    private func value(_ statement: SQLiteStatement?, _ index: Int, _ declaration: ColumnDeclaration) -> Result<Value, Problem> {
+    /// Reads column `index` of `statement` (nil: a null) as declaration number `declaration` says.
+    private func value(_ statement: SQLiteStatement?, _ index: Int, declaration: Int) -> Result<Value, Problem> {
+        let reading = readings[declaration]
         guard let statement, statement.storage(index) != .null else {
-            if declaration.nullable { return .success(.null) }
-            return .failure(Problem(message: MessageCatalogue.nullInRequiredColumn(column: declaration.name)))
+            if reading.nullable { return .success(.null) }
+            return .failure(Problem(message: MessageCatalogue.nullInRequiredColumn(column: declarations[declaration].name)))
         }
         let storage = statement.storage(index)
-        switch declaration.type {
+        switch reading.type {
         case .int:
             switch storage {
             case .integer: return .success(.int(statement.int64(index)))
@@ -274,14 +286,14 @@ public final class SQLiteExtract: StageRunner, StageKind {
             var money: Money?
             switch storage {
             case .integer: money = Money(statement.int64(index))
-            case .real: money = Money(storedReal: statement.double(index), scale: declaration.scale)
+            case .real: money = Money(storedReal: statement.double(index), scale: reading.scale)
             case .text: money = Money(statement.text(index).trimmingCharacters(in: .whitespaces))
             default: money = nil
             }
             guard var value = money else {
                 return unreadable(statement, index, declaration, .decimal)
             }
-            if let scale = declaration.scale { value = value.scale > scale ? value.rounded(to: scale) : ((try? value.rescaledUp(to: scale)) ?? value) }
+            if let scale = reading.scale { value = value.scale > scale ? value.rounded(to: scale) : ((try? value.rescaledUp(to: scale)) ?? value) }
             return .success(.decimal(value))
         case .bool:
             if storage == .integer { return .success(.bool(statement.int64(index) != 0)) }

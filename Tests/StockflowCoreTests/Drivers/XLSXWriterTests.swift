@@ -267,7 +267,7 @@ import Testing
         let xml = try unzip(file, "xl/worksheets/sheet1.xml")
         #expect(xml.contains(#"<c r="A2" t="inlineStr"><is><t>ab</t></is></c><c r="B2" s="1"><v>12.5</v></c></row>"#))
         #expect(xml.contains("<t>" + String(repeating: "y", count: 32_766) + "</t>"))
-        #expect(xml.contains(#"<c r="B3" t="inlineStr"><is><t>Crème</t></is></c><c r="C3"><v>-3</v></c>"#))
+        #expect(xml.contains(#"<c r="B3" s="1" t="inlineStr"><is><t>Crème</t></is></c><c r="C3"><v>-3</v></c>"#))
         #expect(!xml.contains(#"r="C2""#))
     }
 }
