@@ -67,8 +67,7 @@ final class ArtifactFiles: @unchecked Sendable {
             // A report is self-contained: it may style itself and show data: images, nothing more.
             headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
         }
-        if let match = request.headers[.ifNoneMatch],
-           match.split(separator: ",").contains(where: { $0.trimmingBlanks() == etag || $0.trimmingBlanks() == "*" }) {
+        if ArtifactFiles.matches(request, etag: etag) {
             return Response(status: .notModified, headers: headers)
         }
         if let rangeText = request.headers[.range] {
@@ -84,6 +83,17 @@ final class ArtifactFiles: @unchecked Sendable {
         headers[.contentLength] = String(size)
         let body = try await fileIO.loadFile(path: path, context: context)
         return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// True when the request's `If-None-Match` names `etag` (or `*`): answer 304.
+    static func matches(_ request: Request, etag: String) -> Bool {
+        guard let match = request.headers[.ifNoneMatch] else { return false }
+        return match.split(separator: ",").contains { $0.trimmingBlanks() == etag || $0.trimmingBlanks() == "*" }
+    }
+
+    /// A strong ETag of `bytes`: the first 16 bytes of their SHA-256, in hex.
+    static func etag(of bytes: some DataProtocol) -> String {
+        "\"" + hex(SHA256.hash(data: bytes).prefix(16)) + "\""
     }
 
     /// One `bytes=a-b`, `bytes=a-` or `bytes=-n` range within a file of `size` bytes.
@@ -113,7 +123,7 @@ final class ArtifactFiles: @unchecked Sendable {
         defer { try? handle.close() }
         var hasher = SHA256()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        let etag = "\"" + hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined() + "\""
+        let etag = "\"" + hex(hasher.finalize().prefix(16)) + "\""
         lock.lock()
         etags[path] = (stamp, etag)
         lock.unlock()

@@ -9,7 +9,7 @@ enum AuthRoutes {
             let body = try await jsonBody(request, context: context)
             let username = try stringField(body, "username") ?? ""
             let password = try stringField(body, "password") ?? ""
-            let user = try login(state, username: username, password: password, client: context.clientAddress)
+            let user = try await login(state, username: username, password: password, client: context.clientAddress)
             return jsonResponse(try await issuePair(state, user: user, family: UUID().uuidString))
         }
         router.post("/api/token/refresh/") { request, context in
@@ -43,13 +43,15 @@ enum AuthRoutes {
     }
 
     /// The user when the password is right; 401 otherwise, 429 while throttled (per name and per address).
-    static func login(_ state: ServerState, username: String, password: String, client: String) throws -> UserRecord {
+    static func login(_ state: ServerState, username: String, password: String, client: String) async throws -> UserRecord {
         let wait = [state.userThrottle.retryAfter([username]), state.clientThrottle.retryAfter([client])].compactMap { $0 }.max()
         if let wait {
             throw APIError(.tooManyRequests, "throttled", "too many failed logins; retry in \(wait) s",
                            headers: [.retryAfter: String(wait)])
         }
-        guard let user = try state.auth.authenticate(name: username, password: password) else {
+        // bcrypt takes a quarter of a second at cost 12: off the event loops, which answer other requests meanwhile.
+        let auth = state.auth
+        guard let user = try await offLoop({ try auth.authenticate(name: username, password: password) }) else {
             state.userThrottle.fail([username])
             state.clientThrottle.fail([client])
             throw APIError(.unauthorized, "bad_credentials", "wrong user name or password")

@@ -23,7 +23,7 @@ enum Portal {
             }
             let user: UserRecord
             do {
-                user = try AuthRoutes.login(state, username: form["username"] ?? "", password: form["password"] ?? "", client: context.clientAddress)
+                user = try await AuthRoutes.login(state, username: form["username"] ?? "", password: form["password"] ?? "", client: context.clientAddress)
             } catch let error as APIError {
                 var response = loginPage(state, error: error.status == .tooManyRequests ? words(state)["throttled"] : words(state)["bad_login"], status: error.status)
                 for field in error.headers { response.headers.append(field) }

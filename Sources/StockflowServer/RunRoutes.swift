@@ -101,11 +101,16 @@ enum RunRoutes {
 
     /// The files of a run still in its output folder: its committed outputs that no later run
     /// replaced, and its rejects and findings while it is the folder's newest run.
+    /// The table (which later run replaced which output) is kept until the history changes; each
+    /// file is still looked for and resolved on every call.
     static func artifacts(of row: RunRow, state: ServerState) throws -> [String] {
         let folder = row.record.outputDirectory
-        var names = try row.outputs.filter { try state.runs.newestWriter(folder: folder, output: $0)?.record.runID == row.record.runID }
-        if try state.runs.newestWriter(folder: folder, output: nil)?.record.runID == row.record.runID {
-            names += ["rejects.csv", "findings.csv", "run.json"]
+        let names = try state.runs.remembered("artifacts\u{0}" + row.record.runID) { () throws -> [String] in
+            var names = try row.outputs.filter { try state.runs.newestWriter(folder: folder, output: $0)?.record.runID == row.record.runID }
+            if try state.runs.newestWriter(folder: folder, output: nil)?.record.runID == row.record.runID {
+                names += ["rejects.csv", "findings.csv", "run.json"]
+            }
+            return names
         }
         return names.filter { state.files.resolve(folder: folder, name: $0) != nil }
     }

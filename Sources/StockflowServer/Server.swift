@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import StockflowCore
 
 /// How `stockflow serve` was started.
@@ -75,15 +76,20 @@ final class ServerState: Sendable {
 
     /// The principal of a request bearing `Authorization: Bearer <JWT or API key>`, or nil.
     func principal(bearer token: String, type: String = "access") async -> Principal? {
-        if token.hasPrefix("sfk_") {
-            guard let key = try? auth.lookUpKey(token, now: Date()) else { return nil }
-            return Principal(name: key.name, role: key.role, kind: .key, family: nil)
+        do {
+            if token.hasPrefix("sfk_") {
+                guard let key = try auth.currentKey(token, now: Date()) else { return nil }
+                return Principal(name: key.name, role: key.role, kind: .key, family: nil)
+            }
+            guard let claims = try? await signer.verify(token, type: type) else { return nil }
+            // The user must still exist with the same password, and the family must not be logged out.
+            guard let user = try auth.currentUser(named: claims.sub.value, version: claims.ver, family: claims.fam) else { return nil }
+            return Principal(name: user.name, role: user.role, kind: .user, family: claims.fam)
+        } catch {
+            // The state database failing is no reason to let a request in, nor to hide why it was refused.
+            logger.error("cannot check credentials in the state database: \(error)")
+            return nil
         }
-        guard let claims = try? await signer.verify(token, type: type) else { return nil }
-        // The user must still exist with the same password, and the family must not be logged out.
-        guard let user = try? auth.user(named: claims.sub.value), user.tokenVersion == claims.ver,
-              (try? auth.isRevoked(family: claims.fam)) == false else { return nil }
-        return Principal(name: user.name, role: user.role, kind: .user, family: claims.fam)
     }
 
     /// The request's principal with at least `role`; 401 without credentials, 403 with too few rights.
@@ -99,15 +105,31 @@ final class ServerState: Sendable {
 
 /// Builds the HTTP application of `stockflow serve`.
 public enum StockflowServer {
-    /// The application serving the API and the portal at `host:port`.
+    /// The application serving the API and the portal at `host:port`, on `group`'s event loops.
     public static func application(options: ServerOptions, host: String, port: Int, logger: Logger,
+                                   group: MultiThreadedEventLoopGroup = .singleton,
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> some ApplicationProtocol {
         let state = try await ServerState(options: options, logger: logger)
         return Application(
             router: router(state),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "stockflow"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            eventLoopGroupProvider: .shared(group),
             logger: logger)
+    }
+
+    /// Serves until SIGTERM or SIGINT: `loops` event loop threads (the machine's cores by default), each
+    /// request handled on the loop that read it (see `EventLoopExecutor`).
+    public static func run(options: ServerOptions, host: String, port: Int, logger: Logger, loops: Int? = nil,
+                           onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let group = loops.map { MultiThreadedEventLoopGroup(numberOfThreads: max(1, $0)) } ?? .singleton
+        let application = try await application(options: options, host: host, port: port, logger: logger, group: group, onRunning: onRunning)
+        if ProcessInfo.processInfo.environment["STOCKFLOW_SERVE_EXECUTOR"] == "global" {
+            try await application.runService()
+        } else {
+            try await withTaskExecutorPreference(EventLoopExecutor(group: group)) { try await application.runService() }
+        }
+        if loops != nil { try await group.shutdownGracefully() }
     }
 
     /// The router, for tests that drive it without a socket.
