@@ -85,8 +85,13 @@ enum RunRoutes {
             guard row.record.status == "running" else {
                 throw APIError(.conflict, "run_finished", "run \(row.record.runID) is not running (\(row.record.status))")
             }
-            guard state.starter.cancel(runID: row.record.runID) else {
-                throw APIError(.conflict, "not_cancellable", "run \(row.record.runID) was not started by this server; stop it where it runs")
+            if !state.starter.cancel(runID: row.record.runID) {
+                // Started elsewhere: signalled only when its process is proven to be that run.
+                let file = state.catalog.entry(named: row.record.pipeline)?.file
+                if let refusal = ForeignRun.cancel(row, pipelineFile: file, stateFolder: state.starter.stateFolder) {
+                    throw APIError(.conflict, "not_cancellable", "run \(row.record.runID) cannot be stopped from here: \(refusal)")
+                }
+                state.logger.notice("SIGTERM sent to a run not started by this server", metadata: ["run_id": "\(row.record.runID)", "pid": "\(row.record.pid)"])
             }
             return jsonResponse(["id": row.record.runID, "status": "cancelling"], status: .accepted)
         }

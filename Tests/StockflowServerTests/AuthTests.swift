@@ -49,19 +49,25 @@ import Testing
         defer { fixture.remove() }
         try fixture.addUser("claire", role: .viewer)
         let user = try #require(try fixture.state.auth.user(named: "claire"))
-        let token = try fixture.state.auth.issueRefresh(username: "claire", tokenVersion: user.tokenVersion, family: "f1", expires: Date().addingTimeInterval(60))
-        let outcomes = await withTaskGroup(of: Bool.self) { group in
+        // The token must outlive the test: with 60 s, a run of the suite on a loaded machine (64 s once,
+        // its tasks waiting for a thread) saw the one winner find its token expired, and 0 winners.
+        let token = try fixture.state.auth.issueRefresh(username: "claire", tokenVersion: user.tokenVersion, family: "f1", expires: Date().addingTimeInterval(24 * 3600))
+        let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
             for _ in 0..<8 {
                 group.addTask {
-                    if case .rotated = try? fixture.state.auth.consumeRefresh(token, now: Date()) { return true }
-                    return false
+                    // An error (SQLITE_BUSY...) fails the test with its message instead of counting as a loss.
+                    switch try fixture.state.auth.consumeRefresh(token, now: Date()) {
+                    case .rotated: return "rotated"
+                    case .reused: return "reused"
+                    case .invalid: return "invalid"
+                    }
                 }
             }
-            var wins = 0
-            for await won in group where won { wins += 1 }
-            return wins
+            var seen: [String] = []
+            for try await outcome in group { seen.append(outcome) }
+            return seen.sorted()
         }
-        #expect(outcomes == 1)
+        #expect(outcomes == ["reused", "reused", "reused", "reused", "reused", "reused", "reused", "rotated"])
         #expect(try fixture.state.auth.isRevoked(family: "f1"))
     }
 
