@@ -42,12 +42,18 @@ func recordRun(_ fixture: ServerFixture, id: String, pipeline: String = "nightly
 
     /// The stats answers and the latest workbook link are kept in memory, and a new successful run
     /// (another connection writing the history, as `stockflow run` does) replaces them at once.
-    @Test func statsAndLatestLinkFollowANewRunAtOnceWithETags() async throws {
+    /// A server whose catalog holds the tiny pipeline, and the viewer claire.
+    static func fixtureWithTinyPipeline() async throws -> ServerFixture {
         let fixture = try await ServerFixture()
-        defer { fixture.remove() }
-        try Data(APITests.pipelineYAML.utf8).write(to: fixture.folder.appendingPathComponent("pipelines/tiny.yml"))
+        try Data(pipelineYAML.utf8).write(to: fixture.folder.appendingPathComponent("pipelines/tiny.yml"))
         try Data("a\n1\n".utf8).write(to: fixture.folder.appendingPathComponent("pipelines/rows.csv"))
         try fixture.addUser("claire", role: .viewer)
+        return fixture
+    }
+
+    @Test func statsAndLatestLinkFollowANewRunAtOnceWithETags() async throws {
+        let fixture = try await APITests.fixtureWithTinyPipeline()
+        defer { fixture.remove() }
         @Sendable func report(_ value: String) -> String {
             #"{"as_of": "2026-11-25", "currency": "EUR", "kpis": [], "charts": [{"kind": "bar", "items": [{"label": "Vis", "values": ["\#(value)"]}]}]}"#
         }
@@ -157,11 +163,8 @@ func recordRun(_ fixture: ServerFixture, id: String, pipeline: String = "nightly
     }
 
     @Test func viewerCannotTriggerAndUnknownThingsAre404() async throws {
-        let fixture = try await ServerFixture()
+        let fixture = try await APITests.fixtureWithTinyPipeline()
         defer { fixture.remove() }
-        try Data(APITests.pipelineYAML.utf8).write(to: fixture.folder.appendingPathComponent("pipelines/tiny.yml"))
-        try Data("a\n1\n".utf8).write(to: fixture.folder.appendingPathComponent("pipelines/rows.csv"))
-        try fixture.addUser("claire", role: .viewer)
         try await fixture.test { client in
             let token = try await obtain(client, "claire").access
             try await client.execute(uri: "/api/pipelines/tiny/runs", method: .post, headers: bearer(token), body: jsonBody([:])) { response in
