@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOPosix
 import StockflowCore
 
 /// `POST /api/token/`, `/api/token/refresh/`, `/api/token/revoke/`: the plan's JWT shapes.
@@ -49,9 +50,10 @@ enum AuthRoutes {
             throw APIError(.tooManyRequests, "throttled", "too many failed logins; retry in \(wait) s",
                            headers: [.retryAfter: String(wait)])
         }
-        // bcrypt takes a quarter of a second at cost 12: off the event loops, which answer other requests meanwhile.
+        // bcrypt takes a quarter of a second at cost 12: on NIO's blocking pool, not on one of the few
+        // threads of Swift's cooperative pool that answer every other request.
         let auth = state.auth
-        guard let user = try await offLoop({ try auth.authenticate(name: username, password: password) }) else {
+        guard let user = try await NIOThreadPool.singleton.runIfActive({ try auth.authenticate(name: username, password: password) }) else {
             state.userThrottle.fail([username])
             state.clientThrottle.fail([client])
             throw APIError(.unauthorized, "bad_credentials", "wrong user name or password")

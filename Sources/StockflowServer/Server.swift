@@ -2,7 +2,6 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
-import NIOPosix
 import StockflowCore
 
 /// How `stockflow serve` was started.
@@ -105,31 +104,15 @@ final class ServerState: Sendable {
 
 /// Builds the HTTP application of `stockflow serve`.
 public enum StockflowServer {
-    /// The application serving the API and the portal at `host:port`, on `group`'s event loops.
+    /// The application serving the API and the portal at `host:port`.
     public static func application(options: ServerOptions, host: String, port: Int, logger: Logger,
-                                   group: MultiThreadedEventLoopGroup = .singleton,
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> some ApplicationProtocol {
         let state = try await ServerState(options: options, logger: logger)
         return Application(
             router: router(state),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "stockflow"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
-            eventLoopGroupProvider: .shared(group),
             logger: logger)
-    }
-
-    /// Serves until SIGTERM or SIGINT: `loops` event loop threads (the machine's cores by default), each
-    /// request handled on the loop that read it (see `EventLoopExecutor`).
-    public static func run(options: ServerOptions, host: String, port: Int, logger: Logger, loops: Int? = nil,
-                           onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let group = loops.map { MultiThreadedEventLoopGroup(numberOfThreads: max(1, $0)) } ?? .singleton
-        let application = try await application(options: options, host: host, port: port, logger: logger, group: group, onRunning: onRunning)
-        if ProcessInfo.processInfo.environment["STOCKFLOW_SERVE_EXECUTOR"] == "global" {
-            try await application.runService()
-        } else {
-            try await withTaskExecutorPreference(EventLoopExecutor(group: group)) { try await application.runService() }
-        }
-        if loops != nil { try await group.shutdownGracefully() }
     }
 
     /// The router, for tests that drive it without a socket.

@@ -25,13 +25,11 @@ struct Serve: ParsableCommand {
     @Flag(name: .customLong("secure-cookies"), help: "Mark the session cookie Secure (set it when a TLS proxy is in front).") var secureCookies = false
     @Option(help: "The OpenAPI file served at /api/openapi.yaml (default: api/openapi.yaml beside the executable or here).") var openapi: String?
     @Flag(help: "Also run the pipelines on their schedules, in this process (like `stockflow schedule`).") var schedule = false
-    @Option(help: "Event loop threads answering requests (default: one per core).") var threads: Int?
     @OptionGroup var options: RunOptions
 
     func validate() throws {
         guard Serve.hostAndPort(listen) != nil else { throw ValidationError("--listen must be HOST:PORT like 127.0.0.1:8080, found '\(listen)'") }
         guard accessTTL >= 30, accessTTL <= 86_400 else { throw ValidationError("--access-ttl must be from 30 to 86400 seconds") }
-        if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be from 1 to 64") }
         guard refreshTTL >= 60 else { throw ValidationError("--refresh-ttl must be at least 60 seconds") }
     }
 
@@ -62,13 +60,13 @@ struct Serve: ParsableCommand {
         let done = DispatchSemaphore(value: 0)
         let serverOptions = server
         let serverLogger = logger
-        let loops = threads
         let folders = "pipelines \(pipelines), out \(out), state \(options.state)"
         Task {
             do {
-                try await StockflowServer.run(options: serverOptions, host: host, port: port, logger: serverLogger, loops: loops) { bound in
+                let application = try await StockflowServer.application(options: serverOptions, host: host, port: port, logger: serverLogger) { bound in
                     serverLogger.notice("stockflow serve listening on http://\(host):\(bound)/ (\(folders))")
                 }
+                try await application.runService()
             } catch {
                 failure.error = error
             }

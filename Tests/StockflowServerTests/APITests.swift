@@ -132,6 +132,13 @@ func recordRun(_ fixture: ServerFixture, id: String, pipeline: String = "nightly
             try await client.execute(uri: "/api/runs/run-1/artifacts/inventaire-2026-11-25.xlsx", method: .get, headers: ranged) { response in
                 #expect(response.status == .rangeNotSatisfiable)
             }
+            // The bytes kept in memory follow the file: rewritten, it is served anew with a new ETag.
+            try Data("abcdefghijklmnop".utf8).write(to: fixture.folder.appendingPathComponent("out/nightly-inventory/inventaire-2026-11-25.xlsx"))
+            try await client.execute(uri: "/api/runs/run-1/artifacts/inventaire-2026-11-25.xlsx", method: .get, headers: conditional) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == "abcdefghijklmnop")
+                #expect(response.headers[.eTag] != etag)
+            }
             try await client.execute(uri: "/api/runs/run-1/rejects", method: .get, headers: bearer(token)) { response in
                 #expect(response.status == .ok)
                 #expect((json(response)["items"] as? [[String: String]])?.first?["rule"] == "bad")
