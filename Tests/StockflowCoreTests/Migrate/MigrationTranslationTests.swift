@@ -100,7 +100,7 @@ import Testing
 @Suite struct BinaryCopyEncodingTests {
     private func field(_ type: TargetType, _ canonical: String) throws -> [UInt8] {
         var out: [UInt8] = []
-        try BinaryCopy.appendField(type, canonical: ArraySlice(Array(canonical.utf8)), copyText: Array(canonical.utf8), to: &out)
+        try BinaryCopy.appendField(type, canonical: ArraySlice(Array(canonical.utf8)), to: &out)
         return out
     }
 
