@@ -9,6 +9,7 @@ final class MigrationWorker {
     init(migration: Migration) throws {
         self.migration = migration
         database = try SQLiteDatabase(path: migration.options.sqlitePath, readOnly: true)
+        if Migration.experiment("MMAP") { try database.execute("PRAGMA mmap_size = 1073741824") }
         postgres = try migration.connect(worker: true)
     }
 
