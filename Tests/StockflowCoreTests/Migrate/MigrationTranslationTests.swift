@@ -145,7 +145,7 @@ import Testing
         let cases: [(TargetType, String)] = [
             (.integer, "42"), (.integer, "-7"), (.smallint, "-32768"), (.bigint, "1099511627776"),
             (.boolean, "1"), (.boolean, "0"),
-            (.numeric(12, 2), "19.99"), (.numeric(12, 2), "5"), (.numeric(12, 2), "-0.5"),
+            (.numeric(precision: 12, scale: 2), "19.99"), (.numeric(precision: 12, scale: 2), "5"), (.numeric(precision: 12, scale: 2), "-0.5"),
             (.timestamptz, "'2025-06-01 08:00:00.500000'"), (.timestamptz, "'2025-06-01 08:00:00'"), (.timestamptz, "'1999-12-31 23:59:59.000001'"),
             (.varchar(20), "'héllo\tbackslash\\'"), (.text, "'a' || char(10) || 'b'"),
             (.jsonb, "'{\"a\": \"x\\ty\", \"b\": [1, 2.5]}'"),
