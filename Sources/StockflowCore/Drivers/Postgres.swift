@@ -293,7 +293,7 @@ public final class PostgresConnection {
 public final class PostgresCopyWriter {
     private unowned(unsafe) let connection: PostgresConnection
     private var buffer: [UInt8] = []
-    private static let chunk = ProcessInfo.processInfo.environment["STOCKFLOW_MIGRATE_X_CHUNK"].flatMap { Int($0) } ?? 1 << 18
+    private static let chunk = 1 << 18
 
     fileprivate init(connection: PostgresConnection) {
         self.connection = connection

@@ -76,11 +76,8 @@ extension Migration {
         return names.isEmpty ? nil : "ALTER TABLE \(qualified(schema, table.name)) " + names.map { "DROP CONSTRAINT IF EXISTS \(quoteIdentifier($0))" }.joined(separator: ", ")
     }
 
-    /// `freeze`: the table was emptied in the COPY's own transaction (`COPY ... FREEZE` needs that).
-    func copySQL(_ table: MigrationTable, schema: String, binary: Bool = false, freeze: Bool = false) -> String {
-        let settings = (binary ? ["FORMAT binary"] : []) + (freeze ? ["FREEZE"] : [])
-        return "COPY \(qualified(schema, table.name)) (\(table.columns.map { quoteIdentifier($0.name) }.joined(separator: ", "))) FROM STDIN"
-            + (settings.isEmpty ? "" : " (\(settings.joined(separator: ", ")))")
+    func copySQL(_ table: MigrationTable, schema: String, binary: Bool = false) -> String {
+        "COPY \(qualified(schema, table.name)) (\(table.columns.map { quoteIdentifier($0.name) }.joined(separator: ", "))) FROM STDIN" + (binary ? " (FORMAT binary)" : "")
     }
 
     func rowTextSQL(_ columns: [MigrationColumn], alias: String? = nil) -> String {

@@ -48,16 +48,9 @@ public final class Migration {
     func connect(worker: Bool = false) throws -> PostgresConnection {
         let connection = try PostgresConnection(options.connection)
         try connection.execute("SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; SET client_encoding TO 'UTF8'; SET extra_float_digits TO 1; SET client_min_messages TO error"
-                               + (worker ? "; SET synchronous_commit TO off; SET maintenance_work_mem TO '256MB'" : "")
-                               + (worker && Migration.experiment("NOPARALLEL") ? "; SET max_parallel_workers_per_gather TO 0; SET max_parallel_maintenance_workers TO 0" : ""))
+                               + (worker ? "; SET synchronous_commit TO off; SET maintenance_work_mem TO '256MB'" : ""))
         return connection
     }
-
-    // EXPERIMENT (removed before merge): switches for interleaved A/B runs of one binary.
-    static func experiment(_ name: String) -> Bool { ProcessInfo.processInfo.environment["STOCKFLOW_MIGRATE_X_\(name)"] == "1" }
-
-    /// Whole tables are loaded with `COPY ... FREEZE` in the transaction that empties them.
-    var freezeCopies: Bool { !Migration.experiment("NOFREEZE") }
 
     private func failure(_ error: Error) -> MigrationFailure {
         switch error {
@@ -195,14 +188,16 @@ public final class Migration {
         }
     }
 
-    /// The copies to make: one per table, and a large table cut into `connections` rowid ranges so
-    /// that every connection stays busy until the end (the largest table no longer sets the pace alone).
+    /// The copies to make: one per table, and a table holding more than half of all rows cut into
+    /// `connections` rowid ranges, so that it does not set the pace alone. Only then: two COPYs into one
+    /// table contend for its pages (measured at 1M orders, three big tables copied whole over three
+    /// connections beat the same tables cut in parts over two or three).
     private func copyUnits(connections: Int) throws -> [(table: Int, rowids: ClosedRange<Int64>?, rows: Int64)] {
         let total = tables.reduce(0) { $0 + $1.rowCount }
         let database = try SQLiteDatabase(path: options.sqlitePath, readOnly: true)
         var units: [(table: Int, rowids: ClosedRange<Int64>?, rows: Int64)] = []
         for (index, table) in tables.enumerated() {
-            guard connections > 1, !Migration.experiment("NOSPLIT"), table.hasRowid, table.rowCount >= 50_000, table.rowCount * Int64(connections) * 2 > total else {
+            guard connections > 1, table.hasRowid, table.rowCount >= 50_000, table.rowCount * 2 > total else {
                 units.append((index, nil, table.rowCount))
                 continue
             }

@@ -9,7 +9,6 @@ final class MigrationWorker {
     init(migration: Migration) throws {
         self.migration = migration
         database = try SQLiteDatabase(path: migration.options.sqlitePath, readOnly: true)
-        if Migration.experiment("MMAP") { try database.execute("PRAGMA mmap_size = 1073741824") }
         postgres = try migration.connect(worker: true)
     }
 
@@ -29,13 +28,8 @@ final class MigrationWorker {
             reader.onRound = { key, column, from, to in
                 roundings.append(MigrationReject(table: table.name, key: key, column: column, reason: "rounded to \(to) (--round-decimals)", value: from))
             }
-            // A whole table is loaded in the transaction that empties it, so COPY can write its rows frozen and
-            // its pages all-visible: the index builds, checks and checksums after it read them without visibility work.
-            let freeze = rowids == nil && migration.freezeCopies
-            let staged = migration.qualified(migration.staging, table.name)
             do {
-                if freeze { try postgres.execute("BEGIN; TRUNCATE \(staged)") }
-                try postgres.copyIn(migration.copySQL(table, schema: migration.staging, binary: binary, freeze: freeze)) { writer in
+                try postgres.copyIn(migration.copySQL(table, schema: migration.staging, binary: binary)) { writer in
                     if binary { try writer.write(BinaryCopy.header) }
                     defer { if binary { try? writer.write(BinaryCopy.trailer) } }
                     try reader.forEachRow(onReject: { key, column, reason, value in
@@ -47,19 +41,14 @@ final class MigrationWorker {
                         if sinceReport == 8192 { progress.advance(table.name, by: sinceReport); sinceReport = 0 }
                     }
                 }
-                if freeze { try postgres.execute("COMMIT") }
             } catch let widen as SourceRowReader.WidenColumn {
-                if freeze { try postgres.execute("ROLLBACK") }
                 let column = table.columns[widen.column]
                 // Another part of the table may have widened it already: then this changes nothing.
-                try postgres.execute("ALTER TABLE \(staged) ALTER COLUMN \(quoteIdentifier(column.name)) TYPE bigint")
+                try postgres.execute("ALTER TABLE \(migration.qualified(migration.staging, table.name)) ALTER COLUMN \(quoteIdentifier(column.name)) TYPE bigint")
                 table.columns[widen.column].type = .bigint
                 table.columns[widen.column].widenable = false
                 table.columns[widen.column].typeSource = "declared \(column.declared), holds integers past 32 bits: bigint"
                 continue
-            } catch {
-                if freeze { try? postgres.execute("ROLLBACK") }
-                throw error
             }
             for reject in pending { try rejects.record(table: reject.table, key: reject.key, column: reject.column, reason: reject.reason, value: reject.value) }
             rejects.recordRounded(roundings)
