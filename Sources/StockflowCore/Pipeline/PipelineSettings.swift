@@ -59,7 +59,7 @@ public struct PipelineSettings: Sendable {
             Int64(text).flatMap { $0 >= 0 ? $0 : nil }
         } ?? 0
         maxRejects = table.parsed("max_rejects", expected: "a whole number ≥ 0") { text in Int(text).flatMap { $0 >= 0 ? $0 : nil } }
-        pushdown = table.choice("pushdown", as: PushdownMode.self) ?? .off
+        pushdown = table.parsed("pushdown", expected: "off, auto or required") { PushdownMode(rawValue: $0) } ?? .off
         pushdownPosition = table.node?["pushdown"]?.position
         threads = table.parsed("threads", expected: "a whole number of threads ≥ 1") { PipelineSettings.threadCount($0) }
         // No fixed default: the schedule's time zone, else the schedule's own default.
