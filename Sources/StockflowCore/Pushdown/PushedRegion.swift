@@ -17,7 +17,8 @@ final class PushedRegion: @unchecked Sendable {
 
     private let lock = NSLock()
     private var connection: PostgresConnection?
-    private var run: ObjectIdentifier?
+    /// The run the session belongs to (weak: a later run, even at the same address, opens its own).
+    private weak var run: RunContext?
     private var counts: [String: [Int]] = [:]
     private var sourceIDs: [Int32] = []
     private var exitsServed = 0
@@ -27,11 +28,10 @@ final class PushedRegion: @unchecked Sendable {
         self.sources = sources
     }
 
-    /// The session of this run, opened with the counts on first use.
-    private func session(_ context: StageContext) throws -> PostgresConnection {
-        let runID = ObjectIdentifier(context.run)
-        if run == runID, let connection { return connection }
-        run = runID
+    /// Opens this run's session and counts every member, on first use in the run. The connection
+    /// stays open (in the snapshot) until the last stage whose rows come back has read them.
+    private func prepare(_ context: StageContext) throws {
+        if run === context.run { return }
         connection = nil
         exitsServed = 0
         let connection = try PostgresExtract.openSession(PostgresConnectionOptions(database))
@@ -44,13 +44,13 @@ final class PushedRegion: @unchecked Sendable {
         }
         sourceIDs = sources.map { context.run.origins.register($0, kind: .fileLine) }
         self.connection = connection
-        return connection
+        run = context.run
     }
 
     /// Sets a pushed stage's counters from the count query, as in-process counting would have; for a
     /// stage whose rows come back, rows emitted are counted by the runner as they go.
     func applyCounts(_ id: String, to context: StageContext, countsEmitted: Bool, countsOut: Bool) throws {
-        try locked(context) { _ in
+        try locked(context) {
             guard let numbers = counts[id] else { throw StageError("pushdown: no counts for stage '\(id)'") }
             if numbers[4] > 0 {
                 throw StageError("pushdown: stage '\(id)' reads \(numbers[4]) row(s) whose values stockflow cannot hold (NaN, infinite or out-of-range dates, decimals over 18 digits); in-process they are rejected row by row: run with 'pushdown: off' to list them")
@@ -69,7 +69,8 @@ final class PushedRegion: @unchecked Sendable {
     /// grouped by text gets its groups sorted here, as the in-process aggregate sorts them.
     func stream(_ part: PushedPart, context: StageContext, emit: Emit) throws {
         guard let sql = part.dataSQL else { return }
-        try locked(context) { connection in
+        try locked(context) {
+            guard let connection else { throw StageError("pushdown: stage '\(part.stageID)' asked for its rows after the snapshot ended") }
             let columns = part.schema.columns
             let types = columns.map(\.type), scales = columns.map(\.scale), names = columns.map(\.name)
             var batch = Batch(capacity: Batch.preferredSize)
@@ -107,11 +108,12 @@ final class PushedRegion: @unchecked Sendable {
         return RowOrigin(source: sourceIDs[source], position: position)
     }
 
-    private func locked<T>(_ context: StageContext, _ body: (PostgresConnection) throws -> T) throws -> T {
+    private func locked<T>(_ context: StageContext, _ body: () throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
         do {
-            return try body(try session(context))
+            try prepare(context)
+            return try body()
         } catch let error as PostgresError {
             connection = nil
             run = nil
