@@ -27,15 +27,24 @@ struct Plan: ParsableCommand {
             }
             if sql, let query = plan?.placements[stage.id]?.sql {
                 print("     sql (rows back to stockflow):")
-                print(query.split(separator: "\n", omittingEmptySubsequences: false).map { "       " + $0 }.joined(separator: "\n"))
+                print(Self.indented(query, by: 7))
+            }
+            if sql, let query = plan?.placements[stage.id]?.issuesSQL {
+                print("     sql (rejects and findings, recorded in-process):")
+                print(Self.indented(query, by: 7))
             }
         }
         if sql, let plan {
             for query in plan.countQueries {
                 print("counts (one query per database, in the same snapshot):")
-                print(query.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
+                print(Self.indented(query, by: 2))
             }
         }
+    }
+
+    /// Each line of `text` indented by `spaces`.
+    static func indented(_ text: String, by spaces: Int) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { String(repeating: " ", count: spaces) + $0 }.joined(separator: "\n")
     }
 
     /// Where a stage runs, as `plan` prints it.

@@ -91,9 +91,10 @@ def test_plan_shows_where_each_stage_runs_and_the_sql(fixtures_db):
     lines = result.stdout.splitlines()
     assert "pushdown: auto" in lines
     assert any("first_orders  [transform: filter]  runs in postgres" in line for line in lines)
-    assert any("totals  [transform: order_totals]  runs in-process (order_totals is not compiled to SQL yet)" in line
-               for line in lines)
-    assert "SELECT * FROM \"s_shifted\" ORDER BY __seq" in result.stdout
+    assert any("totals  [transform: order_totals]  runs in postgres" in line for line in lines)
+    assert any("weekly  [transform: trends]  runs in-process (trends is not compiled to SQL yet)" in line for line in lines)
+    assert "SELECT * FROM \"s_totals\" ORDER BY __seq" in result.stdout
+    assert "sql (rejects and findings, recorded in-process):" in result.stdout
     assert "counts (one query per database, in the same snapshot):" in result.stdout
     off = stockflow("plan", "tests/pushdown/totals-auto.yml", pg=fixtures_db, mode="off")
     assert "runs in postgres" not in off.stdout and "runs in-process (pushdown: off)" in off.stdout
@@ -104,7 +105,7 @@ def test_required_fails_validation_at_the_first_stage_that_cannot_be_pushed(fixt
     assert result.returncode != 0
     text = result.stdout + result.stderr
     lines = (ROOT / "tests/pushdown/totals-auto.yml").read_text().splitlines()
-    line = next(index for index, text_line in enumerate(lines, 1) if text_line.startswith("  totals:"))
-    # At the stage's first key, `transform: order_totals`.
+    line = next(index for index, text_line in enumerate(lines, 1) if text_line.startswith("  weekly:"))
+    # At the stage's first key, `transform: trends`.
     assert f"tests/pushdown/totals-auto.yml:{line + 1}:5: error:" in text, text
-    assert "pushdown: required, but stage 'totals' (transform: order_totals) cannot run in PostgreSQL: order_totals is not compiled to SQL yet" in text
+    assert "pushdown: required, but stage 'weekly' (transform: trends) cannot run in PostgreSQL: trends is not compiled to SQL yet" in text

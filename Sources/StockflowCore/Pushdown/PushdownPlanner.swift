@@ -18,13 +18,15 @@ public struct PushdownPlan: Sendable {
         public var reason: String?
         /// For a pushed stage whose rows a stage in-process reads: the query that returns them.
         public var sql: String?
+        /// For a pushed rulebook stage: the query selecting its rejects and findings.
+        public var issuesSQL: String?
     }
 
     /// The setting the plan was made for.
     public var mode: PushdownMode
     /// Per stage id.
     public var placements: [String: Placement] = [:]
-    /// Per database (connection text, redacted): the query that counts every pushed stage's rows.
+    /// Per database: the query that counts every pushed stage's rows.
     public var countQueries: [String] = []
 }
 
@@ -50,6 +52,22 @@ struct PushedRelation {
     var groupKeys: Int?
     /// For extracts: the SQL counting rows whose values stockflow cannot read (NaN, infinities).
     var unreadable: String?
+    /// CTEs the stage's own CTE reads, written before it.
+    var helpers: [(name: String, body: String)] = []
+    /// For rulebook stages: the rows to reject or list as findings, replayed in-process.
+    var issues: PushedIssues?
+}
+
+/// The rows a pushed rulebook stage rejects or lists as findings: a query selecting them (in the order
+/// the stage meets them) with what the stage needs to decide and word them, and the stage's own code
+/// that records them, so the messages, rules and source rows are the in-process ones.
+struct PushedIssues {
+    /// The SELECT (after the WITH of the stage's CTEs), ending with `__src, __ord`.
+    var select: String
+    /// The columns before `__src, __ord`.
+    var schema: Schema
+    /// Records the row's reject or finding.
+    var replay: (Row, RowOrigin, StageContext) throws -> Void
 }
 
 /// Compiles the stages of a pipeline that can run inside PostgreSQL and rewires them to do so.
@@ -112,6 +130,11 @@ enum PushdownPlanner {
             plan.placements[stage.id]?.sql = exitSQL
             let part = PushedPart(stageID: stage.id, region: region, dataSQL: exitSQL, schema: stage.runner.outputSchema,
                                   groupKeys: relation.orderedInSQL ? nil : relation.groupKeys)
+            if let issues = relation.issues {
+                part.issuesSQL = with(relation.needs, relations: relations) + "\n" + issues.select
+                part.issues = issues
+                plan.placements[stage.id]?.issuesSQL = part.issuesSQL
+            }
             if let extract = stage.runner as? PostgresExtract {
                 extract.pushed = part
             } else {
@@ -167,6 +190,11 @@ enum PushdownPlanner {
                         counts: (count, count, "0", count), database: input.database)
         case let join as Join:
             return try joinRelation(join, left: inputs[0], right: inputs[1], make: make)
+        case let totals as OrderTotals:
+            guard let products = stage.inputs.dropFirst().first.flatMap({ schemas[$0.stage] }) else {
+                throw PushdownRefusal("its products schema is unknown")
+            }
+            return try orderTotalsRelation(totals, name: name, orders: inputs[0], products: inputs[1], productsSchema: products, make: make)
         case let aggregate as Aggregate:
             guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
             return try aggregateRelation(aggregate, name: name, input: inputs[0], schema: schema, make: make)
@@ -304,7 +332,65 @@ enum PushdownPlanner {
 
     /// `WITH` and the CTEs of `ids`, in run order.
     static func with(_ ids: [String], relations: [String: PushedRelation]) -> String {
-        "WITH " + ids.compactMap { relations[$0] }.map { "\($0.name) AS (\($0.body))" }.joined(separator: ",\n")
+        "WITH " + ids.compactMap { relations[$0] }.flatMap { relation in
+            relation.helpers.map { "\($0.name) AS (\($0.body))" } + ["\(relation.name) AS (\(relation.body))"]
+        }.joined(separator: ",\n")
+    }
+
+    /// Rules 1 and 2 as SQL: each order with the last product row of its key (the in-process lookup
+    /// keeps the last one; a null key matches a null key, as a dictionary does), the unit price at
+    /// least to the cent and the total `round(quantity × unit price, 2)`, half away from zero like
+    /// stockflow. The rejected orders and the totals off by more than the tolerance are selected in
+    /// order and replayed through order_totals itself, which words them as in-process.
+    private static func orderTotalsRelation(_ totals: OrderTotals, name: String, orders: PushedRelation, products: PushedRelation,
+                                            productsSchema: Schema,
+                                            make: (String, (String, String, String, String), String) -> PushedRelation) throws -> PushedRelation {
+        guard orders.database == products.database else { throw PushdownRefusal("its inputs come from different PostgreSQL databases") }
+        let orderSchema = totals.orderSchema
+        let keyType = orderSchema.columns[totals.productKey].type, productsKeyType = productsSchema.columns[totals.productsKey].type
+        guard keyType == productsKeyType else {
+            throw PushdownRefusal("its product keys are \(keyType.rawValue) and \(productsKeyType.rawValue), which in-process never match")
+        }
+        if let stored = totals.storedTotal, orderSchema.columns[stored].type != .decimal {
+            throw PushdownRefusal("its stored total is \(orderSchema.columns[stored].type.rawValue), not decimal")
+        }
+        let priceColumn = productsSchema.columns[totals.price]
+        let lastProduct = quoteIdentifier("s_\(name.dropFirst(3).dropLast())__product")
+        let checked = quoteIdentifier("s_\(name.dropFirst(3).dropLast())__checked")
+        let key = "c\(totals.productsKey + 1)", quantity = "c\(totals.quantity + 1)"
+        let rawPrice = "p.c\(totals.price + 1)"
+        let price = priceColumn.type == .int ? "round(\(rawPrice)::numeric, 2)"
+            : "CASE WHEN scale(\(rawPrice)) < 2 THEN round(\(rawPrice), 2) ELSE \(rawPrice) END"
+        let extras = totals.productColumns.enumerated().map { "p.c\($1 + 1) AS __x\($0 + 1)" }
+        let helperProduct = "SELECT * FROM (SELECT p.*, row_number() OVER (PARTITION BY p.\(key) ORDER BY p.__seq DESC) AS __last FROM \(products.name) AS p) AS p WHERE __last = 1"
+        let helperChecked = "SELECT o.*, \((["p.__seq IS NOT NULL AS __matched", "\(rawPrice) AS __raw_price", "\(price) AS __price"] + extras).joined(separator: ", ")), "
+            + "CASE WHEN p.__seq IS NULL THEN 1 WHEN o.\(quantity) IS NULL OR o.\(quantity) < 1 THEN 2 WHEN \(rawPrice) IS NULL THEN 3 END AS __broken "
+            + "FROM \(orders.name) AS o LEFT JOIN \(lastProduct) AS p ON o.c\(totals.productKey + 1) IS NOT DISTINCT FROM p.\(key)"
+        let total = "round(__price * \(quantity), 2)"
+        var columns = totals.keptOrderColumns.map { "c\($0 + 1)" }
+        columns += totals.productColumns.indices.map { "__x\($0 + 1)" }
+        columns += ["__price", total]
+        if let stored = totals.storedTotal { columns.append("c\(stored + 1)") }
+        let named = columns.enumerated().map { "\($1) AS c\($0 + 1)" } + ["__src", "__ord", "__seq"]
+        let count = "(SELECT count(*) FROM \(orders.name))", out = "(SELECT count(*) FROM \(name))"
+        var relation = make("SELECT \(named.joined(separator: ", ")) FROM \(checked) WHERE __broken IS NULL", (count, out, "0", out), orders.database)
+        relation.helpers = [(lastProduct, helperProduct), (checked, helperChecked)]
+        var mismatch = "false"
+        if let stored = totals.storedTotal {
+            mismatch = "(c\(stored + 1) IS NOT NULL AND abs(c\(stored + 1) - \(total)) > \(totals.tolerance)::numeric)"
+        }
+        let orderColumns = columnNames(orderSchema.columns.count)
+        let width = orderColumns.count
+        relation.issues = PushedIssues(
+            select: "SELECT \((orderColumns + ["__raw_price", "__matched", "__src", "__ord"]).joined(separator: ", ")) FROM \(checked) WHERE __broken IS NOT NULL OR \(mismatch) ORDER BY __seq",
+            schema: Schema(orderSchema.columns + [priceColumn, Column("__matched", .bool)]),
+            replay: { row, origin, context in
+                let order = Array(row.prefix(width))
+                var pricing = OrderPricing(productKey: totals.productKey, quantity: totals.quantity)
+                if row[width + 1] == .bool(true) { pricing.addProduct(key: order[totals.productKey], price: row[width], extra: []) }
+                _ = try totals.line(for: order, origin: origin, pricing: pricing, context: context)
+            })
+        return relation
     }
 
     /// The query returning a pushed stage's rows in the order the stage emits them in-process.

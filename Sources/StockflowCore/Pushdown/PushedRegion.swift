@@ -101,6 +101,25 @@ final class PushedRegion: @unchecked Sendable {
         }
     }
 
+    /// Records a rulebook stage's rejects and findings, selected in SQL, through the stage's own code.
+    func replay(_ sql: String, _ issues: PushedIssues, stageID: String, context: StageContext) throws {
+        try locked(context) {
+            guard let connection else { throw StageError("pushdown: stage '\(stageID)' asked for its rejects after the snapshot ended") }
+            let columns = issues.schema.columns
+            let types = columns.map(\.type), scales = columns.map(\.scale), names = columns.map(\.name)
+            do {
+                try connection.forEachRow(sql) { row in
+                    let (values, problem) = decodeRow(row, types: types, scales: scales, names: names)
+                    if let problem { throw StageError("pushdown: stage '\(stageID)': \(problem.english)") }
+                    try issues.replay(values, origin(row, width: columns.count), context)
+                    return true
+                }
+            } catch let error as PostgresError {
+                throw StageError("pushdown: stage '\(stageID)': \(error)", kind: error.isTemporary ? .temporary : .failed)
+            }
+        }
+    }
+
     /// A row's origin from its `__src` and `__ord` columns (after the stage's own).
     private func origin(_ row: PostgresRow, width: Int) -> RowOrigin {
         guard !row.isNull(width), let source = Int(row.text(width)), sourceIDs.indices.contains(source),
@@ -136,6 +155,9 @@ final class PushedPart: @unchecked Sendable {
     let schema: Schema
     /// For an aggregate whose groups are sorted in-process: its number of key columns.
     let groupKeys: Int?
+    /// For a rulebook stage: the query of its rejects and findings, and how to record them.
+    var issuesSQL: String?
+    var issues: PushedIssues?
 
     init(stageID: String, region: PushedRegion, dataSQL: String?, schema: Schema, groupKeys: Int?) {
         self.stageID = stageID
@@ -149,6 +171,7 @@ final class PushedPart: @unchecked Sendable {
     /// whose rows come back has its rows out counted by the runner as they go.
     func run(_ context: StageContext, isExtract: Bool = false, emit: Emit) throws {
         try region.applyCounts(stageID, to: context, countsEmitted: dataSQL == nil, countsOut: !isExtract || dataSQL == nil)
+        if let issuesSQL, let issues { try region.replay(issuesSQL, issues, stageID: stageID, context: context) }
         try region.stream(self, context: context, emit: emit)
     }
 }
