@@ -170,4 +170,57 @@ import Testing
         let inProcess = try runPipeline(yaml.replacingOccurrences(of: "required", with: "off"), in: scratch, environment: ["PG": target.url])
         #expect(inProcess.exitCode == 0 && inProcess.rejects == 1)
     }
+
+    /// One random order for order_totals: its product (0: null, 5: unknown), quantity (-1: null),
+    /// and how far its stored total is off (-1: no stored total).
+    struct OrderSpec: Sendable, CustomStringConvertible {
+        var product: Int, quantity: Int, off: Int
+        var description: String { "p\(product) q\(quantity) off\(off)" }
+    }
+
+    static let orderGen = zip(Gen.int(in: 0...5), Gen.int(in: -1...7), Gen.int(in: -1...4))
+        .map { OrderSpec(product: $0.0, quantity: $0.1, off: $0.2) }
+
+    @Test func pushedOrderTotalsRejectsAndFindsWhatInProcessOrderTotalsDoes() async throws {
+        let target = try ScratchDatabase(); defer { target.drop() }
+        let db = try target.connect()
+        // Prices with half cents (rounded half away from zero), negative, missing; product 3 twice
+        // (the last row wins) and a product with a null key (which an order with a null product matches).
+        try db.execute("""
+            CREATE TABLE produits (code_prod bigint, nom_prod text, prix_unit numeric(7,3));
+            INSERT INTO produits VALUES (1, 'Stylo', 2.125), (2, 'Gomme', -0.335), (3, 'Agrafe', 0.333), (4, 'Vide', NULL),
+                                        (3, 'Agrafe bis', 1.005), (NULL, 'Sans code', 7.5);
+            """)
+        let yaml = { (mode: PushdownMode) in
+            """
+            version: 1
+            name: totals-property
+            settings: {pushdown: \(mode.rawValue)}
+            stages:
+              orders: {extract: postgres, connection: "${PG}", table: commandes}
+              products: {extract: postgres, connection: "${PG}", table: produits}
+              totals: {transform: order_totals, inputs: {orders: orders, products: products}}
+              out: {load: csv, input: totals, path: totals.csv}
+            """
+        }
+        await propertyCheck(count: 25, input: Self.orderGen.array(of: 0...20)) { orders in
+            let values = orders.enumerated().map { index, order in
+                let product = order.product == 0 ? "NULL" : "\(order.product)"
+                let quantity = order.quantity < 0 ? "NULL" : "\(order.quantity)"
+                let stored = order.off < 0 ? "NULL" : "round(coalesce((SELECT prix_unit FROM produits WHERE code_prod = \(order.product) LIMIT 1), 1) * \(max(order.quantity, 0)), 2) + \(order.off) * 0.01 - 0.02"
+                return "(\(index + 1), \(product), \(quantity), \(stored))"
+            }
+            try db.execute("DROP TABLE IF EXISTS commandes; CREATE TABLE commandes (code_cmd int, code_prod bigint, quantite_cmd int, montant_commande numeric(10,2))")
+            if !values.isEmpty { try db.execute("INSERT INTO commandes VALUES " + values.joined(separator: ", ")) }
+            var outputs: [[String]] = []
+            for mode in [PushdownMode.off, .required] {
+                let scratch = Scratch(); defer { scratch.cleanup() }
+                let report = try runPipeline(yaml(mode), in: scratch, environment: ["PG": target.url])
+                #expect(report.exitCode == 0, "\(report.error ?? "")")
+                let counts = report.stages.map { "\($0.id) \($0.rowsIn) \($0.rowsOut) \($0.rowsRejected) \($0.rowsFiltered) \($0.rowsEmitted) \($0.findings)" }
+                outputs.append(counts + ["totals.csv", "rejects.csv", "findings.csv"].map { scratch.read("out/\($0)") ?? "(missing \($0))" })
+            }
+            #expect(outputs[1] == outputs[0])
+        }
+    }
 }
