@@ -92,7 +92,9 @@ def test_plan_shows_where_each_stage_runs_and_the_sql(fixtures_db):
     assert "pushdown: auto" in lines
     assert any("first_orders  [transform: filter]  runs in postgres" in line for line in lines)
     assert any("totals  [transform: order_totals]  runs in postgres" in line for line in lines)
-    assert any("weekly  [transform: trends]  runs in-process (trends is not compiled to SQL yet)" in line for line in lines)
+    assert any("weekly  [transform: trends]  runs in postgres" in line for line in lines)
+    assert any("big_orders  [transform: sql]  runs in-process (the sql transform's query is in SQLite's dialect" in line
+               for line in lines)
     assert "SELECT * FROM \"s_totals\" ORDER BY __seq" in result.stdout
     assert "sql (rejects and findings, recorded in-process):" in result.stdout
     assert "counts (one query per database, in the same snapshot):" in result.stdout
@@ -105,7 +107,7 @@ def test_required_fails_validation_at_the_first_stage_that_cannot_be_pushed(fixt
     assert result.returncode != 0
     text = result.stdout + result.stderr
     lines = (ROOT / "tests/pushdown/totals-auto.yml").read_text().splitlines()
-    line = next(index for index, text_line in enumerate(lines, 1) if text_line.startswith("  weekly:"))
-    # At the stage's first key, `transform: trends`.
+    line = next(index for index, text_line in enumerate(lines, 1) if text_line.startswith("  big_orders:"))
+    # At the stage's first key, `transform: sql`.
     assert f"tests/pushdown/totals-auto.yml:{line + 1}:5: error:" in text, text
-    assert "pushdown: required, but stage 'weekly' (transform: trends) cannot run in PostgreSQL: trends is not compiled to SQL yet" in text
+    assert "pushdown: required, but stage 'big_orders' (transform: sql) cannot run in PostgreSQL: the sql transform's query" in text

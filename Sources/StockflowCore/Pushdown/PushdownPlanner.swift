@@ -195,6 +195,9 @@ enum PushdownPlanner {
                 throw PushdownRefusal("its products schema is unknown")
             }
             return try orderTotalsRelation(totals, name: name, orders: inputs[0], products: inputs[1], productsSchema: products, make: make)
+        case let trends as Trends:
+            guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
+            return try trendsRelation(trends, name: name, input: inputs[0], schema: schema, timezone: timezone, make: make)
         case let aggregate as Aggregate:
             guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
             return try aggregateRelation(aggregate, name: name, input: inputs[0], schema: schema, make: make)
@@ -327,6 +330,31 @@ enum PushdownPlanner {
         var relation = make(body, (count, count, "0", "(SELECT count(*) FROM \(name))"), input.database)
         relation.orderedInSQL = !textKeys
         relation.groupKeys = keys.count
+        return relation
+    }
+
+    /// Rule 7 as SQL: orders and revenue per period label of the order date in the pipeline's time zone
+    /// (the labels of the expression functions month, iso_week and day), periods in text order, the
+    /// revenue to the cent at least; rows without a date are filtered, as in-process.
+    private static func trendsRelation(_ trends: Trends, name: String, input: PushedRelation, schema: Schema, timezone: String,
+                                       make: (String, (String, String, String, String), String) -> PushedRelation) throws -> PushedRelation {
+        let date = Expression.column(trends.date, schema.columns[trends.date].name)
+        let compiler = ExpressionSQL(columns: columnNames(schema.columns.count), schema: schema, timezone: timezone)
+        let label: String
+        switch trends.period {
+        case .day: label = try ExpressionSQL.plainText(compiler.compile(.call("day", [date])), .date)
+        case .week: label = try compiler.compile(.call("iso_week", [date]))
+        case .month: label = try compiler.compile(.call("month", [date]))
+        }
+        let dated = "c\(trends.date + 1) IS NOT NULL"
+        let amount = "c\(trends.amount + 1)"
+        let body = "SELECT \(label) AS c1, count(*)::int8 AS c2, coalesce(sum(\(amount)), 0) + 0.00::numeric AS c3, "
+            + "NULL::int AS __src, NULL::int8 AS __ord, row_number() OVER (ORDER BY \(label) COLLATE \"C\") AS __seq "
+            + "FROM \(input.name) WHERE \(dated) GROUP BY 1"
+        let rowsIn = "(SELECT count(*) FROM \(input.name))"
+        let rowsOut = "(SELECT count(*) FROM \(input.name) WHERE \(dated))"
+        var relation = make(body, (rowsIn, rowsOut, "\(rowsIn) - \(rowsOut)", "(SELECT count(*) FROM \(name))"), input.database)
+        relation.filteredReason = "no order date"
         return relation
     }
 

@@ -15,7 +15,7 @@ import Testing
 
     static let groups = ["NULL", "'a'", "'A'", "'é'", "'E'", "'b'"]
     static let rowGen = zip(Gen.int(in: 0...5), Gen.int(in: -1...6), Gen.int(in: -1...99_999), Gen.int(in: 0...2),
-                            Gen.int(in: 0...4_000), Gen.int(in: 0...4))
+                            Gen.int(in: -300...4_000).map { max($0, 0) }, Gen.int(in: 0...4))
         .map { RowSpec(group: $0.0, quantity: $0.1, cents: $0.2, flag: $0.3, minutes: $0.4, product: $0.5) }
 
     static func pipeline(_ mode: PushdownMode, condition: String) -> String {
@@ -38,6 +38,10 @@ import Testing
             group_by: [grp, mois]
             measures: {n: count(), total: sum(valeur), first: min(jour), last: max(label), flags: count_true(flag), distinct: count_distinct(label)}
           matched: {transform: join, inputs: {left: products, right: kept}, on: {id: product}, type: full, columns: [{row: id}]}
+          days: {transform: trends, input: kept, by: day, date: at, amount: amount}
+          weeks: {transform: trends, input: lines, by: week, date: jour, amount: valeur}
+          days_out: {load: csv, input: days, path: days.csv}
+          weeks_out: {load: csv, input: weeks, path: weeks.csv}
           lines_out: {load: csv, input: lines, path: lines.csv}
           groups_out: {load: csv, input: groups, path: groups.csv}
           matched_out: {load: csv, input: matched, path: matched.csv}
@@ -66,7 +70,7 @@ import Testing
             let amount = row.cents < 0 ? "NULL" : Money(units: Int64(row.cents), scale: 2).description
             let flag = ["NULL", "true", "false"][row.flag]
             // From 2026-10-24 20:00 UTC, across the change from summer time (25 October) in Paris.
-            let at = "timestamptz '2026-10-24 20:00:00+00' + interval '\(row.minutes * 37) minutes'"
+            let at = row.minutes == 0 ? "NULL" : "timestamptz '2026-10-24 20:00:00+00' + interval '\(row.minutes * 37) minutes'"
             return "(\(index + 1), \(groups[row.group]), \(quantity), \(amount), \(flag), \(at), \(row.product == 0 ? "NULL" : "\(row.product)"))"
         }
         try db.execute("INSERT INTO mouvements VALUES " + values.joined(separator: ", "))
@@ -78,7 +82,7 @@ import Testing
         let report = try runPipeline(pipeline(mode, condition: condition), in: scratch, environment: ["PG": url])
         #expect(report.exitCode == 0, "\(report.error ?? "")")
         let counts = report.stages.map { "\($0.id) \($0.rowsIn) \($0.rowsOut) \($0.rowsRejected) \($0.rowsFiltered) \($0.rowsEmitted) \($0.filteredReasons)" }
-        return counts + ["lines.csv", "groups.csv", "matched.csv", "rejects.csv"].map { scratch.read("out/\($0)") ?? "(missing \($0))" }
+        return counts + ["lines.csv", "groups.csv", "matched.csv", "days.csv", "weeks.csv", "rejects.csv"].map { scratch.read("out/\($0)") ?? "(missing \($0))" }
     }
 
     @Test func pushedStagesGiveTheRowsAndCountsOfInProcessStages() async throws {
