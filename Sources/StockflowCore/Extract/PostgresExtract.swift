@@ -24,6 +24,10 @@ public final class PostgresExtract: StageRunner, StageKind {
     let sql: String
     let displayName: String
     let scales: [Int?]
+    /// The PostgreSQL type of each column, as the server described it (pushdown refuses floats).
+    var sourceTypes: [UInt32] = []
+    /// Set when the extract runs inside PostgreSQL with the stages reading it (`pushdown:`).
+    var pushed: PushedPart?
     public let outputSchema: Schema
     /// `incremental:`, if any.
     var incremental: IncrementalRead?
@@ -77,6 +81,7 @@ public final class PostgresExtract: StageRunner, StageKind {
                 return Column(column.name, type, scale: scale)
             })
             let extract = PostgresExtract(options: options, sql: sql, displayName: table ?? "query on \(connection.target)", schema: schema, scales: scales)
+            extract.sourceTypes = columns.map(\.type)
             extract.incremental = IncrementalRead.read(config, schema: schema)
             extract.fingerprintSource = (table, config.string("change_query"))
             return extract
@@ -89,7 +94,15 @@ public final class PostgresExtract: StageRunner, StageKind {
         }
     }
 
+    /// Opens a session whose texts read the same whatever the server's settings: instants in UTC, ISO dates.
+    static func openSession(_ options: PostgresConnectionOptions) throws -> PostgresConnection {
+        let connection = try PostgresConnection(options)
+        try connection.execute("SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; SET extra_float_digits TO 1; SET client_encoding TO 'UTF8'")
+        return connection
+    }
+
     public func produce(_ context: StageContext, emit: Emit) throws {
+        if let pushed { return try pushed.run(context, isExtract: true, emit: emit) }
         let source = context.run.origins.register(displayName, kind: .fileLine)
         var batch = Batch(capacity: Batch.preferredSize)
         var ordinal: Int64 = 0
@@ -98,38 +111,12 @@ public final class PostgresExtract: StageRunner, StageKind {
         let bound = incremental.flatMap { context.incrementalBound($0) }
         var tracker = incremental.map(WatermarkTracker.init)
         do {
-            let connection = try PostgresConnection(options)
-            try connection.execute("SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; SET extra_float_digits TO 1; SET client_encoding TO 'UTF8'")
+            let connection = try Self.openSession(options)
             let query = incremental.flatMap { read in bound.map { read.wrap(sql, bound: read.postgresLiteral($0)) } } ?? sql
             try connection.forEachRow(query) { row in
                 ordinal += 1
                 context.countRead(1)
-                var values = Row()
-                values.reserveCapacity(types.count)
-                var problem: LocalizedText?
-                for index in 0..<types.count {
-                    if row.isNull(index) { values.append(.null); continue }
-                    let text = row.text(index)
-                    func unreadable(_ expected: MessageCatalogue.StoredValueExpectation) {
-                        problem = MessageCatalogue.unreadableStoredValue(column: columnNames[index], value: text, expected: expected)
-                    }
-                    switch types[index] {
-                    case .int: if let value = Int64(text) { values.append(.int(value)) } else { unreadable(.wholeNumber) }
-                    case .decimal:
-                        if var value = Money(text) ?? Double(text).flatMap({ Money(shortestRepresentationOf: $0) }) {
-                            if let scale = scales[index] { value = (try? value.rescaledUp(to: scale)) ?? value }
-                            values.append(.decimal(value))
-                        } else { unreadable(.exactDecimal) }
-                    case .bool: values.append(.bool(text == "t"))
-                    case .date: if let date = CivilDate(iso: text) { values.append(.date(date)) } else { unreadable(.date) }
-                    case .datetime:
-                        // The session runs in UTC, so timestamptz prints with the offset `+00`.
-                        let local = text.hasSuffix("+00") ? String(text.dropLast(3)) : text
-                        if let stamp = parseStoredDatetime(local) { values.append(.datetime(stamp)) } else { unreadable(.datetime) }
-                    case .text: values.append(.text(text))
-                    }
-                    if problem != nil { break }
-                }
+                let (values, problem) = decodeRow(row, types: types, scales: scales, names: columnNames)
                 let origin = RowOrigin(source: source, position: ordinal)
                 if let problem {
                     try context.reject(origin, rule: "postgres-type", message: problem, row: (0..<row.count).map { row.text($0) }.joined(separator: "|"))
@@ -149,4 +136,38 @@ public final class PostgresExtract: StageRunner, StageKind {
         try emit(batch)
         if let tracker { context.recordWatermark(tracker, from: bound) }
     }
+}
+
+/// Reads one row of PostgreSQL text into typed values (`extract: postgres` and pushed queries alike);
+/// the problem, if any, names the first column that does not read as its type.
+func decodeRow(_ row: PostgresRow, types: [ColumnType], scales: [Int?], names: [String]) -> (Row, LocalizedText?) {
+    var values = Row()
+    values.reserveCapacity(types.count)
+    for index in 0..<types.count {
+        if row.isNull(index) { values.append(.null); continue }
+        let text = row.text(index)
+        func unreadable(_ expected: MessageCatalogue.StoredValueExpectation) -> (Row, LocalizedText?) {
+            (values, MessageCatalogue.unreadableStoredValue(column: names[index], value: text, expected: expected))
+        }
+        switch types[index] {
+        case .int:
+            guard let value = Int64(text) else { return unreadable(.wholeNumber) }
+            values.append(.int(value))
+        case .decimal:
+            guard var value = Money(text) ?? Double(text).flatMap({ Money(shortestRepresentationOf: $0) }) else { return unreadable(.exactDecimal) }
+            if let scale = scales[index] { value = (try? value.rescaledUp(to: scale)) ?? value }
+            values.append(.decimal(value))
+        case .bool: values.append(.bool(text == "t"))
+        case .date:
+            guard let date = CivilDate(iso: text) else { return unreadable(.date) }
+            values.append(.date(date))
+        case .datetime:
+            // The session runs in UTC, so timestamptz prints with the offset `+00`.
+            let local = text.hasSuffix("+00") ? String(text.dropLast(3)) : text
+            guard let stamp = parseStoredDatetime(local) else { return unreadable(.datetime) }
+            values.append(.datetime(stamp))
+        case .text: values.append(.text(text))
+        }
+    }
+    return (values, nil)
 }

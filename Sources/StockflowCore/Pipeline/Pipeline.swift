@@ -20,6 +20,8 @@ public struct Pipeline {
     public var onFailure: FailureAlert?
     /// A run whose inputs are those of the last success for its date does nothing (`skip_unchanged:`).
     public var skipUnchanged = false
+    /// Where each stage runs under `settings: pushdown:`, and the SQL sent (docs/pushdown.md).
+    public var pushdown: PushdownPlan?
 
     /// The top-level keys of a pipeline file, with their docs.
     public static let topLevelOptions: [OptionSpec] = [
@@ -87,6 +89,7 @@ public struct Pipeline {
                                 settings: settings, stages: stages, retries: retries,
                                 onFailure: FailureAlert.read(root["on_failure"], diagnostics: diagnostics))
         pipeline.skipUnchanged = InputFingerprint.readSetting(root["skip_unchanged"], stages: stages, diagnostics: diagnostics)
+        (pipeline.stages, pipeline.pushdown) = PushdownPlanner.apply(stages, settings: settings, diagnostics: diagnostics)
         return pipeline
     }
 
@@ -168,7 +171,7 @@ public struct Pipeline {
                 continue
             }
             let stage = PlannedStage(id: config.id, spec: kind.spec, inputs: inputs, runner: runner,
-                                     description: config.string("description"))
+                                     description: config.string("description"), position: config.position)
             built[config.id] = stage
             result.append(stage)
         }

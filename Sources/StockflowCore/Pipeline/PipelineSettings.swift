@@ -15,6 +15,10 @@ public struct PipelineSettings: Sendable {
     /// Most threads a run uses (`threads:`, or STOCKFLOW_THREADS which overrides it); nil for one per
     /// load and one for the extracts beside the runner's own.
     public var threads: Int?
+    /// Whether relational stages run inside PostgreSQL (`pushdown:`, docs/pushdown.md).
+    public var pushdown = PushdownMode.off
+    /// Where `pushdown:` is written, for diagnostics that name it.
+    public var pushdownPosition: SourcePosition?
 
     /// The settings keys with their docs; the defaults stated here are the ones used.
     public static let options: [OptionSpec] = [
@@ -24,6 +28,7 @@ public struct PipelineSettings: Sendable {
         OptionSpec("max_rejects", .int, "Most rejected rows a run may have; above it the run fails with exit 65 and writes no report. No limit when absent."),
         OptionSpec("timezone", .string, defaultNote: "the schedule's time zone, else UTC", "IANA time zone for calendar rules."),
         OptionSpec("threads", .int, defaultNote: "one per load and one for the extracts, beside the runner's own", "Most threads a run uses. `1` runs every stage on one thread; with more, each load writes on its own thread (in the order of the file) and the next one reads the extracts, each with a bounded queue of a few batches. The outputs are the same byte for byte whatever the number. The environment variable STOCKFLOW_THREADS overrides it."),
+        OptionSpec("pushdown", .choice(PushdownMode.allCases.map(\.rawValue)), default: "off", "Whether the relational stages (`filter`, `select`, `join`, `aggregate`, `order_totals`, `trends`) whose inputs all come from one PostgreSQL database run inside it as one SQL query, only their results coming back (docs/pushdown.md). `auto` pushes what can be pushed and runs the rest in-process; `required` fails validation at the first extract or transform that cannot be pushed, saying why; `off` runs every stage in-process. The outputs and run.json counts are the same either way."),
     ]
 
     /// The default settings, as the options table states them.
@@ -54,6 +59,8 @@ public struct PipelineSettings: Sendable {
             Int64(text).flatMap { $0 >= 0 ? $0 : nil }
         } ?? 0
         maxRejects = table.parsed("max_rejects", expected: "a whole number ≥ 0") { text in Int(text).flatMap { $0 >= 0 ? $0 : nil } }
+        pushdown = table.parsed("pushdown", expected: "off, auto or required") { PushdownMode(rawValue: $0) } ?? .off
+        pushdownPosition = table.node?["pushdown"]?.position
         threads = table.parsed("threads", expected: "a whole number of threads ≥ 1") { PipelineSettings.threadCount($0) }
         // No fixed default: the schedule's time zone, else the schedule's own default.
         let scheduleDefault = OptionTable(nil, options: PipelineSchedule.options, place: "schedule", diagnostics: diagnostics).text("timezone")

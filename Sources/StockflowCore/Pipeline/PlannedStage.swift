@@ -10,4 +10,6 @@ public struct PlannedStage {
     public var runner: StageRunner
     /// Free text from `description:`.
     public var description: String?
+    /// Where the stage is written in the pipeline file.
+    public var position: SourcePosition?
 }

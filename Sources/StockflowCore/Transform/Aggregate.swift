@@ -164,27 +164,7 @@ public final class Aggregate: StageRunner, StageKind {
             groups[[]] = 0
             accumulators = [fresh()]
         }
-        // Text keys sort as a reader expects ("Électricité" between "Droguerie" and "Jardin"): accents
-        // and case folded first, the exact text breaking ties. Keys are folded once per group.
-        let folded = groups.map { group in
-            (group, group.key.map { value -> Value in
-                if case .text(let text) = value {
-                    return .text(text.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil))
-                }
-                return value
-            })
-        }
-        let ordered = folded.sorted { lhs, rhs in
-            for (a, b) in zip(lhs.1, rhs.1) {
-                let order = Value.compare(a, b)
-                if order != 0 { return order < 0 }
-            }
-            for (a, b) in zip(lhs.0.key, rhs.0.key) {
-                let order = Value.compare(a, b)
-                if order != 0 { return order < 0 }
-            }
-            return false
-        }.map(\.0)
+        let ordered = Self.sortedByKey(Array(groups))
         var batch = Batch(capacity: min(ordered.count, Batch.preferredSize))
         for (key, slot) in ordered {
             var row = key
@@ -205,5 +185,32 @@ public final class Aggregate: StageRunner, StageKind {
         accumulators.removeAll()
         lastGroup = nil
         try emit(batch)
+    }
+}
+
+extension Aggregate {
+    /// Groups in the order an aggregate emits them. Text keys sort as a reader expects ("Électricité"
+    /// between "Droguerie" and "Jardin"): accents and case folded first, the exact text breaking ties.
+    /// Keys are folded once per group. Pushed aggregates (Pushdown/) sort their groups here too.
+    static func sortedByKey<T>(_ groups: [(key: [Value], value: T)]) -> [(key: [Value], value: T)] {
+        let folded = groups.map { group in
+            (group, group.key.map { value -> Value in
+                if case .text(let text) = value {
+                    return .text(text.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil))
+                }
+                return value
+            })
+        }
+        return folded.sorted { lhs, rhs in
+            for (a, b) in zip(lhs.1, rhs.1) {
+                let order = Value.compare(a, b)
+                if order != 0 { return order < 0 }
+            }
+            for (a, b) in zip(lhs.0.key, rhs.0.key) {
+                let order = Value.compare(a, b)
+                if order != 0 { return order < 0 }
+            }
+            return false
+        }.map(\.0)
     }
 }

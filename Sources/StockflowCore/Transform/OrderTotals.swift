@@ -91,32 +91,38 @@ public final class OrderTotals: StageRunner, StageKind {
         }
         var output = Batch(capacity: batch.count)
         for (row, origin) in zip(batch.rows, batch.origins) {
-            let priced: OrderPricing.Priced
-            switch try pricing.price(row, words: MessageCatalogue(context.run.settings)) {
-            case .failure(let broken):
-                try context.reject(origin, rule: broken.rule, message: broken.message, row: describeRow(row, schema: orderSchema),
-                                   amount: storedTotal.flatMap { row[$0].asMoney })
-                continue
-            case .success(let value):
-                priced = value
-            }
-            var line = keptOrderColumns.map { row[$0] }
-            line += priced.extra
-            line.append(.decimal(priced.unitPrice))
-            line.append(.decimal(priced.total))
-            if let storedTotal {
-                let stored = row[storedTotal]
-                line.append(stored.asMoney.map { .decimal($0) } ?? .null)
-                if let amount = stored.asMoney, try amount.subtracting(priced.total).magnitude > tolerance {
-                    let words = MessageCatalogue(context.run.settings)
-                    try context.finding(origin, rule: "order-total-mismatch",
-                                        message: words.orderTotalMismatch(stored: amount, units: priced.units, unitPrice: priced.unitPrice,
-                                                                          total: priced.total, difference: try amount.subtracting(priced.total)),
-                                        row: describeRow(row, schema: orderSchema))
-                }
-            }
-            output.append(line, origin: origin)
+            if let line = try line(for: row, origin: origin, pricing: pricing, context: context) { output.append(line, origin: origin) }
         }
         try emit(output)
+    }
+
+    /// The output line of one order, or nil when it is rejected; records its reject or finding. A
+    /// pushed order_totals (Pushdown/) replays here the rows its SQL selected as rejects or findings.
+    func line(for row: Row, origin: RowOrigin, pricing: OrderPricing, context: StageContext) throws -> Row? {
+        let priced: OrderPricing.Priced
+        switch try pricing.price(row, words: MessageCatalogue(context.run.settings)) {
+        case .failure(let broken):
+            try context.reject(origin, rule: broken.rule, message: broken.message, row: describeRow(row, schema: orderSchema),
+                               amount: storedTotal.flatMap { row[$0].asMoney })
+            return nil
+        case .success(let value):
+            priced = value
+        }
+        var line = keptOrderColumns.map { row[$0] }
+        line += priced.extra
+        line.append(.decimal(priced.unitPrice))
+        line.append(.decimal(priced.total))
+        if let storedTotal {
+            let stored = row[storedTotal]
+            line.append(stored.asMoney.map { .decimal($0) } ?? .null)
+            if let amount = stored.asMoney, try amount.subtracting(priced.total).magnitude > tolerance {
+                let words = MessageCatalogue(context.run.settings)
+                try context.finding(origin, rule: "order-total-mismatch",
+                                    message: words.orderTotalMismatch(stored: amount, units: priced.units, unitPrice: priced.unitPrice,
+                                                                      total: priced.total, difference: try amount.subtracting(priced.total)),
+                                    row: describeRow(row, schema: orderSchema))
+            }
+        }
+        return line
     }
 }

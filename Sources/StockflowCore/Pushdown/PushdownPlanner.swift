@@ -1,0 +1,442 @@
+/// `pushdown:` — whether relational stages run inside PostgreSQL (docs/pushdown.md).
+public enum PushdownMode: String, CaseIterable, Sendable {
+    /// Every stage runs in-process (the default until the rulebook stages are compiled too).
+    case off
+    /// What can run in PostgreSQL does; the rest runs in-process.
+    case auto
+    /// Validation fails at the first extract or transform that cannot run in PostgreSQL.
+    case required
+}
+
+/// Where each stage of a pipeline runs, and the SQL sent for the stages whose rows come back.
+public struct PushdownPlan: Sendable {
+    /// Where one stage runs.
+    public struct Placement: Sendable {
+        /// True when the stage runs inside PostgreSQL.
+        public var inPostgres: Bool
+        /// Why it stays in-process (nil when pushed, and for loads).
+        public var reason: String?
+        /// For a pushed stage whose rows a stage in-process reads: the query that returns them.
+        public var sql: String?
+        /// For a pushed rulebook stage: the query selecting its rejects and findings.
+        public var issuesSQL: String?
+    }
+
+    /// The setting the plan was made for.
+    public var mode: PushdownMode
+    /// Per stage id.
+    public var placements: [String: Placement] = [:]
+    /// Per database: the query that counts every pushed stage's rows.
+    public var countQueries: [String] = []
+}
+
+/// One pushed stage, as a common table expression: columns `c1...cN` then the row's origin (`__src`,
+/// the index of the extract it came from, and `__ord`, its row number there) and `__seq`, its place
+/// in the order the stage emits rows in-process.
+struct PushedRelation {
+    /// The CTE's name.
+    var name: String
+    /// Its body (a SELECT).
+    var body: String
+    /// The database it lives in (the extract's connection text).
+    var database: String
+    /// The pushed stages it reads, in run order (itself last).
+    var needs: [String]
+    /// SQL of its counters: rows in, rows out, rows filtered, rows emitted; and the filter reason.
+    var counts: (rowsIn: String, rowsOut: String, filtered: String, emitted: String)
+    var filteredReason: String?
+    /// An aggregate emits its groups sorted by folded text, which SQL cannot order: only its rows
+    /// leave PostgreSQL (sorted in-process), no pushed stage reads them.
+    var orderedInSQL = true
+    /// Group-key count, for the in-process sort of an aggregate's rows.
+    var groupKeys: Int?
+    /// For extracts: the SQL counting rows whose values stockflow cannot read (NaN, infinities).
+    var unreadable: String?
+    /// CTEs the stage's own CTE reads, written before it.
+    var helpers: [(name: String, body: String)] = []
+    /// For rulebook stages: the rows to reject or list as findings, replayed in-process.
+    var issues: PushedIssues?
+}
+
+/// The rows a pushed rulebook stage rejects or lists as findings: a query selecting them (in the order
+/// the stage meets them) with what the stage needs to decide and word them, and the stage's own code
+/// that records them, so the messages, rules and source rows are the in-process ones.
+struct PushedIssues {
+    /// The SELECT (after the WITH of the stage's CTEs), ending with `__src, __ord`.
+    var select: String
+    /// The columns before `__src, __ord`.
+    var schema: Schema
+    /// Records the row's reject or finding.
+    var replay: (Row, RowOrigin, StageContext) throws -> Void
+}
+
+/// Compiles the stages of a pipeline that can run inside PostgreSQL and rewires them to do so.
+enum PushdownPlanner {
+    /// The SQL column names of a relation of `width` columns.
+    static func columnNames(_ width: Int) -> [String] { (0..<width).map { "c\($0 + 1)" } }
+
+    /// Plans `stages` under `mode`; pushed transforms get a runner that runs their SQL, pushed
+    /// extracts learn their part. Under `required` the first stage that cannot be pushed is an error.
+    static func apply(_ stages: [PlannedStage], settings: PipelineSettings, diagnostics: DiagnosticCollector) -> ([PlannedStage], PushdownPlan) {
+        var plan = PushdownPlan(mode: settings.pushdown)
+        guard settings.pushdown != .off else {
+            for stage in stages where stage.spec.role != .load {
+                plan.placements[stage.id] = .init(inPostgres: false, reason: "pushdown: off")
+            }
+            return (stages, plan)
+        }
+        var relations: [String: PushedRelation] = [:]
+        var extracts: [String: [String]] = [:]  // database → extract ids, in run order (the __src index)
+        let schemas = Dictionary(stages.map { ($0.id, $0.runner.outputSchema) }, uniquingKeysWith: { first, _ in first })
+        for stage in stages where stage.spec.role != .load {
+            do {
+                let relation = try compile(stage, relations: relations, schemas: schemas, extracts: &extracts, timezone: settings.timezone)
+                relations[stage.id] = relation
+                plan.placements[stage.id] = .init(inPostgres: true)
+            } catch let refusal as PushdownRefusal {
+                plan.placements[stage.id] = .init(inPostgres: false, reason: refusal.reason)
+            } catch {
+                plan.placements[stage.id] = .init(inPostgres: false, reason: "\(error)")
+            }
+        }
+        if settings.pushdown == .required,
+           let first = stages.first(where: { $0.spec.role != .load && plan.placements[$0.id]?.inPostgres != true }) {
+            diagnostics.error("pushdown: required, but stage '\(first.id)' (\(first.spec.role.rawValue): \(first.spec.kind)) cannot run in PostgreSQL: \(plan.placements[first.id]?.reason ?? "not compiled"); set 'pushdown: auto' to run it in-process",
+                              at: first.position ?? settings.pushdownPosition)
+            return (stages, plan)
+        }
+        // The pushed stages whose rows something in-process reads send them back; the others only count.
+        let readers = Dictionary(grouping: stages.flatMap { stage in stage.inputs.map { ($0.stage, stage.id) } }, by: \.0)
+        func isExit(_ id: String) -> Bool {
+            (readers[id] ?? []).contains { relations[$0.1] == nil }
+        }
+        var regions: [String: PushedRegion] = [:]
+        for (database, ids) in extracts.sorted(by: { $0.key < $1.key }) {
+            let members = stages.filter { relations[$0.id]?.database == database }
+            let region = PushedRegion(database: database, sources: ids.map { id in
+                (stages.first { $0.id == id }?.runner as? PostgresExtract)?.displayName ?? id
+            })
+            region.countSQL = countQuery(members.compactMap { relations[$0.id] })
+            region.members = members.compactMap { stage in relations[stage.id].map { (stage.id, $0) } }
+            region.exitCount = members.filter { isExit($0.id) }.count
+            regions[database] = region
+            plan.countQueries.append(region.countSQL)
+        }
+        var rewired = stages
+        for index in rewired.indices {
+            let stage = rewired[index]
+            guard let relation = relations[stage.id], let region = regions[relation.database] else { continue }
+            let exitSQL = isExit(stage.id) ? dataQuery(for: stage.id, relations: relations) : nil
+            plan.placements[stage.id]?.sql = exitSQL
+            let part = PushedPart(stageID: stage.id, region: region, dataSQL: exitSQL, schema: stage.runner.outputSchema,
+                                  groupKeys: relation.orderedInSQL ? nil : relation.groupKeys)
+            if let issues = relation.issues {
+                part.issuesSQL = with(relation.needs, relations: relations) + "\n" + issues.select
+                part.issues = issues
+                plan.placements[stage.id]?.issuesSQL = part.issuesSQL
+            }
+            if let extract = stage.runner as? PostgresExtract {
+                extract.pushed = part
+            } else {
+                rewired[index].runner = PushedStage(part: part, original: stage.runner)
+            }
+        }
+        return (rewired, plan)
+    }
+
+    /// The pushed form of one stage, or the reason it has none.
+    private static func compile(_ stage: PlannedStage, relations: [String: PushedRelation], schemas: [String: Schema],
+                                extracts: inout [String: [String]], timezone: String) throws -> PushedRelation {
+        let name = quoteIdentifier("s_" + stage.id)
+        let inputs = try stage.inputs.map { input -> PushedRelation in
+            guard let relation = relations[input.stage] else { throw PushdownRefusal("its input '\(input.stage)' runs in-process") }
+            guard relation.orderedInSQL else {
+                throw PushdownRefusal("its input '\(input.stage)' is an aggregate grouped by text, whose groups are sorted accent- and case-folded in-process, an order PostgreSQL cannot reproduce")
+            }
+            return relation
+        }
+        let databases = Set(inputs.map(\.database))
+        guard databases.count <= 1 else { throw PushdownRefusal("its inputs come from different PostgreSQL databases") }
+        let needs = inputs.flatMap(\.needs)
+        var seen = Set<String>()
+        let uniqueNeeds = needs.filter { seen.insert($0).inserted } + [stage.id]
+        func make(_ body: String, counts: (String, String, String, String), database: String) -> PushedRelation {
+            PushedRelation(name: name, body: body, database: database, needs: uniqueNeeds,
+                           counts: (counts.0, counts.1, counts.2, counts.3))
+        }
+        switch stage.runner {
+        case let extract as PostgresExtract:
+            var list = extracts[extract.options.conninfo, default: []]
+            let relation = try extractRelation(extract, name: name, source: list.count, needs: uniqueNeeds)
+            list.append(stage.id)
+            extracts[extract.options.conninfo] = list
+            return relation
+        case let filter as Filter:
+            let input = inputs[0]
+            let condition = try ExpressionSQL(columns: columnNames(filter.outputSchema.columns.count), schema: filter.outputSchema,
+                                              timezone: timezone).compile(filter.condition)
+            let rowsIn = "(SELECT count(*) FROM \(input.name))", rowsOut = "(SELECT count(*) FROM \(name))"
+            var relation = make("SELECT * FROM \(input.name) WHERE \(condition)",
+                                counts: (rowsIn, rowsOut, "\(rowsIn) - \(rowsOut)", rowsOut), database: input.database)
+            relation.filteredReason = "not (\(filter.condition))"
+            return relation
+        case let select as Select:
+            let input = inputs[0]
+            guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
+            let compiler = ExpressionSQL(columns: columnNames(schema.columns.count), schema: schema, timezone: timezone)
+            let columns = try select.expressions.enumerated().map { "\(try compiler.compile($1)) AS c\($0 + 1)" }
+            let count = "(SELECT count(*) FROM \(input.name))"
+            return make("SELECT \((columns + ["__src", "__ord", "__seq"]).joined(separator: ", ")) FROM \(input.name)",
+                        counts: (count, count, "0", count), database: input.database)
+        case let join as Join:
+            return try joinRelation(join, left: inputs[0], right: inputs[1], make: make)
+        case let totals as OrderTotals:
+            guard let products = stage.inputs.dropFirst().first.flatMap({ schemas[$0.stage] }) else {
+                throw PushdownRefusal("its products schema is unknown")
+            }
+            return try orderTotalsRelation(totals, name: name, orders: inputs[0], products: inputs[1], productsSchema: products, make: make)
+        case let trends as Trends:
+            guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
+            return try trendsRelation(trends, name: name, input: inputs[0], schema: schema, timezone: timezone, make: make)
+        case let aggregate as Aggregate:
+            guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
+            return try aggregateRelation(aggregate, name: name, input: inputs[0], schema: schema, make: make)
+        default:
+            throw PushdownRefusal(notCompiled(stage.spec))
+        }
+    }
+
+    /// Why a kind has no SQL form (yet).
+    private static func notCompiled(_ spec: StageSpec) -> String {
+        switch (spec.role, spec.kind) {
+        case (.extract, "csv"): return "it reads a CSV file, not PostgreSQL"
+        case (.extract, "postgres"): return "its read cannot be pushed"
+        case (.extract, _): return "it reads \(spec.kind), not PostgreSQL"
+        case (.transform, "sql"): return "the sql transform's query is in SQLite's dialect, whose translation to PostgreSQL is not done yet"
+        default: return "\(spec.kind) is not compiled to SQL yet"
+        }
+    }
+
+    /// An extract's rows with their row numbers; integer columns widened to bigint (stockflow's int),
+    /// text-like columns (json, bytea, uuid...) read as the text the extract would show.
+    private static func extractRelation(_ extract: PostgresExtract, name: String, source: Int, needs: [String]) throws -> PushedRelation {
+        if extract.incremental != nil {
+            throw PushdownRefusal("it reads incrementally (its watermark is kept in-process)")
+        }
+        let columns = extract.outputSchema.columns
+        let inner = columnNames(columns.count).map { "t_" + $0 }
+        var selected: [String] = []
+        var unreadable: [String] = []
+        for (index, column) in columns.enumerated() {
+            let oid = extract.sourceTypes.indices.contains(index) ? extract.sourceTypes[index] : 0
+            let value = inner[index]
+            if oid == PostgresType.float4 || oid == PostgresType.float8 {
+                throw PushdownRefusal("column '\(column.name)' is a binary float, read in-process through its shortest decimal text")
+            }
+            switch column.type {
+            case .int: selected.append("\(value)::int8")
+            case .text: selected.append("\(value)::text")
+            case .datetime where oid == PostgresType.timestamp:
+                // In-process a timestamp without zone is read as UTC.
+                selected.append("(\(value) AT TIME ZONE 'UTC')")
+                unreadable.append("NOT isfinite(\(value)) OR \(value) < '0001-01-01' OR \(value) >= '10000-01-01'")
+            case .datetime:
+                selected.append(value)
+                unreadable.append("NOT isfinite(\(value)) OR \(value) < '0001-01-01 00:00:00+00' OR \(value) >= '10000-01-01 00:00:00+00'")
+            case .date:
+                selected.append(value)
+                unreadable.append("NOT isfinite(\(value)) OR \(value) < '0001-01-01' OR \(value) > '9999-12-31'")
+            case .decimal:
+                selected.append(value)
+                // NaN and infinities, and more digits than stockflow's 64-bit decimals hold, are rejected in-process.
+                unreadable.append("\(value)::text IN ('NaN', 'Infinity', '-Infinity') OR length(translate(\(value)::text, '-.', '')) > 18")
+            case .bool: selected.append(value)
+            }
+        }
+        let outputs = zip(selected, columnNames(columns.count)).map { "\($0) AS \($1)" }
+        let from = "(\(extract.sql)) AS t(\(inner.joined(separator: ", ")))"
+        // Two row_number()s over the same window number the rows alike: the origin and the order.
+        let all = outputs + ["\(source) AS __src", "row_number() OVER () AS __ord", "row_number() OVER () AS __seq"]
+        let count = "(SELECT count(*) FROM \(name))"
+        var relation = PushedRelation(name: name, body: "SELECT \(all.joined(separator: ", ")) FROM \(from)",
+                                      database: extract.options.conninfo, needs: needs, counts: (count, count, "0", count))
+        relation.unreadable = unreadable.isEmpty ? "0"
+            : "(SELECT count(*) FROM \(from) WHERE \(unreadable.map { "(\($0))" }.joined(separator: " OR ")))"
+        return relation
+    }
+
+    /// A join as SQL: the left rows in their order, each with its matches in right order; a full join's
+    /// unmatched right rows last. Null keys match nothing, as in-process.
+    private static func joinRelation(_ join: Join, left: PushedRelation, right: PushedRelation,
+                                     make: (String, (String, String, String, String), String) -> PushedRelation) throws -> PushedRelation {
+        guard left.database == right.database else { throw PushdownRefusal("its inputs come from different PostgreSQL databases") }
+        let leftWidth = join.outputSchema.columns.count - join.added.count
+        let on = zip(join.leftKeys, join.rightKeys).map { "l.c\($0 + 1) = r.c\($1 + 1)" }.joined(separator: " AND ")
+        var columns = columnNames(leftWidth).map { "l.\($0)" }
+        columns += join.added.map { "r.c\($0 + 1)" }
+        columns = columns.enumerated().map { "\($1) AS c\($0 + 1)" }
+        let kind: String
+        switch join.type {
+        case .inner: kind = "JOIN"
+        case .left: kind = "LEFT JOIN"
+        case .full: kind = "FULL JOIN"
+        }
+        columns += ["CASE WHEN l.__seq IS NULL THEN r.__src ELSE l.__src END AS __src",
+                    "CASE WHEN l.__seq IS NULL THEN r.__ord ELSE l.__ord END AS __ord",
+                    "row_number() OVER (ORDER BY l.__seq NULLS LAST, r.__seq) AS __seq"]
+        let body = "SELECT \(columns.joined(separator: ", ")) FROM \(left.name) AS l \(kind) \(right.name) AS r ON \(on)"
+        let leftCount = "(SELECT count(*) FROM \(left.name))"
+        let matched = "(SELECT count(*) FROM \(left.name) AS l WHERE EXISTS (SELECT 1 FROM \(right.name) AS r WHERE \(on)))"
+        let unmatchedRight = "(SELECT count(*) FROM \(right.name) AS r WHERE NOT EXISTS (SELECT 1 FROM \(left.name) AS l WHERE \(on)))"
+        let emitted = "(SELECT count(*) FROM \(left.name) AS l \(kind) \(right.name) AS r ON \(on))"
+        var relation: PushedRelation
+        switch join.type {
+        case .inner: relation = make(body, (leftCount, matched, "\(leftCount) - \(matched)", emitted), left.database)
+        case .left: relation = make(body, (leftCount, leftCount, "0", emitted), left.database)
+        case .full:
+            relation = make(body, ("\(leftCount) + \(unmatchedRight)", "\(leftCount) + \(unmatchedRight)", "0", emitted), left.database)
+        }
+        relation.filteredReason = "no match in the right input"
+        return relation
+    }
+
+    /// An aggregate as SQL. Sums of nothing are 0 (in the input's scale once read back), minimums and
+    /// maximums of text compare bytes, of booleans false < true.
+    private static func aggregateRelation(_ aggregate: Aggregate, name: String, input: PushedRelation, schema: Schema,
+                                          make: (String, (String, String, String, String), String) -> PushedRelation) throws -> PushedRelation {
+        let keys = aggregate.keys.map { "c\($0 + 1)" }
+        var columns = keys
+        for measure in aggregate.measures {
+            let column = measure.column.map { "c\($0 + 1)" } ?? ""
+            let type = measure.column.map { schema.columns[$0].type }
+            let text = type == .text ? "\(column) COLLATE \"C\"" : column
+            switch measure.function {
+            case .sum: columns.append(type == .int ? "coalesce(sum(\(column)), 0)::int8" : "coalesce(sum(\(column)), 0)")
+            case .count: columns.append(measure.column == nil ? "count(*)" : "count(\(column))")
+            case .count_true:
+                guard type == .bool else { throw PushdownRefusal("count_true reads a \(type?.rawValue ?? "missing") column (in-process that counts nothing)") }
+                columns.append("count(*) FILTER (WHERE \(column))")
+            case .min: columns.append(type == .bool ? "bool_and(\(column))" : "min(\(text))")
+            case .max: columns.append(type == .bool ? "bool_or(\(column))" : "max(\(text))")
+            case .count_distinct: columns.append("count(DISTINCT \(text))")
+            }
+        }
+        let named = columns.enumerated().map { "\($1) AS c\($0 + 1)" }
+        let textKeys = aggregate.keys.contains { schema.columns[$0].type == .text }
+        let order = keys.isEmpty ? "" : "ORDER BY " + keys.map { "\($0) NULLS FIRST" }.joined(separator: ", ")
+        let body = "SELECT \((named + ["NULL::int AS __src", "NULL::int8 AS __ord", "row_number() OVER (\(order)) AS __seq"]).joined(separator: ", ")) FROM \(input.name)"
+            + (keys.isEmpty ? "" : " GROUP BY \(keys.joined(separator: ", "))")
+        let count = "(SELECT count(*) FROM \(input.name))"
+        var relation = make(body, (count, count, "0", "(SELECT count(*) FROM \(name))"), input.database)
+        relation.orderedInSQL = !textKeys
+        relation.groupKeys = keys.count
+        return relation
+    }
+
+    /// Rule 7 as SQL: orders and revenue per period label of the order date in the pipeline's time zone
+    /// (the labels of the expression functions month, iso_week and day), periods in text order, the
+    /// revenue to the cent at least; rows without a date are filtered, as in-process.
+    private static func trendsRelation(_ trends: Trends, name: String, input: PushedRelation, schema: Schema, timezone: String,
+                                       make: (String, (String, String, String, String), String) -> PushedRelation) throws -> PushedRelation {
+        let date = Expression.column(trends.date, schema.columns[trends.date].name)
+        let compiler = ExpressionSQL(columns: columnNames(schema.columns.count), schema: schema, timezone: timezone)
+        let label: String
+        switch trends.period {
+        case .day: label = try ExpressionSQL.plainText(compiler.compile(.call("day", [date])), .date)
+        case .week: label = try compiler.compile(.call("iso_week", [date]))
+        case .month: label = try compiler.compile(.call("month", [date]))
+        }
+        let dated = "c\(trends.date + 1) IS NOT NULL"
+        let amount = "c\(trends.amount + 1)"
+        let body = "SELECT \(label) AS c1, count(*)::int8 AS c2, coalesce(sum(\(amount)), 0) + 0.00::numeric AS c3, "
+            + "NULL::int AS __src, NULL::int8 AS __ord, row_number() OVER (ORDER BY \(label) COLLATE \"C\") AS __seq "
+            + "FROM \(input.name) WHERE \(dated) GROUP BY 1"
+        let rowsIn = "(SELECT count(*) FROM \(input.name))"
+        let rowsOut = "(SELECT count(*) FROM \(input.name) WHERE \(dated))"
+        var relation = make(body, (rowsIn, rowsOut, "\(rowsIn) - \(rowsOut)", "(SELECT count(*) FROM \(name))"), input.database)
+        relation.filteredReason = "no order date"
+        return relation
+    }
+
+    /// `WITH` and the CTEs of `ids`, in run order.
+    static func with(_ ids: [String], relations: [String: PushedRelation]) -> String {
+        "WITH " + ids.compactMap { relations[$0] }.flatMap { relation in
+            relation.helpers.map { "\($0.name) AS (\($0.body))" } + ["\(relation.name) AS (\(relation.body))"]
+        }.joined(separator: ",\n")
+    }
+
+    /// Rules 1 and 2 as SQL: each order with the last product row of its key (the in-process lookup
+    /// keeps the last one; a null key matches a null key, as a dictionary does), the unit price at
+    /// least to the cent and the total `round(quantity × unit price, 2)`, half away from zero like
+    /// stockflow. The rejected orders and the totals off by more than the tolerance are selected in
+    /// order and replayed through order_totals itself, which words them as in-process.
+    private static func orderTotalsRelation(_ totals: OrderTotals, name: String, orders: PushedRelation, products: PushedRelation,
+                                            productsSchema: Schema,
+                                            make: (String, (String, String, String, String), String) -> PushedRelation) throws -> PushedRelation {
+        guard orders.database == products.database else { throw PushdownRefusal("its inputs come from different PostgreSQL databases") }
+        let orderSchema = totals.orderSchema
+        let keyType = orderSchema.columns[totals.productKey].type, productsKeyType = productsSchema.columns[totals.productsKey].type
+        guard keyType == productsKeyType else {
+            throw PushdownRefusal("its product keys are \(keyType.rawValue) and \(productsKeyType.rawValue), which in-process never match")
+        }
+        if let stored = totals.storedTotal, orderSchema.columns[stored].type != .decimal {
+            throw PushdownRefusal("its stored total is \(orderSchema.columns[stored].type.rawValue), not decimal")
+        }
+        let priceColumn = productsSchema.columns[totals.price]
+        let lastProduct = quoteIdentifier("s_\(name.dropFirst(3).dropLast())__product")
+        let checked = quoteIdentifier("s_\(name.dropFirst(3).dropLast())__checked")
+        let key = "c\(totals.productsKey + 1)", quantity = "c\(totals.quantity + 1)"
+        let rawPrice = "p.c\(totals.price + 1)"
+        let price = priceColumn.type == .int ? "round(\(rawPrice)::numeric, 2)"
+            : "CASE WHEN scale(\(rawPrice)) < 2 THEN round(\(rawPrice), 2) ELSE \(rawPrice) END"
+        let extras = totals.productColumns.enumerated().map { "p.c\($1 + 1) AS __x\($0 + 1)" }
+        let helperProduct = "SELECT * FROM (SELECT p.*, row_number() OVER (PARTITION BY p.\(key) ORDER BY p.__seq DESC) AS __last FROM \(products.name) AS p) AS p WHERE __last = 1"
+        let helperChecked = "SELECT o.*, \((["p.__seq IS NOT NULL AS __matched", "\(rawPrice) AS __raw_price", "\(price) AS __price"] + extras).joined(separator: ", ")), "
+            + "CASE WHEN p.__seq IS NULL THEN 1 WHEN o.\(quantity) IS NULL OR o.\(quantity) < 1 THEN 2 WHEN \(rawPrice) IS NULL THEN 3 END AS __broken "
+            + "FROM \(orders.name) AS o LEFT JOIN \(lastProduct) AS p ON o.c\(totals.productKey + 1) IS NOT DISTINCT FROM p.\(key)"
+        let total = "round(__price * \(quantity), 2)"
+        var columns = totals.keptOrderColumns.map { "c\($0 + 1)" }
+        columns += totals.productColumns.indices.map { "__x\($0 + 1)" }
+        columns += ["__price", total]
+        if let stored = totals.storedTotal { columns.append("c\(stored + 1)") }
+        let named = columns.enumerated().map { "\($1) AS c\($0 + 1)" } + ["__src", "__ord", "__seq"]
+        let count = "(SELECT count(*) FROM \(orders.name))", out = "(SELECT count(*) FROM \(name))"
+        var relation = make("SELECT \(named.joined(separator: ", ")) FROM \(checked) WHERE __broken IS NULL", (count, out, "0", out), orders.database)
+        relation.helpers = [(lastProduct, helperProduct), (checked, helperChecked)]
+        var mismatch = "false"
+        if let stored = totals.storedTotal {
+            mismatch = "(c\(stored + 1) IS NOT NULL AND abs(c\(stored + 1) - \(total)) > \(totals.tolerance)::numeric)"
+        }
+        let orderColumns = columnNames(orderSchema.columns.count)
+        let width = orderColumns.count
+        relation.issues = PushedIssues(
+            select: "SELECT \((orderColumns + ["__raw_price", "__matched", "__src", "__ord"]).joined(separator: ", ")) FROM \(checked) WHERE __broken IS NOT NULL OR \(mismatch) ORDER BY __seq",
+            schema: Schema(orderSchema.columns + [priceColumn, Column("__matched", .bool)]),
+            replay: { row, origin, context in
+                let order = Array(row.prefix(width))
+                var pricing = OrderPricing(productKey: totals.productKey, quantity: totals.quantity)
+                if row[width + 1] == .bool(true) { pricing.addProduct(key: order[totals.productKey], price: row[width], extra: []) }
+                _ = try totals.line(for: order, origin: origin, pricing: pricing, context: context)
+            })
+        return relation
+    }
+
+    /// The query returning a pushed stage's rows in the order the stage emits them in-process.
+    static func dataQuery(for id: String, relations: [String: PushedRelation]) -> String? {
+        guard let relation = relations[id] else { return nil }
+        return with(relation.needs, relations: relations) + "\nSELECT * FROM \(relation.name) ORDER BY __seq"
+    }
+
+    /// The query counting every pushed stage of one database: per stage rows in, out, filtered,
+    /// emitted, and for extracts the rows stockflow could not read.
+    static func countQuery(_ members: [PushedRelation]) -> String {
+        var seen = Set<String>()
+        let ids = members.flatMap(\.needs).filter { seen.insert($0).inserted }
+        var byID: [String: PushedRelation] = [:]
+        for member in members { byID[member.needs.last ?? ""] = member }
+        let scalars = members.flatMap { member in
+            [member.counts.rowsIn, member.counts.rowsOut, member.counts.filtered, member.counts.emitted, member.unreadable ?? "0"]
+        }
+        return with(ids, relations: byID) + "\nSELECT " + scalars.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,199 @@
+import Foundation
+
+/// The pushed stages of one PostgreSQL database during a run: one connection, one snapshot
+/// (REPEATABLE READ, so the counts and every stage's rows come from the same state of the tables),
+/// one query counting every stage's rows, then one query per stage whose rows come back.
+final class PushedRegion: @unchecked Sendable {
+    /// The extracts' connection text.
+    let database: String
+    /// The display names of the region's extracts, by `__src` index (their rows' origins).
+    let sources: [String]
+    /// The query counting every member's rows (five numbers per member, in `members` order).
+    var countSQL = ""
+    /// The pushed stages, in run order.
+    var members: [(id: String, relation: PushedRelation)] = []
+    /// How many members send rows back; the snapshot ends after the last.
+    var exitCount = 0
+
+    private let lock = NSLock()
+    private var connection: PostgresConnection?
+    /// The run the session belongs to (weak: a later run, even at the same address, opens its own).
+    private weak var run: RunContext?
+    private var counts: [String: [Int]] = [:]
+    private var sourceIDs: [Int32] = []
+    private var exitsServed = 0
+
+    init(database: String, sources: [String]) {
+        self.database = database
+        self.sources = sources
+    }
+
+    /// Opens this run's session and counts every member, on first use in the run. The connection
+    /// stays open (in the snapshot) until the last stage whose rows come back has read them.
+    private func prepare(_ context: StageContext) throws {
+        if run === context.run { return }
+        connection = nil
+        exitsServed = 0
+        let connection = try PostgresExtract.openSession(PostgresConnectionOptions(database))
+        try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        guard let row = try connection.query(countSQL).first else { throw StageError("pushdown: the count query returned no row") }
+        let numbers = row.map { $0.flatMap { Int($0) } ?? 0 }
+        counts = [:]
+        for (index, member) in members.enumerated() where numbers.count >= (index + 1) * 5 {
+            counts[member.id] = Array(numbers[index * 5 ..< (index + 1) * 5])
+        }
+        sourceIDs = sources.map { context.run.origins.register($0, kind: .fileLine) }
+        self.connection = connection
+        run = context.run
+    }
+
+    /// Sets a pushed stage's counters from the count query, as in-process counting would have; for a
+    /// stage whose rows come back, rows emitted are counted by the runner as they go.
+    func applyCounts(_ id: String, to context: StageContext, countsEmitted: Bool, countsOut: Bool) throws {
+        try locked(context) {
+            guard let numbers = counts[id] else { throw StageError("pushdown: no counts for stage '\(id)'") }
+            if numbers[4] > 0 {
+                throw StageError("pushdown: stage '\(id)' reads \(numbers[4]) row(s) whose values stockflow cannot hold (NaN, infinite or out-of-range dates, decimals over 18 digits); in-process they are rejected row by row: run with 'pushdown: off' to list them")
+            }
+            context.counters.rowsIn = numbers[0]
+            if countsOut { context.counters.rowsOut = numbers[1] }
+            context.counters.rowsFiltered = 0
+            context.counters.filteredReasons = [:]
+            let reason = members.first { $0.id == id }?.relation.filteredReason ?? "filtered in PostgreSQL"
+            context.filtered(numbers[2], reason: reason)
+            if countsEmitted { context.counters.rowsEmitted = numbers[3] }
+        }
+    }
+
+    /// Streams a pushed stage's rows, in the order the stage emits them in-process; an aggregate
+    /// grouped by text gets its groups sorted here, as the in-process aggregate sorts them.
+    func stream(_ part: PushedPart, context: StageContext, emit: Emit) throws {
+        guard let sql = part.dataSQL else { return }
+        try locked(context) {
+            guard let connection else { throw StageError("pushdown: stage '\(part.stageID)' asked for its rows after the snapshot ended") }
+            let columns = part.schema.columns
+            let types = columns.map(\.type), scales = columns.map(\.scale), names = columns.map(\.name)
+            var batch = Batch(capacity: Batch.preferredSize)
+            var groups: [(key: [Value], value: Row)] = []
+            do {
+                try connection.forEachRow(sql) { row in
+                    let (values, problem) = decodeRow(row, types: types, scales: scales, names: names)
+                    if let problem { throw StageError("pushdown: stage '\(part.stageID)': \(problem.english)") }
+                    if let keys = part.groupKeys {
+                        groups.append((Array(values.prefix(keys)), values))
+                        return true
+                    }
+                    try batch.append(values, origin: origin(row, width: columns.count), flushingTo: emit)
+                    return true
+                }
+            } catch let error as PostgresError {
+                throw StageError("pushdown: stage '\(part.stageID)': \(error)", kind: error.isTemporary ? .temporary : .failed)
+            }
+            for group in Aggregate.sortedByKey(groups) {
+                try batch.append(group.value, origin: .derived, flushingTo: emit)
+            }
+            try emit(batch)
+            exitsServed += 1
+            if exitsServed == exitCount {
+                try? connection.execute("COMMIT")
+                self.connection = nil
+            }
+        }
+    }
+
+    /// Records a rulebook stage's rejects and findings, selected in SQL, through the stage's own code.
+    func replay(_ sql: String, _ issues: PushedIssues, stageID: String, context: StageContext) throws {
+        try locked(context) {
+            guard let connection else { throw StageError("pushdown: stage '\(stageID)' asked for its rejects after the snapshot ended") }
+            let columns = issues.schema.columns
+            let types = columns.map(\.type), scales = columns.map(\.scale), names = columns.map(\.name)
+            do {
+                try connection.forEachRow(sql) { row in
+                    let (values, problem) = decodeRow(row, types: types, scales: scales, names: names)
+                    if let problem { throw StageError("pushdown: stage '\(stageID)': \(problem.english)") }
+                    try issues.replay(values, origin(row, width: columns.count), context)
+                    return true
+                }
+            } catch let error as PostgresError {
+                throw StageError("pushdown: stage '\(stageID)': \(error)", kind: error.isTemporary ? .temporary : .failed)
+            }
+        }
+    }
+
+    /// A row's origin from its `__src` and `__ord` columns (after the stage's own).
+    private func origin(_ row: PostgresRow, width: Int) -> RowOrigin {
+        guard !row.isNull(width), let source = Int(row.text(width)), sourceIDs.indices.contains(source),
+              let position = Int64(row.text(width + 1)) else { return .derived }
+        return RowOrigin(source: sourceIDs[source], position: position)
+    }
+
+    private func locked<T>(_ context: StageContext, _ body: () throws -> T) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        do {
+            try prepare(context)
+            return try body()
+        } catch let error as PostgresError {
+            connection = nil
+            run = nil
+            throw StageError("pushdown (\(redactPassword(database))): \(error)", kind: error.isTemporary ? .temporary : .failed)
+        } catch {
+            connection = nil
+            run = nil
+            throw error
+        }
+    }
+}
+
+/// One pushed stage's share of its region: its counts, and the query of its rows when they come back.
+final class PushedPart: @unchecked Sendable {
+    let stageID: String
+    let region: PushedRegion
+    /// The query returning the stage's rows, when a stage in-process reads them.
+    let dataSQL: String?
+    /// The stage's columns, as in-process.
+    let schema: Schema
+    /// For an aggregate whose groups are sorted in-process: its number of key columns.
+    let groupKeys: Int?
+    /// For a rulebook stage: the query of its rejects and findings, and how to record them.
+    var issuesSQL: String?
+    var issues: PushedIssues?
+
+    init(stageID: String, region: PushedRegion, dataSQL: String?, schema: Schema, groupKeys: Int?) {
+        self.stageID = stageID
+        self.region = region
+        self.dataSQL = dataSQL
+        self.schema = schema
+        self.groupKeys = groupKeys
+    }
+
+    /// Counts the stage, then sends its rows downstream if something in-process reads them. An extract
+    /// whose rows come back has its rows out counted by the runner as they go.
+    func run(_ context: StageContext, isExtract: Bool = false, emit: Emit) throws {
+        try region.applyCounts(stageID, to: context, countsEmitted: dataSQL == nil, countsOut: !isExtract || dataSQL == nil)
+        if let issuesSQL, let issues { try region.replay(issuesSQL, issues, stageID: stageID, context: context) }
+        try region.stream(self, context: context, emit: emit)
+    }
+}
+
+/// A transform that runs inside PostgreSQL: it receives nothing (its inputs are pushed too) and, once
+/// they end, reports its counts and sends its rows back if an in-process stage reads them.
+final class PushedStage: StageRunner {
+    let part: PushedPart
+    /// The in-process stage it replaces (its options, for `plan`).
+    let original: StageRunner
+
+    init(part: PushedPart, original: StageRunner) {
+        self.part = part
+        self.original = original
+    }
+
+    var outputSchema: Schema { original.outputSchema }
+    var countsOwnOutput: Bool { true }
+
+    func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {}
+
+    func finish(_ context: StageContext, emit: Emit) throws {
+        try part.run(context, emit: emit)
+    }
+}

@@ -1,0 +1,230 @@
+import Foundation
+import PropertyBased
+import Testing
+@testable import StockflowCore
+
+/// Random small tables in the private PostgreSQL server, run through filter, select, join and aggregate
+/// with `pushdown: off` and `pushdown: required`: the same rows in the same order, the same counts.
+@Suite(.serialized, .tags(.postgres)) struct PushdownPropertyTests {
+    /// One random row of `mouvements`: nulls, accents and case in the group, instants around the
+    /// end of summer time in Paris and around midnight (the day depends on the zone).
+    struct RowSpec: Sendable, CustomStringConvertible {
+        var group: Int, quantity: Int, cents: Int, flag: Int, minutes: Int, product: Int
+        var description: String { "g\(group) q\(quantity) c\(cents) f\(flag) m\(minutes) p\(product)" }
+    }
+
+    static let groups = ["NULL", "'a'", "'A'", "'é'", "'E'", "'b'"]
+    static let rowGen = zip(Gen.int(in: 0...5), Gen.int(in: -1...6), Gen.int(in: -1...99_999), Gen.int(in: 0...2),
+                            Gen.int(in: -300...4_000).map { max($0, 0) }, Gen.int(in: 0...4))
+        .map { RowSpec(group: $0.0, quantity: $0.1, cents: $0.2, flag: $0.3, minutes: $0.4, product: $0.5) }
+
+    static func pipeline(_ mode: PushdownMode, condition: String) -> String {
+        """
+        version: 1
+        name: pushdown-property
+        settings: {timezone: Europe/Paris, pushdown: \(mode.rawValue)}
+        stages:
+          rows: {extract: postgres, connection: "${PG}", table: mouvements}
+          products: {extract: postgres, connection: "${PG}", query: "SELECT id, label, price FROM produits"}
+          kept: {transform: filter, input: rows, where: "\(condition)"}
+          priced: {transform: join, inputs: {left: kept, right: products}, on: {product: id}, type: left, columns: [label, price]}
+          lines:
+            transform: select
+            input: priced
+            columns: [id, grp, {mois: "month(at)"}, {jour: "day(at)"}, {valeur: "quantity * coalesce(price, 0.5) + amount"}, flag, label, {grand: "amount > 500.00"}, {petit: "-quantity"}]
+          groups:
+            transform: aggregate
+            input: lines
+            group_by: [grp, mois]
+            measures: {n: count(), total: sum(valeur), first: min(jour), last: max(label), flags: count_true(flag), distinct: count_distinct(label)}
+          matched: {transform: join, inputs: {left: products, right: kept}, on: {id: product}, type: full, columns: [{row: id}]}
+          days: {transform: trends, input: kept, by: day, date: at, amount: amount}
+          weeks: {transform: trends, input: lines, by: week, date: jour, amount: valeur}
+          days_out: {load: csv, input: days, path: days.csv}
+          weeks_out: {load: csv, input: weeks, path: weeks.csv}
+          lines_out: {load: csv, input: lines, path: lines.csv}
+          groups_out: {load: csv, input: groups, path: groups.csv}
+          matched_out: {load: csv, input: matched, path: matched.csv}
+        """
+    }
+
+    static let conditions = [
+        "quantity > 2 or flag",
+        "not flag and amount >= 10.00",
+        "grp = 'a' or grp > 'b' or is_null(grp)",
+        "month(at) = '2026-10' and quantity != 3",
+        "day(at) < '2026-10-26'",
+        "not (quantity > 2) and not (grp = 'a')",
+    ]
+
+    static func fill(_ db: PostgresConnection, _ rows: [RowSpec]) throws {
+        try db.execute("""
+            DROP TABLE IF EXISTS mouvements, produits;
+            CREATE TABLE mouvements (id int, grp text, quantity int, amount numeric(9,2), flag boolean, at timestamptz, product bigint);
+            CREATE TABLE produits (id bigint, label varchar(20), price numeric(6,3));
+            INSERT INTO produits VALUES (1, 'Stylo', 2.125), (2, 'Écrou', NULL), (3, 'agrafe', 0.333), (3, 'Agrafe bis', 1);
+            """)
+        guard !rows.isEmpty else { return }
+        let values = rows.enumerated().map { index, row in
+            let quantity = row.quantity < 0 ? "NULL" : "\(row.quantity)"
+            let amount = row.cents < 0 ? "NULL" : Money(units: Int64(row.cents), scale: 2).description
+            let flag = ["NULL", "true", "false"][row.flag]
+            // From 2026-10-24 20:00 UTC, across the change from summer time (25 October) in Paris.
+            let at = row.minutes == 0 ? "NULL" : "timestamptz '2026-10-24 20:00:00+00' + interval '\(row.minutes * 37) minutes'"
+            return "(\(index + 1), \(groups[row.group]), \(quantity), \(amount), \(flag), \(at), \(row.product == 0 ? "NULL" : "\(row.product)"))"
+        }
+        try db.execute("INSERT INTO mouvements VALUES " + values.joined(separator: ", "))
+    }
+
+    /// Every output and the counts of one run.
+    static func run(_ mode: PushdownMode, condition: String, url: String) throws -> [String] {
+        let scratch = Scratch(); defer { scratch.cleanup() }
+        let report = try runPipeline(pipeline(mode, condition: condition), in: scratch, environment: ["PG": url])
+        #expect(report.exitCode == 0, "\(report.error ?? "")")
+        let counts = report.stages.map { "\($0.id) \($0.rowsIn) \($0.rowsOut) \($0.rowsRejected) \($0.rowsFiltered) \($0.rowsEmitted) \($0.filteredReasons)" }
+        return counts + ["lines.csv", "groups.csv", "matched.csv", "days.csv", "weeks.csv", "rejects.csv"].map { scratch.read("out/\($0)") ?? "(missing \($0))" }
+    }
+
+    @Test func pushedStagesGiveTheRowsAndCountsOfInProcessStages() async throws {
+        let target = try ScratchDatabase(); defer { target.drop() }
+        let db = try target.connect()
+        await propertyCheck(count: 25, input: Self.rowGen.array(of: 0...25), Gen.int(in: 0...(Self.conditions.count - 1))) { rows, pick in
+            try Self.fill(db, rows)
+            let condition = Self.conditions[pick]
+            let inProcess = try Self.run(.off, condition: condition, url: target.url)
+            let pushed = try Self.run(.required, condition: condition, url: target.url)
+            #expect(!inProcess.contains { $0.hasPrefix("(missing") })
+            #expect(pushed == inProcess, "\(condition)")
+        }
+    }
+
+    @Test func planSaysEveryStageRunsInPostgresAndGivesTheSQL() throws {
+        let target = try ScratchDatabase(); defer { target.drop() }
+        try Self.fill(try target.connect(), [])
+        let scratch = Scratch(); defer { scratch.cleanup() }
+        let file = scratch.write("pipeline.yml", Self.pipeline(.required, condition: "flag"))
+        let pipeline = try Pipeline.load(path: file.path, environment: ["PG": target.url])
+        let plan = try #require(pipeline.pushdown)
+        for stage in pipeline.stages where stage.spec.role != .load {
+            #expect(plan.placements[stage.id]?.inPostgres == true, "\(stage.id)")
+        }
+        // Only the stages read by loads send rows back; the others are counted in the count query.
+        #expect(plan.placements["kept"]?.sql == nil && plan.placements["rows"]?.sql == nil)
+        #expect(plan.placements["lines"]?.sql?.hasSuffix("SELECT * FROM \"s_lines\" ORDER BY __seq") == true)
+        #expect(plan.countQueries.count == 1)
+    }
+
+    @Test func anIncrementalExtractStaysInProcessAndRequiredSaysWhy() throws {
+        let target = try ScratchDatabase(); defer { target.drop() }
+        try Self.fill(try target.connect(), [])
+        let scratch = Scratch(); defer { scratch.cleanup() }
+        let file = scratch.write("pipeline.yml", """
+            version: 1
+            name: incremental
+            settings: {pushdown: required}
+            stages:
+              rows: {extract: postgres, connection: "${PG}", table: mouvements, incremental: {column: id}}
+              out: {load: csv, input: rows, path: rows.csv}
+            """)
+        do {
+            _ = try Pipeline.load(path: file.path, environment: ["PG": target.url])
+            Issue.record("validated")
+        } catch let error as DiagnosticList {
+            #expect(error.description.contains("stage 'rows' (extract: postgres) cannot run in PostgreSQL: it reads incrementally"), "\(error)")
+        }
+    }
+
+    @Test func aFloatColumnIsNotPushed() throws {
+        let target = try ScratchDatabase(); defer { target.drop() }
+        let db = try target.connect()
+        try db.execute("CREATE TABLE mesures (id int, valeur double precision)")
+        let scratch = Scratch(); defer { scratch.cleanup() }
+        let file = scratch.write("pipeline.yml", """
+            version: 1
+            name: floats
+            settings: {pushdown: auto}
+            stages:
+              rows: {extract: postgres, connection: "${PG}", table: mesures}
+              big: {transform: filter, input: rows, where: "valeur > 1"}
+              out: {load: csv, input: big, path: rows.csv}
+            """)
+        let pipeline = try Pipeline.load(path: file.path, environment: ["PG": target.url])
+        #expect(pipeline.pushdown?.placements["rows"]?.reason?.contains("column 'valeur' is a binary float") == true)
+        #expect(pipeline.pushdown?.placements["big"]?.inPostgres == false)
+    }
+
+    @Test func aValueStockflowCannotHoldFailsThePushedRunInsteadOfChangingIt() throws {
+        let target = try ScratchDatabase(); defer { target.drop() }
+        let db = try target.connect()
+        try db.execute("CREATE TABLE montants (id int, montant numeric); INSERT INTO montants VALUES (1, 2.5), (2, 'NaN')")
+        let scratch = Scratch(); defer { scratch.cleanup() }
+        let yaml = """
+            version: 1
+            name: nan
+            settings: {pushdown: required}
+            stages:
+              rows: {extract: postgres, connection: "${PG}", table: montants}
+              big: {transform: filter, input: rows, where: "montant > 1"}
+              out: {load: csv, input: big, path: rows.csv}
+            """
+        let report = try runPipeline(yaml, in: scratch, environment: ["PG": target.url])
+        #expect(report.exitCode != 0)
+        #expect(report.error?.contains("stage 'rows' reads 1 row(s) whose values stockflow cannot hold") == true, "\(report.error ?? "")")
+        // In-process the same row is rejected, the other delivered.
+        let inProcess = try runPipeline(yaml.replacingOccurrences(of: "required", with: "off"), in: scratch, environment: ["PG": target.url])
+        #expect(inProcess.exitCode == 0 && inProcess.rejects == 1)
+    }
+
+    /// One random order for order_totals: its product (0: null, 5: unknown), quantity (-1: null),
+    /// and how far its stored total is off (-1: no stored total).
+    struct OrderSpec: Sendable, CustomStringConvertible {
+        var product: Int, quantity: Int, off: Int
+        var description: String { "p\(product) q\(quantity) off\(off)" }
+    }
+
+    static let orderGen = zip(Gen.int(in: 0...5), Gen.int(in: -1...7), Gen.int(in: -1...4))
+        .map { OrderSpec(product: $0.0, quantity: $0.1, off: $0.2) }
+
+    @Test func pushedOrderTotalsRejectsAndFindsWhatInProcessOrderTotalsDoes() async throws {
+        let target = try ScratchDatabase(); defer { target.drop() }
+        let db = try target.connect()
+        // Prices with half cents (rounded half away from zero), negative, missing; product 3 twice
+        // (the last row wins) and a product with a null key (which an order with a null product matches).
+        try db.execute("""
+            CREATE TABLE produits (code_prod bigint, nom_prod text, prix_unit numeric(7,3));
+            INSERT INTO produits VALUES (1, 'Stylo', 2.125), (2, 'Gomme', -0.335), (3, 'Agrafe', 0.333), (4, 'Vide', NULL),
+                                        (3, 'Agrafe bis', 1.005), (NULL, 'Sans code', 7.5);
+            """)
+        let yaml = { (mode: PushdownMode) in
+            """
+            version: 1
+            name: totals-property
+            settings: {pushdown: \(mode.rawValue)}
+            stages:
+              orders: {extract: postgres, connection: "${PG}", table: commandes}
+              products: {extract: postgres, connection: "${PG}", table: produits}
+              totals: {transform: order_totals, inputs: {orders: orders, products: products}}
+              out: {load: csv, input: totals, path: totals.csv}
+            """
+        }
+        await propertyCheck(count: 25, input: Self.orderGen.array(of: 0...20)) { orders in
+            let values = orders.enumerated().map { index, order in
+                let product = order.product == 0 ? "NULL" : "\(order.product)"
+                let quantity = order.quantity < 0 ? "NULL" : "\(order.quantity)"
+                let stored = order.off < 0 ? "NULL" : "round(coalesce((SELECT prix_unit FROM produits WHERE code_prod = \(order.product) LIMIT 1), 1) * \(max(order.quantity, 0)), 2) + \(order.off) * 0.01 - 0.02"
+                return "(\(index + 1), \(product), \(quantity), \(stored))"
+            }
+            try db.execute("DROP TABLE IF EXISTS commandes; CREATE TABLE commandes (code_cmd int, code_prod bigint, quantite_cmd int, montant_commande numeric(10,2))")
+            if !values.isEmpty { try db.execute("INSERT INTO commandes VALUES " + values.joined(separator: ", ")) }
+            var outputs: [[String]] = []
+            for mode in [PushdownMode.off, .required] {
+                let scratch = Scratch(); defer { scratch.cleanup() }
+                let report = try runPipeline(yaml(mode), in: scratch, environment: ["PG": target.url])
+                #expect(report.exitCode == 0, "\(report.error ?? "")")
+                let counts = report.stages.map { "\($0.id) \($0.rowsIn) \($0.rowsOut) \($0.rowsRejected) \($0.rowsFiltered) \($0.rowsEmitted) \($0.findings)" }
+                outputs.append(counts + ["totals.csv", "rejects.csv", "findings.csv"].map { scratch.read("out/\($0)") ?? "(missing \($0))" })
+            }
+            #expect(outputs[1] == outputs[0])
+        }
+    }
+}
