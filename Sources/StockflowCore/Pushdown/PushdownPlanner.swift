@@ -406,14 +406,19 @@ enum PushdownPlanner {
         let lastProduct = quoteIdentifier("s_\(name.dropFirst(3).dropLast())__product")
         let checked = quoteIdentifier("s_\(name.dropFirst(3).dropLast())__checked")
         let key = "c\(totals.productsKey + 1)", quantity = "c\(totals.quantity + 1)"
-        let rawPrice = "p.c\(totals.price + 1)"
+        // A null key matches the product with a null key (at most one row once deduplicated): joined
+        // apart, so that the join on the key stays an equality PostgreSQL can hash.
+        func product(_ column: String) -> String { "coalesce(k.\(column), n.\(column))" }
+        let rawPrice = product("c\(totals.price + 1)"), productSeq = product("__seq")
         let price = priceColumn.type == .int ? "round(\(rawPrice)::numeric, 2)"
             : "CASE WHEN scale(\(rawPrice)) < 2 THEN round(\(rawPrice), 2) ELSE \(rawPrice) END"
-        let extras = totals.productColumns.enumerated().map { "p.c\($1 + 1) AS __x\($0 + 1)" }
+        let extras = totals.productColumns.enumerated().map { "\(product("c\($1 + 1)")) AS __x\($0 + 1)" }
+        let orderKey = "o.c\(totals.productKey + 1)"
         let helperProduct = "SELECT * FROM (SELECT p.*, row_number() OVER (PARTITION BY p.\(key) ORDER BY p.__seq DESC) AS __last FROM \(products.name) AS p) AS p WHERE __last = 1"
-        let helperChecked = "SELECT o.*, \((["p.__seq IS NOT NULL AS __matched", "\(rawPrice) AS __raw_price", "\(price) AS __price"] + extras).joined(separator: ", ")), "
-            + "CASE WHEN p.__seq IS NULL THEN 1 WHEN o.\(quantity) IS NULL OR o.\(quantity) < 1 THEN 2 WHEN \(rawPrice) IS NULL THEN 3 END AS __broken "
-            + "FROM \(orders.name) AS o LEFT JOIN \(lastProduct) AS p ON o.c\(totals.productKey + 1) IS NOT DISTINCT FROM p.\(key)"
+        let helperChecked = "SELECT o.*, \((["\(productSeq) IS NOT NULL AS __matched", "\(rawPrice) AS __raw_price", "\(price) AS __price"] + extras).joined(separator: ", ")), "
+            + "CASE WHEN \(productSeq) IS NULL THEN 1 WHEN o.\(quantity) IS NULL OR o.\(quantity) < 1 THEN 2 WHEN \(rawPrice) IS NULL THEN 3 END AS __broken "
+            + "FROM \(orders.name) AS o LEFT JOIN \(lastProduct) AS k ON \(orderKey) = k.\(key) "
+            + "LEFT JOIN (SELECT * FROM \(lastProduct) WHERE \(key) IS NULL) AS n ON \(orderKey) IS NULL"
         let total = "round(__price * \(quantity), 2)"
         var columns = totals.keptOrderColumns.map { "c\($0 + 1)" }
         columns += totals.productColumns.indices.map { "__x\($0 + 1)" }
