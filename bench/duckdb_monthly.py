@@ -53,7 +53,7 @@ def main(argv):
     # Orders with their invoice: DuckDB's hash join of two plain scans.
     sql("""CREATE TEMP TABLE oi AS
            SELECT c.code_cmd, c.produit_id, c.client_id, c.quantite_cmd, c.date_commande,
-                  f.id AS facture_id, f.montant_total
+                  f.id AS facture_id, f.montant_total, f.date_facture
            FROM db.stock_commande c FULL JOIN db.stock_facture f ON f.commande_id = c.code_cmd""")
     read_done = time.perf_counter()
     rejects = {"invoice-without-order": sql("SELECT count(*) FROM oi WHERE code_cmd IS NULL").fetchone()[0]}
@@ -64,7 +64,7 @@ def main(argv):
 
     # Rule 4: each return with its invoice's ordered quantity and unit price, in (date_retour, id) order.
     returns = sql(f"""SELECT r.id, r.facture_id, r.quantite, r.raison, {cents('r.montant_remboursement')},
-                             i.quantite_cmd, i.prix_cents
+                             i.quantite_cmd, i.prix_cents, r.date_retour
                       FROM db.stock_retour r
                       LEFT JOIN (SELECT o.facture_id, o.quantite_cmd, p.prix_cents FROM oi o
                                  LEFT JOIN prod p ON p.code_prod = o.produit_id
@@ -82,6 +82,8 @@ def main(argv):
     sql(f"""CREATE TEMP TABLE sales AS
             SELECT o.client_id, p.fournisseur_id,
                    (o.date_commande AT TIME ZONE 'UTC') AT TIME ZONE 'Europe/Paris' AS local_when,
+                   (CASE WHEN o.facture_id IS NULL THEN o.date_commande ELSE o.date_facture END
+                    AT TIME ZONE 'UTC') AT TIME ZONE 'Europe/Paris' AS invoiced_on,
                    o.facture_id IS NULL AS generee,
                    o.quantite_cmd * p.prix_cents AS brut,
                    {cents('o.montant_total')} AS stored,
@@ -92,9 +94,11 @@ def main(argv):
     generated, mismatched = sql("""SELECT count(*) FILTER (WHERE generee),
                                           count(*) FILTER (WHERE NOT generee AND abs(stored - brut) > 1)
                                    FROM sales""").fetchone()
-    by_month = [(m, n, g, mc.money(b), mc.money(r), mc.money(b - r)) for m, n, g, b, r in sql(
-        """SELECT strftime(local_when, '%Y-%m') AS mois, count(*), count(*) FILTER (WHERE generee),
-                  sum(brut), sum(remb) FROM sales GROUP BY mois ORDER BY mois""").fetchall()]
+    # Accounting periods: an invoice in the month of its date (a generated one: of its order), a refund in the month of its return.
+    invoices_of_month = {m: (n, g, b) for m, n, g, b in sql(
+        """SELECT strftime(invoiced_on, '%Y-%m') AS mois, count(*), count(*) FILTER (WHERE generee), sum(brut)
+           FROM sales GROUP BY mois""").fetchall()}
+    by_month = mc.by_month(invoices_of_month, mc.refunds_by_month(valid))
     clients = [(code, name, actif, n, mc.money(ca), last) for code, name, actif, n, ca, last in sql(
         """WITH per AS (SELECT client_id, count(*) AS n, sum(brut - remb) AS ca, max(local_when) AS last
                         FROM sales GROUP BY client_id),

@@ -8,7 +8,7 @@
 #
 #   bench/migrate.sh                 # 1,000,000 orders (data generated once into bench/data/)
 #   ORDERS=100000 bench/migrate.sh   # smaller
-#   STOCKFLOW_JOBS=2 bench/migrate.sh
+#   STOCKFLOW_JOBS=2 bench/migrate.sh   # --jobs 2 (default: stockflow's own, 3)
 #   STOCKFLOW_BIN=.build-release/release/stockflow bench/migrate.sh   # skip the release build
 #   STOCKFLOW_ARGS="--copy-format text" bench/migrate.sh              # extra stockflow migrate options
 #   REPS=1 bench/migrate.sh
@@ -17,7 +17,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 ORDERS="${ORDERS:-1000000}"
-JOBS="${STOCKFLOW_JOBS:-2}"
+JOBS=(); [ -n "${STOCKFLOW_JOBS:-}" ] && JOBS=(--jobs "$STOCKFLOW_JOBS")
 REPS="${REPS:-3}"
 read -r -a EXTRA <<< "${STOCKFLOW_ARGS:-}"
 DATA="$ROOT/bench/data/$ORDERS"
@@ -71,7 +71,7 @@ echo "source: $DB ($rows stock_* rows), server $STOCKFLOW_TEST_PG_URL, $(nproc) 
 for rep in $(seq 1 "$REPS"); do
   echo "repetition $rep"
   psql -q "$STOCKFLOW_TEST_PG_URL" -c "DROP DATABASE IF EXISTS sf" -c "DROP DATABASE IF EXISTS pgl" -c "CREATE DATABASE sf" -c "CREATE DATABASE pgl"
-  measure stockflow "$SF" migrate "$WORK/source.sqlite3" "$BASE/sf" --jobs "$JOBS" --django-project fixtures/django --rejects "$WORK/rejects.csv" "${EXTRA[@]}"
+  measure stockflow "$SF" migrate "$WORK/source.sqlite3" "$BASE/sf" "${JOBS[@]}" --django-project fixtures/django --rejects "$WORK/rejects.csv" "${EXTRA[@]}"
   measure pgloader pgloader "$WORK/source.sqlite3" "$BASE/pgl"
   measure floor bash "$WORK/floor.sh"
 done
@@ -80,7 +80,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 printf "\nmedians of %s runs\n%-34s %10s %14s\n" "$REPS" "tool" "wall (s)" "peak RSS (MB)"
 for name in stockflow pgloader floor; do
   wall=$(cut -d' ' -f1 < "$WORK/$name.runs" | median); rss=$(cut -d' ' -f2 < "$WORK/$name.runs" | median)
-  label=$name; [ "$name" = stockflow ] && label="stockflow migrate --jobs $JOBS ${STOCKFLOW_ARGS:-}"; [ "$name" = floor ] && label="floor: sqlite3 -csv | psql \\copy"
+  label=$name; [ "$name" = stockflow ] && label="stockflow migrate ${JOBS[*]} ${STOCKFLOW_ARGS:-}"; [ "$name" = floor ] && label="floor: sqlite3 -csv | psql \\copy"
   printf "%-34s %10s %14s\n" "$label" "$wall" "$(python3 -c "print(round($rss / 1024))")"
   echo "$wall" > "$WORK/$name.median"
 done

@@ -5,6 +5,7 @@ layout of pandas_monthly.py (read back by compare_monthly.py). The heavy work (r
 tables, the full join of orders and invoices, pricing, grouping) is each engine's own."""
 
 import datetime as dt
+import zoneinfo
 
 import xlsxwriter
 
@@ -14,11 +15,11 @@ TOLERANCE_CENTS = 1
 
 def check_returns(rows):
     """Rule 4. `rows`: (id, facture_id, quantite, raison, refund_cents or None, quantite_cmd or
-    None, prix_cents or None) in (date_retour, id) order. Returns (valid, rejects): valid as
-    (facture_id, raison, effet_stock, quantite, refund_cents, unites_restockees, unites_perdues),
-    rejects as (source, rule)."""
+    None, prix_cents or None[, date_retour]) in (date_retour, id) order. Returns (valid, rejects):
+    valid as (facture_id, raison, effet_stock, quantite, refund_cents, unites_restockees,
+    unites_perdues[, date_retour]), rejects as (source, rule)."""
     valid, rejects, state = [], [], {}
-    for rid, invoice, quantity, reason, refund, ordered, price in rows:
+    for rid, invoice, quantity, reason, refund, ordered, price, *when in rows:
         rule = None
         if ordered is None or price is None:
             rule = "return-unknown-invoice"
@@ -43,14 +44,14 @@ def check_returns(rows):
             rejects.append((f"stock_retour id={rid}", rule))
         else:
             valid.append((invoice, reason, REASONS[reason], quantity, refund,
-                          quantity if reason == "insatisfaction" else 0, quantity if reason == "defaut" else 0))
+                          quantity if reason == "insatisfaction" else 0, quantity if reason == "defaut" else 0, *when))
     return valid, rejects
 
 
 def returns_by_reason(valid):
     """Retours par motif: (raison, effet_stock, nb_retours, quantite, remboursements, restockées, perdues)."""
     groups = {}
-    for _, reason, effect, quantity, refund, restocked, lost in valid:
+    for _, reason, effect, quantity, refund, restocked, lost, *_ in valid:
         g = groups.setdefault((reason, effect), [0, 0, 0, 0, 0])
         g[0] += 1
         g[1] += quantity
@@ -62,9 +63,43 @@ def returns_by_reason(valid):
 
 def refunds_by_invoice(valid):
     totals = {}
-    for invoice, _, _, _, refund, _, _ in valid:
+    for invoice, _, _, _, refund, *_ in valid:
         totals[invoice] = totals.get(invoice, 0) + refund
     return totals
+
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+
+
+def paris_month(when):
+    """`YYYY-MM` of a naive-UTC datetime (Django's storage, as a datetime or its text) in Europe/Paris."""
+    if isinstance(when, str):
+        when = dt.datetime.fromisoformat(when)
+    return when.replace(tzinfo=dt.timezone.utc).astimezone(PARIS).strftime("%Y-%m")
+
+
+def refunds_by_month(valid):
+    """Refund cents of the valid returns (with their date_retour) by the month of the return."""
+    totals = {}
+    for *_, refund, _, _, when in valid:
+        month = paris_month(when)
+        totals[month] = totals.get(month, 0) + refund
+    return totals
+
+
+def by_month(invoices, refunds):
+    """Factures par mois, in DOMAIN.md's accounting periods: `invoices` {mois: (count, generated,
+    gross cents)} by the month of the invoice date, `refunds` {mois: cents} by the month of the
+    return; rows (first day of the month, factures, générées, brut, avoirs, net) where net = brut −
+    avoirs of the month."""
+    rows = []
+    for month in sorted(set(invoices) | set(refunds)):
+        count, generated, gross = invoices.get(month, (0, 0, 0))
+        refunded = refunds.get(month, 0)
+        # The month as its first day, a real date, as stockflow's `formats: {mois: month}` writes it.
+        first = dt.date(int(month[:4]), int(month[5:7]), 1)
+        rows.append((first, count, generated, money(gross), money(refunded), money(gross - refunded)))
+    return rows
 
 
 def share(part, whole):
@@ -104,7 +139,7 @@ def write_workbook(path, by_month, clients, suppliers, by_reason, findings):
         for c in totals:
             ws.write_number(len(rows) + 1, c, round(float(sums[c]), 2))
 
-    sheet("Factures par mois", ["Mois", "Factures", "Dont générées", "Brut", "Avoirs", "Net"], by_month,
+    sheet("Factures par mois", ["Mois", "Factures", "Dont générées", "CA brut (factures du mois)", "Avoirs (retours du mois)", "CA net"], by_month,
           {1, 2, 3, 4, 5})
     sheet("CA par client", ["Code", "Client", "Actif", "Commandes", "CA net", "Dernière commande"], clients, {3, 4})
     sheet("Fournisseurs", ["Code", "Fournisseur", "Valeur du stock", "Part du stock", "CA net", "Part du CA"],

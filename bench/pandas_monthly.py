@@ -18,6 +18,9 @@ It applies the rules of DOMAIN.md the way stockflow's transforms do:
   is quantity × unit price; a rejected return does not count towards the later checks;
 - net = gross − refunds of the invoice's valid returns; months and last-order dates are taken in
   Europe/Paris (Django stores naive UTC);
+- accounting periods (DOMAIN.md): "Factures par mois" counts an invoice in the month of its
+  invoice date (a generated one: of its order) and a refund in the month of its return, net of
+  the month = invoices of the month − refunds of the month;
 - supplier stock value counts non-deleted products in active warehouses; shares are fractions
   rounded half away from zero to 4 places;
 - a non-deleted product whose legacy `quantite` differs from the sum of all its stock lines is a
@@ -147,7 +150,7 @@ def main(argv):
     stock = q("SELECT produit_id, entrepot_id, quantite FROM stock_produitentrepot")
     returns = q("SELECT id, facture_id, quantite, raison, date_retour, montant_remboursement "
                 "FROM stock_retour")
-    invoices = q("SELECT id AS facture_id, commande_id, montant_total FROM stock_facture")
+    invoices = q("SELECT id AS facture_id, commande_id, montant_total, date_facture FROM stock_facture")
     orders = q("SELECT code_cmd, produit_id, client_id, quantite_cmd, date_commande "
                "FROM stock_commande")
     db.close()
@@ -204,13 +207,18 @@ def main(argv):
                           "mois": when.dt.year * 100 + when.dt.month, "when": when,
                           "generee": generated, "brut": gross, "remb": refunded, "net": net})
 
-    # --- Factures par mois ---
-    by_month = (sales.groupby("mois", sort=True)
-                .agg(nb_factures=("net", "size"), factures_generees=("generee", "sum"),
-                     brut=("brut", "sum"), remboursements=("remb", "sum"), net=("net", "sum"))
-                .reset_index())
-    by_month["mois"] = (by_month["mois"] // 100).astype(str) + "-" + \
-        (by_month["mois"] % 100).astype(str).str.zfill(2)
+    # --- Factures par mois: invoices in the month of their date, refunds in the month of their return ---
+    invoiced_on = local_time(oi["date_facture"].where(~generated, oi["date_commande"]))
+    invoices_of_month = (pd.DataFrame({"mois": invoiced_on.dt.strftime("%Y-%m"), "generee": generated, "brut": gross})
+                         .groupby("mois").agg(nb_factures=("brut", "size"), factures_generees=("generee", "sum"),
+                                              brut=("brut", "sum")))
+    refunds_of_month = valid.groupby(local_time(valid["date_retour"]).dt.strftime("%Y-%m").rename("mois"))["refund_cents"] \
+        .sum().astype("int64").rename("remboursements")
+    by_month = invoices_of_month.join(refunds_of_month, how="outer").fillna(0).astype("int64").sort_index()
+    by_month["net"] = by_month["brut"] - by_month["remboursements"]
+    by_month = by_month.reset_index()
+    # The month as its first day, a real date, as stockflow's `formats: {mois: month}` writes it.
+    by_month["mois"] = pd.to_datetime(by_month["mois"] + "-01")
 
     # --- CA par client: every customer, orders without one under "(sans client)" ---
     per_client = (sales.groupby("client_id", dropna=False)
@@ -299,7 +307,7 @@ def main(argv):
                     ws.write_number(row, i, round(float(frame[headers[column]].sum()), 2))
         sheet(by_month, "Factures par mois",
               {"mois": "Mois", "nb_factures": "Factures", "factures_generees": "Dont générées",
-               "brut": "Brut", "remboursements": "Avoirs", "net": "Net"},
+               "brut": "CA brut (factures du mois)", "remboursements": "Avoirs (retours du mois)", "net": "CA net"},
               {"nb_factures", "factures_generees", "brut", "remboursements", "net"})
         sheet(clients, "CA par client",
               {"code_client": "Code", "nom_client": "Client", "actif": "Actif", "nb_commandes": "Commandes",

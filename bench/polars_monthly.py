@@ -48,7 +48,7 @@ def main(argv):
     warehouses = q("SELECT code_entrepot, is_actif FROM stock_entrepot")
     stock = q("SELECT produit_id, entrepot_id, quantite FROM stock_produitentrepot")
     returns = q("SELECT id, facture_id, quantite, raison, date_retour, CAST(montant_remboursement AS REAL) AS montant_remboursement FROM stock_retour")
-    invoices = q("SELECT id AS facture_id, commande_id, CAST(montant_total AS REAL) AS montant_total FROM stock_facture", "facture_id")
+    invoices = q("SELECT id AS facture_id, commande_id, CAST(montant_total AS REAL) AS montant_total, date_facture FROM stock_facture", "facture_id")
     orders = q("SELECT code_cmd, produit_id, client_id, quantite_cmd, date_commande FROM stock_commande", "code_cmd")
     read_done = time.perf_counter()
 
@@ -69,7 +69,7 @@ def main(argv):
     ret = (returns.join(inv_info, on="facture_id", how="left")
            .with_columns(refund_cents=cents("montant_remboursement"))
            .sort(["date_retour", "id"], maintain_order=True)
-           .select("id", "facture_id", "quantite", "raison", "refund_cents", "quantite_cmd", "prix_cents"))
+           .select("id", "facture_id", "quantite", "raison", "refund_cents", "quantite_cmd", "prix_cents", "date_retour"))
     valid, return_rejects = mc.check_returns(ret.iter_rows())
     for _, rule in return_rejects:
         rejects[rule] = rejects.get(rule, 0) + 1
@@ -88,10 +88,13 @@ def main(argv):
     generated = sales.filter(pl.col("generee")).height
     mismatched = sales.filter(~pl.col("generee") & ((pl.col("stored") - pl.col("brut")).abs() > 1)).height
 
-    by_month = [(m, n, g, mc.money(b), mc.money(r), mc.money(net)) for m, n, g, b, r, net in
-                sales.group_by(mois=pl.col("when").dt.strftime("%Y-%m"))
-                .agg(pl.len(), pl.col("generee").sum(), pl.col("brut").sum(), pl.col("remb").sum(),
-                     pl.col("net").sum()).sort("mois").iter_rows()]
+    # Accounting periods: an invoice in the month of its date (a generated one: of its order), a refund in the month of its return.
+    invoiced_on = (pl.when(pl.col("generee")).then(pl.col("date_commande")).otherwise(pl.col("date_facture"))
+                   .dt.replace_time_zone("UTC").dt.convert_time_zone("Europe/Paris"))
+    invoices_of_month = {m: (n, g, b) for m, n, g, b in
+                         sales.group_by(mois=invoiced_on.dt.strftime("%Y-%m"))
+                         .agg(pl.len(), pl.col("generee").sum(), pl.col("brut").sum()).iter_rows()}
+    by_month = mc.by_month(invoices_of_month, mc.refunds_by_month(valid))
 
     per = sales.group_by("client_id").agg(n=pl.len(), ca=pl.col("net").sum(), last=pl.col("when").max())
     known = customers.unique("code_client", keep="first", maintain_order=True)

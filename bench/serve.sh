@@ -6,6 +6,11 @@
 #
 #   bench/serve.sh                  # builds stockflow in release mode if needed
 #   DURATION=20s THREADS=2 ROUNDS=3 bench/serve.sh
+#   BASELINE_BIN=/tmp/stockflow-before bench/serve.sh   # also an older binary serving the same state, interleaved
+#   SERVE_ARGS="--threads 1" bench/serve.sh
+#
+# The /healthz row is the ceiling: the same server and wrk on the same cores answering a constant, with no
+# authentication and no data; no endpoint can beat its p99.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -35,9 +40,15 @@ export STOCKFLOW_JWT_SECRET=$(head -c 48 /dev/urandom | base64)
 # stockflow: one nightly run (the cache), a user, the server.
 "$BIN" run pipelines/nightly-inventory.yml --out "$WORK/out/nightly-inventory" --state "$WORK/state/state.sqlite" --as-of $AS_OF >/dev/null 2>&1
 echo "$PASSWORD" | "$BIN" users add bench --role viewer --state "$WORK/state/state.sqlite" >/dev/null
+# shellcheck disable=SC2086
 "$BIN" serve --pipelines pipelines --out "$WORK/out" --state "$WORK/state/state.sqlite" --listen 127.0.0.1:18480 --log-format json \
-  --access-ttl 3600 >"$WORK/serve.log" 2>&1 &
+  --access-ttl 3600 ${SERVE_ARGS:-} >"$WORK/serve.log" 2>&1 &
 SERVE_PID=$!; PIDS+=($SERVE_PID)
+if [ -n "${BASELINE_BIN:-}" ]; then
+  "$BASELINE_BIN" serve --pipelines pipelines --out "$WORK/out" --state "$WORK/state/state.sqlite" --listen 127.0.0.1:18482 --log-format json \
+    --access-ttl 3600 >"$WORK/baseline.log" 2>&1 &
+  BASE_PID=$!; PIDS+=($BASE_PID)
+fi
 
 # Django: the same SQLite fixtures, the same workbook file.
 cp fixtures/inventory.sqlite3 "$WORK/django.sqlite3"
@@ -52,6 +63,7 @@ DJANGO_PID=$!; PIDS+=($DJANGO_PID)
 
 wait_for() { for _ in $(seq 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "not answering: $1"; return 1; }
 wait_for http://127.0.0.1:18480/healthz
+[ -z "${BASELINE_BIN:-}" ] || wait_for http://127.0.0.1:18482/healthz
 wait_for http://127.0.0.1:18481/api/token/
 token() { curl -fs -H 'Content-Type: application/json' -d "{\"username\":\"bench\",\"password\":\"$PASSWORD\"}" "$1/api/token/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access"])'; }
 SF_TOKEN=$(token http://127.0.0.1:18480)
@@ -82,7 +94,7 @@ to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v
 declare -A RPS P50 P99
 bench() {  # key label url token
   local out rps p50 p99 errors
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $4" "$3")
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency ${4:+-H "Authorization: Bearer $4"} "$3")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(to_ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
   p99=$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
@@ -97,12 +109,17 @@ for round in $(seq "$ROUNDS"); do
   echo "round $round, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   printf '%-30s %12s %9s %9s\n' endpoint "requests/s" "p50 ms" "p99 ms"
   bench sf_stats "stockflow /api/stats/stock/" http://127.0.0.1:18480/api/stats/stock/ "$SF_TOKEN"
+  [ -z "${BASELINE_BIN:-}" ] || bench bl_stats "baseline  /api/stats/stock/" http://127.0.0.1:18482/api/stats/stock/ "$SF_TOKEN"
   bench dj_stats "django    /api/stats/stock/" http://127.0.0.1:18481/api/stats/stock/ "$DJ_TOKEN"
   bench sf_book "stockflow workbook (latest)" "http://127.0.0.1:18480/api/pipelines/nightly-inventory/latest/$WORKBOOK" "$SF_TOKEN"
+  [ -z "${BASELINE_BIN:-}" ] || bench bl_book "baseline  workbook (latest)" "http://127.0.0.1:18482/api/pipelines/nightly-inventory/latest/$WORKBOOK" "$SF_TOKEN"
   bench dj_book "django    workbook" http://127.0.0.1:18481/api/workbook/ "$DJ_TOKEN"
+  bench sf_health "stockflow /healthz (ceiling)" http://127.0.0.1:18480/healthz ""
+  [ -z "${BASELINE_BIN:-}" ] || bench bl_health "baseline  /healthz (ceiling)" http://127.0.0.1:18482/healthz ""
   ratio() { awk -v a="${RPS[$1]}" -v b="${RPS[$2]}" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'; }
   stats_ratio=$(ratio sf_stats dj_stats)
   echo "ratios (stockflow / django requests/s): stats ${stats_ratio}x, workbook $(ratio sf_book dj_book)x"
+  [ -z "${BASELINE_BIN:-}" ] || echo "ratios (stockflow / baseline requests/s): stats $(ratio sf_stats bl_stats)x, workbook $(ratio sf_book bl_book)x, healthz $(ratio sf_health bl_health)x"
   echo "targets: stats p99 ${P99[sf_stats]} ms (<= 5: $(awk -v p="${P99[sf_stats]}" 'BEGIN { print (p <= 5 ? "met" : "MISSED") }')), stats ${stats_ratio}x django (>= 10: $(awk -v r="$stats_ratio" 'BEGIN { print (r >= 10 ? "met" : "MISSED") }'))"
 done
 SF_RSS=$(( $(tree_rss_kib $SERVE_PID) / 1024 ))

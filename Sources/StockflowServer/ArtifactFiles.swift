@@ -13,7 +13,13 @@ final class ArtifactFiles: @unchecked Sendable {
     private let root: String?
     private let fileIO = FileIO()
     private let lock = NSLock()
-    private var etags: [String: (stamp: String, etag: String)] = [:]
+    /// Per file version (inode, size, modification time): its ETag, and its bytes when small.
+    private var known: [String: (stamp: String, etag: String, bytes: ByteBuffer?)] = [:]
+    private var knownBytes = 0
+    /// Files up to this size are kept in memory once read (a workbook, a report, a rejects file)...
+    static let keptFileLimit = 4 << 20
+    /// ...up to this much in all; past it the memory starts over.
+    static let keptTotalLimit = 32 << 20
 
     init(outputRoot: String) {
         root = ArtifactFiles.realPath(outputRoot)
@@ -56,7 +62,7 @@ final class ArtifactFiles: @unchecked Sendable {
         var info = stat()
         guard stat(path, &info) == 0 else { throw APIError.notFound("no artifact '\(name)'") }
         let size = Int(info.st_size)
-        let etag = try etag(path: path, info: info)
+        let (etag, kept) = try version(path: path, info: info)
         let fileName = (name as NSString).lastPathComponent
         var headers: HTTPFields = [
             .contentType: ArtifactFiles.contentType(fileName), .eTag: etag, .acceptRanges: "bytes",
@@ -67,8 +73,7 @@ final class ArtifactFiles: @unchecked Sendable {
             // A report is self-contained: it may style itself and show data: images, nothing more.
             headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
         }
-        if let match = request.headers[.ifNoneMatch],
-           match.split(separator: ",").contains(where: { $0.trimmingBlanks() == etag || $0.trimmingBlanks() == "*" }) {
+        if ArtifactFiles.matches(request, etag: etag) {
             return Response(status: .notModified, headers: headers)
         }
         if let rangeText = request.headers[.range] {
@@ -78,12 +83,31 @@ final class ArtifactFiles: @unchecked Sendable {
             }
             headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"
             headers[.contentLength] = String(range.count)
+            if let kept, let slice = kept.getSlice(at: kept.readerIndex + range.lowerBound, length: range.count) {
+                return Response(status: .partialContent, headers: headers, body: ResponseBody(byteBuffer: slice))
+            }
             let body = try await fileIO.loadFile(path: path, range: range, context: context)
             return Response(status: .partialContent, headers: headers, body: body)
         }
         headers[.contentLength] = String(size)
+        if let kept { return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: kept)) }
         let body = try await fileIO.loadFile(path: path, context: context)
         return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// True when the request's `If-None-Match` names `etag` (or `*`): answer 304.
+    static func matches(_ request: Request, etag: String) -> Bool {
+        guard let match = request.headers[.ifNoneMatch] else { return false }
+        return match.split(separator: ",").contains { $0.trimmingBlanks() == etag || $0.trimmingBlanks() == "*" }
+    }
+
+    /// A strong ETag of `bytes`: the first 16 bytes of their SHA-256, in hex.
+    static func etag(of bytes: some DataProtocol) -> String {
+        etag(SHA256.hash(data: bytes))
+    }
+
+    static func etag(_ digest: SHA256.Digest) -> String {
+        "\"" + hex(digest.prefix(16)) + "\""
     }
 
     /// One `bytes=a-b`, `bytes=a-` or `bytes=-n` range within a file of `size` bytes.
@@ -102,22 +126,33 @@ final class ArtifactFiles: @unchecked Sendable {
         return start...min(end, size - 1)
     }
 
-    /// A strong ETag from the file's SHA-256, computed once per version of the file.
-    private func etag(path: String, info: stat) throws -> String {
+    /// A strong ETag from the file's SHA-256 and, for a small file, its bytes: read once per version
+    /// of the file (inode, size, modification time), then served from memory.
+    private func version(path: String, info: stat) throws -> (etag: String, bytes: ByteBuffer?) {
         let stamp = "\(info.st_ino)-\(info.st_size)-\(info.st_mtim.tv_sec)-\(info.st_mtim.tv_nsec)"
-        lock.lock()
-        let cached = etags[path]
-        lock.unlock()
-        if let cached, cached.stamp == stamp { return cached.etag }
+        if let cached = lock.withLock({ known[path] }), cached.stamp == stamp { return (cached.etag, cached.bytes) }
         guard let handle = FileHandle(forReadingAtPath: path) else { throw APIError.notFound("the artifact cannot be read") }
         defer { try? handle.close() }
+        let keep = Int(info.st_size) <= ArtifactFiles.keptFileLimit
         var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        let etag = "\"" + hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined() + "\""
-        lock.lock()
-        etags[path] = (stamp, etag)
-        lock.unlock()
-        return etag
+        var bytes = ByteBuffer()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            hasher.update(data: chunk)
+            if keep { bytes.writeBytes(chunk) }
+        }
+        let etag = ArtifactFiles.etag(hasher.finalize())
+        // Kept only when the file did not change while it was read.
+        let kept = keep && bytes.readableBytes == Int(info.st_size) ? bytes : nil
+        lock.withLock {
+            knownBytes -= known[path]?.bytes?.readableBytes ?? 0
+            if knownBytes + (kept?.readableBytes ?? 0) > ArtifactFiles.keptTotalLimit || known.count >= 4096 {
+                known.removeAll()
+                knownBytes = 0
+            }
+            known[path] = (stamp, etag, kept)
+            knownBytes += kept?.readableBytes ?? 0
+        }
+        return (etag, kept)
     }
 
     static func contentType(_ name: String) -> String {

@@ -76,6 +76,7 @@ public final class AuthStore: @unchecked Sendable {
         } catch let error as SQLiteError {
             throw AuthStoreError("state database \(path): \(error.message)")
         }
+        memo = DatabaseMemo(database: database)
     }
 
     // MARK: Users
@@ -86,8 +87,10 @@ public final class AuthStore: @unchecked Sendable {
         try AuthStore.checkPassword(password)
         guard try user(named: name) == nil else { throw AuthStoreError("user '\(name)' already exists (use `users passwd`)") }
         let hash = Bcrypt.hash(password, cost: bcryptCost)
-        try database.run("INSERT INTO users (name, role, password_hash, created) VALUES (?, ?, ?, ?)",
-                         [.text(name), .text(role.rawValue), .text(hash), .text(isoText(Date()))])
+        try write {
+            try database.run("INSERT INTO users (name, role, password_hash, created) VALUES (?, ?, ?, ?)",
+                             [.text(name), .text(role.rawValue), .text(hash), .text(isoText(Date()))])
+        }
     }
 
     /// Sets a new password; every token the user holds stops working at once.
@@ -95,16 +98,20 @@ public final class AuthStore: @unchecked Sendable {
         try AuthStore.checkPassword(password)
         guard try user(named: name) != nil else { throw AuthStoreError("no user '\(name)'") }
         let hash = Bcrypt.hash(password, cost: bcryptCost)
-        try database.run("UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE name = ?",
-                         [.text(hash), .text(name)])
-        try database.run("DELETE FROM refresh_tokens WHERE username = ?", [.text(name)])
+        try write {
+            try database.run("UPDATE users SET password_hash = ?, token_version = token_version + 1 WHERE name = ?",
+                             [.text(hash), .text(name)])
+            try database.run("DELETE FROM refresh_tokens WHERE username = ?", [.text(name)])
+        }
     }
 
     /// Removes a user and their refresh tokens.
     public func removeUser(name: String) throws {
         guard try user(named: name) != nil else { throw AuthStoreError("no user '\(name)'") }
-        try database.run("DELETE FROM users WHERE name = ?", [.text(name)])
-        try database.run("DELETE FROM refresh_tokens WHERE username = ?", [.text(name)])
+        try write {
+            try database.run("DELETE FROM users WHERE name = ?", [.text(name)])
+            try database.run("DELETE FROM refresh_tokens WHERE username = ?", [.text(name)])
+        }
     }
 
     /// Every user, by name.
@@ -153,9 +160,11 @@ public final class AuthStore: @unchecked Sendable {
         let existing = try database.query("SELECT name FROM api_keys WHERE name = ?", [.text(name)]) { $0.text(0) }
         guard existing.isEmpty else { throw AuthStoreError("key '\(name)' already exists (revoke it first)") }
         let key = "sfk_" + randomToken()
-        try database.run("INSERT INTO api_keys (name, role, key_hash, created, expires) VALUES (?, ?, ?, ?, ?)",
-                         [.text(name), .text(role.rawValue), .text(digest(key)), .text(isoText(Date())),
-                          .text(expires.map(isoText) ?? "")])
+        try write {
+            try database.run("INSERT INTO api_keys (name, role, key_hash, created, expires) VALUES (?, ?, ?, ?, ?)",
+                             [.text(name), .text(role.rawValue), .text(digest(key)), .text(isoText(Date())),
+                              .text(expires.map(isoText) ?? "")])
+        }
         return key
     }
 
@@ -170,17 +179,14 @@ public final class AuthStore: @unchecked Sendable {
     public func revokeKey(name: String) throws {
         let existing = try database.query("SELECT name FROM api_keys WHERE name = ?", [.text(name)]) { $0.text(0) }
         guard !existing.isEmpty else { throw AuthStoreError("no key '\(name)'") }
-        try database.run("DELETE FROM api_keys WHERE name = ?", [.text(name)])
+        try write { try database.run("DELETE FROM api_keys WHERE name = ?", [.text(name)]) }
     }
 
-    /// The key's record when `key` is a live key.
-    func lookUpKey(_ key: String, now: Date) throws -> APIKeyRecord? {
-        let rows = try database.query("SELECT name, role, created, expires FROM api_keys WHERE key_hash = ?", [.text(digest(key))]) { row in
+    /// The key's record when `key` is a key (expired or not).
+    private func lookUpKey(_ key: String) throws -> APIKeyRecord? {
+        try database.query("SELECT name, role, created, expires FROM api_keys WHERE key_hash = ?", [.text(digest(key))]) { row in
             APIKeyRecord(name: row.text(0), role: Role(rawValue: row.text(1)) ?? .viewer, created: row.text(2), expires: row.text(3))
-        }
-        guard let record = rows.first else { return nil }
-        if !record.expires.isEmpty, let end = parseISO8601(record.expires), end <= now { return nil }
-        return record
+        }.first
     }
 
     // MARK: Refresh tokens
@@ -238,9 +244,39 @@ public final class AuthStore: @unchecked Sendable {
     }
 
     func revokeFamily(family: String) throws {
-        try database.run("INSERT INTO revoked_families (family, revoked) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                         [.text(family), .text(isoText(Date()))])
-        try database.run("UPDATE refresh_tokens SET used = 1 WHERE family = ?", [.text(family)])
+        try write {
+            try database.run("INSERT INTO revoked_families (family, revoked) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                             [.text(family), .text(isoText(Date()))])
+            try database.run("UPDATE refresh_tokens SET used = 1 WHERE family = ?", [.text(family)])
+        }
+    }
+
+    // MARK: The per-request checks, from memory
+
+    /// What the checks of each request read (users, revocations, keys), kept while the database is
+    /// unchanged: `users passwd`, `users remove`, `keys revoke` or another server's logout in another
+    /// process change its data_version; this connection's own writes forget it in `write`.
+    private let memo: DatabaseMemo
+
+    /// A write to users, keys or revocations: one transaction, then what is remembered is forgotten.
+    private func write(_ body: () throws -> Void) throws {
+        try database.transaction(body)
+        memo.forget()
+    }
+
+    /// The user called `name` if they still hold token version `version` and `family` is not revoked:
+    /// the check of every request bearing an access token or a session.
+    func currentUser(named name: String, version: Int64, family: String) throws -> UserRecord? {
+        let user = try memo.value("user\u{0}" + name) { try self.user(named: name) }
+        guard let user, user.tokenVersion == version else { return nil }
+        return try memo.value("family\u{0}" + family) { try isRevoked(family: family) } ? nil : user
+    }
+
+    /// The record of a live API key (expiry checked at `now`), from memory when possible.
+    func currentKey(_ key: String, now: Date) throws -> APIKeyRecord? {
+        guard let record = try memo.value("key\u{0}" + key, { try lookUpKey(key) }) else { return nil }
+        if !record.expires.isEmpty, let end = parseISO8601(record.expires), end <= now { return nil }
+        return record
     }
 
     // MARK: Checks
@@ -268,7 +304,18 @@ func randomToken() -> String {
 
 /// SHA-256 of `text` in hex: how keys and refresh tokens are stored.
 func digest(_ text: String) -> String {
-    SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    hex(SHA256.hash(data: Data(text.utf8)))
+}
+
+/// Lowercase hex of `bytes` (String(format:) per byte showed in profiles).
+func hex(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var text: [UInt8] = []
+    for byte in bytes {
+        text.append(digits[Int(byte >> 4)])
+        text.append(digits[Int(byte & 0x0f)])
+    }
+    return String(decoding: text, as: UTF8.self)
 }
 
 /// Base64url without padding.

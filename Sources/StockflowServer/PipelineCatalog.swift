@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import StockflowCore
 
 /// What the server knows of one pipeline file.
@@ -10,27 +13,27 @@ struct PipelineEntry: Sendable {
     var locale: String
 }
 
-/// The pipelines of the `--pipelines` folder, read again when a file changes.
+/// The pipelines of the `--pipelines` folder, read again when a file changes: the folder is listed
+/// again when its modification time changes, each file parsed again when its own does (a stat each).
 final class PipelineCatalog: @unchecked Sendable {
     private let directory: String
     private let lock = NSLock()
-    private var cache: [String: (modified: Date, entry: PipelineEntry?)] = [:]
+    private var cache: [String: (modified: timespec, entry: PipelineEntry?)] = [:]
+    private var listing: (modified: timespec, names: [String])?
 
     init(directory: String) { self.directory = directory }
 
     /// Every valid pipeline, by name (files that do not validate are left out).
     func all() -> [PipelineEntry] {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-            .filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted()
         var entries: [PipelineEntry] = []
-        for name in names {
+        for name in fileNames() {
             let path = (directory as NSString).appendingPathComponent(name)
-            let modified = ((try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast
+            let modified = PipelineCatalog.modification(path)
             lock.lock()
             let cached = cache[path]
             lock.unlock()
-            if let cached, cached.modified == modified {
-                if let entry = cached.entry { entries.append(entry) }
+            if let cached, cached.modified == modified, PipelineCatalog.settled(modified) {
+                if let entry = cached.entry, !entries.contains(where: { $0.name == entry.name }) { entries.append(entry) }
                 continue
             }
             let entry = (try? Pipeline.load(path: path)).map {
@@ -47,6 +50,35 @@ final class PipelineCatalog: @unchecked Sendable {
 
     /// The pipeline called `name`, if any.
     func entry(named name: String) -> PipelineEntry? { all().first { $0.name == name } }
+
+    /// The YAML files of the folder, sorted; listed again only when the folder changed.
+    private func fileNames() -> [String] {
+        let modified = PipelineCatalog.modification(directory)
+        if let listing = lock.withLock({ listing }), listing.modified == modified, PipelineCatalog.settled(modified) { return listing.names }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".yml") || $0.hasSuffix(".yaml") }.sorted()
+        lock.withLock { listing = (modified, names) }
+        return names
+    }
+
+    /// True when a modification time is old enough to be trusted: the file system's clock is coarse
+    /// (a few milliseconds), so a change in the same tick as the last look would keep the same time.
+    private static func settled(_ modified: timespec) -> Bool {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return now.tv_sec - modified.tv_sec >= 2
+    }
+
+    /// A file's modification time (zero when it cannot be read).
+    private static func modification(_ path: String) -> timespec {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return timespec() }
+        return info.st_mtim
+    }
+}
+
+extension timespec: @retroactive Equatable {
+    public static func == (lhs: timespec, rhs: timespec) -> Bool { lhs.tv_sec == rhs.tv_sec && lhs.tv_nsec == rhs.tv_nsec }
 }
 
 /// One row of the runs table, as the server reads it.
@@ -91,10 +123,20 @@ final class RunQueries: @unchecked Sendable {
     private let database: StateDatabase
     private static let columns = "rowid, run_id, pipeline, as_of, started, finished, status, exit_code, error, trigger, scheduled_for, pid, output_dir, report"
 
+    /// Answers kept until a run (or anything else) writes to the state database.
+    private let memo: DatabaseMemo
+
     init(path: String) throws {
         // RunHistory creates the table; opening it here makes a fresh state database usable at once.
         _ = try RunHistory(path: path)
         database = try StateDatabase(path: path)
+        memo = DatabaseMemo(database: database)
+    }
+
+    /// `compute`'s answer, kept under `key` while the state database is unchanged: a run starting,
+    /// ending or being recorded changes it. This connection only reads, so nothing here must forget.
+    func remembered<T>(_ key: String, _ compute: () throws -> T) throws -> T {
+        try memo.value(key, compute)
     }
 
     /// Runs newest first, after the `cursor` row id when given.

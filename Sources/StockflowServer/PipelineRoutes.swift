@@ -17,7 +17,8 @@ enum PipelineRoutes {
             _ = try await state.require(.viewer, request)
             let entry = try pipeline(context, state)
             let name = try artifactName(context)
-            guard let run = try state.runs.latest(pipeline: entry.name, status: "succeeded") else {
+            let latest = try state.runs.remembered("latest-success\u{0}" + entry.name) { try state.runs.latest(pipeline: entry.name, status: "succeeded") }
+            guard let run = latest else {
                 throw APIError.notFound("pipeline '\(entry.name)' has no successful run yet")
             }
             let path = try RunRoutes.artifactPath(run, name: name, state: state)

@@ -23,7 +23,7 @@ enum Portal {
             }
             let user: UserRecord
             do {
-                user = try AuthRoutes.login(state, username: form["username"] ?? "", password: form["password"] ?? "", client: context.clientAddress)
+                user = try await AuthRoutes.login(state, username: form["username"] ?? "", password: form["password"] ?? "", client: context.clientAddress)
             } catch let error as APIError {
                 var response = loginPage(state, error: error.status == .tooManyRequests ? words(state)["throttled"] : words(state)["bad_login"], status: error.status)
                 for field in error.headers { response.headers.append(field) }
@@ -257,28 +257,10 @@ enum Portal {
         return locales.isEmpty || locales.filter { $0.hasPrefix("fr") }.count * 2 >= locales.count
     }
 
+    /// The portal's words in the pipelines' language, from the catalogue of words.
     static func words(_ state: ServerState) -> [String: String] {
-        isFrench(state) ? [
-            "pipelines": "Traitements", "history": "Historique", "login": "Connexion", "logout": "Déconnexion",
-            "username": "Identifiant", "password": "Mot de passe", "bad_login": "Identifiant ou mot de passe incorrect.",
-            "throttled": "Trop de tentatives : réessayez dans une minute.", "expired_form": "Le formulaire a expiré : rechargez la page.",
-            "rejects": "Rejets", "findings": "Constats", "last_run": "Dernière exécution", "never_ran": "Jamais exécuté.",
-            "workbook": "Dernier classeur", "report": "Dernier rapport", "rejects_file": "Lignes rejetées (CSV)", "run_now": "Lancer maintenant",
-            "pipeline": "Traitement", "as_of": "Situation au", "started": "Début", "status": "État", "stages": "Étapes",
-            "stage": "Étape", "kind": "Type", "rows_in": "Lignes lues", "rows_out": "Transmises", "rejected": "Rejetées",
-            "filtered": "Filtrées", "files": "Fichiers", "succeeded": "Réussi", "failed": "Échec", "running": "En cours",
-            "too_many_rejects": "Trop de rejets", "cancelled": "Annulé", "killed": "Interrompu",
-        ] : [
-            "pipelines": "Pipelines", "history": "History", "login": "Log in", "logout": "Log out",
-            "username": "User name", "password": "Password", "bad_login": "Wrong user name or password.",
-            "throttled": "Too many attempts: retry in a minute.", "expired_form": "The form expired: reload the page.",
-            "rejects": "Rejects", "findings": "Findings", "last_run": "Last run", "never_ran": "Never ran.",
-            "workbook": "Latest workbook", "report": "Latest report", "rejects_file": "Rejected rows (CSV)", "run_now": "Run now",
-            "pipeline": "Pipeline", "as_of": "As of", "started": "Started", "status": "Status", "stages": "Stages",
-            "stage": "Stage", "kind": "Kind", "rows_in": "Rows in", "rows_out": "Rows out", "rejected": "Rejected",
-            "filtered": "Filtered", "files": "Files", "succeeded": "Succeeded", "failed": "Failed", "running": "Running",
-            "too_many_rejects": "Too many rejects", "cancelled": "Cancelled", "killed": "Killed",
-        ]
+        let french = isFrench(state)
+        return MessageCatalogue.portalWords.mapValues { french ? $0.french : $0.english }
     }
 
     static func statusWord(_ status: String, _ words: [String: String]) -> String { words[status] ?? status }

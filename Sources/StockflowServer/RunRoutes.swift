@@ -85,8 +85,13 @@ enum RunRoutes {
             guard row.record.status == "running" else {
                 throw APIError(.conflict, "run_finished", "run \(row.record.runID) is not running (\(row.record.status))")
             }
-            guard state.starter.cancel(runID: row.record.runID) else {
-                throw APIError(.conflict, "not_cancellable", "run \(row.record.runID) was not started by this server; stop it where it runs")
+            if !state.starter.cancel(runID: row.record.runID) {
+                // Started elsewhere: signalled only when its process is proven to be that run.
+                let file = state.catalog.entry(named: row.record.pipeline)?.file
+                if let refusal = ForeignRun.cancel(row, pipelineFile: file, stateFolder: state.starter.stateFolder) {
+                    throw APIError(.conflict, "not_cancellable", "run \(row.record.runID) cannot be stopped from here: \(refusal)")
+                }
+                state.logger.notice("SIGTERM sent to a run not started by this server", metadata: ["run_id": "\(row.record.runID)", "pid": "\(row.record.pid)"])
             }
             return jsonResponse(["id": row.record.runID, "status": "cancelling"], status: .accepted)
         }
@@ -101,11 +106,16 @@ enum RunRoutes {
 
     /// The files of a run still in its output folder: its committed outputs that no later run
     /// replaced, and its rejects and findings while it is the folder's newest run.
+    /// The table (which later run replaced which output) is kept until the history changes; each
+    /// file is still looked for and resolved on every call.
     static func artifacts(of row: RunRow, state: ServerState) throws -> [String] {
         let folder = row.record.outputDirectory
-        var names = try row.outputs.filter { try state.runs.newestWriter(folder: folder, output: $0)?.record.runID == row.record.runID }
-        if try state.runs.newestWriter(folder: folder, output: nil)?.record.runID == row.record.runID {
-            names += ["rejects.csv", "findings.csv", "run.json"]
+        let names = try state.runs.remembered("artifacts\u{0}" + row.record.runID) { () throws -> [String] in
+            var names = try row.outputs.filter { try state.runs.newestWriter(folder: folder, output: $0)?.record.runID == row.record.runID }
+            if try state.runs.newestWriter(folder: folder, output: nil)?.record.runID == row.record.runID {
+                names += ["rejects.csv", "findings.csv", "run.json"]
+            }
+            return names
         }
         return names.filter { state.files.resolve(folder: folder, name: $0) != nil }
     }

@@ -75,15 +75,20 @@ final class ServerState: Sendable {
 
     /// The principal of a request bearing `Authorization: Bearer <JWT or API key>`, or nil.
     func principal(bearer token: String, type: String = "access") async -> Principal? {
-        if token.hasPrefix("sfk_") {
-            guard let key = try? auth.lookUpKey(token, now: Date()) else { return nil }
-            return Principal(name: key.name, role: key.role, kind: .key, family: nil)
+        do {
+            if token.hasPrefix("sfk_") {
+                guard let key = try auth.currentKey(token, now: Date()) else { return nil }
+                return Principal(name: key.name, role: key.role, kind: .key, family: nil)
+            }
+            guard let claims = try? await signer.verify(token, type: type) else { return nil }
+            // The user must still exist with the same password, and the family must not be logged out.
+            guard let user = try auth.currentUser(named: claims.sub.value, version: claims.ver, family: claims.fam) else { return nil }
+            return Principal(name: user.name, role: user.role, kind: .user, family: claims.fam)
+        } catch {
+            // The state database failing is no reason to let a request in, nor to hide why it was refused.
+            logger.error("cannot check credentials in the state database: \(error)")
+            return nil
         }
-        guard let claims = try? await signer.verify(token, type: type) else { return nil }
-        // The user must still exist with the same password, and the family must not be logged out.
-        guard let user = try? auth.user(named: claims.sub.value), user.tokenVersion == claims.ver,
-              (try? auth.isRevoked(family: claims.fam)) == false else { return nil }
-        return Principal(name: user.name, role: user.role, kind: .user, family: claims.fam)
     }
 
     /// The request's principal with at least `role`; 401 without credentials, 403 with too few rights.

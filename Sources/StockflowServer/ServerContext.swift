@@ -63,10 +63,15 @@ func jsonResponse(_ object: Any, status: HTTPResponse.Status = .ok, headers: HTT
 
 /// A JSON response of already encoded bytes.
 func jsonResponse(bytes: Data, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+    jsonResponse(bytes: ByteBuffer(bytes: bytes), status: status, headers: headers)
+}
+
+/// A JSON response of a buffer kept in memory (shared, not copied).
+func jsonResponse(bytes: ByteBuffer, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
     var fields = headers
     fields[.contentType] = "application/json"
-    fields[.cacheControl] = fields[.cacheControl] ?? "no-store"
-    return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    if fields[.cacheControl] == nil { fields[.cacheControl] = "no-store" }
+    return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: bytes))
 }
 
 /// Turns every error into the JSON error shape: Hummingbird's own (404 route, 413 body) keep their

@@ -22,7 +22,7 @@ struct Migrate: ParsableCommand {
     var schema = "public"
 
     @Option(help: "Connections copying tables in parallel.")
-    var jobs = 2
+    var jobs = 3
 
     @Flag(help: "Print the plan and the DDL; touch nothing.")
     var dryRun = false

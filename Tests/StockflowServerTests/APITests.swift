@@ -40,6 +40,62 @@ func recordRun(_ fixture: ServerFixture, id: String, pipeline: String = "nightly
           out: {load: csv, input: rows, path: "rows-{as_of}.csv"}
         """
 
+    /// The stats answers and the latest workbook link are kept in memory, and a new successful run
+    /// (another connection writing the history, as `stockflow run` does) replaces them at once.
+    /// A server whose catalog holds the tiny pipeline, and the viewer claire.
+    static func fixtureWithTinyPipeline() async throws -> ServerFixture {
+        let fixture = try await ServerFixture()
+        try Data(pipelineYAML.utf8).write(to: fixture.folder.appendingPathComponent("pipelines/tiny.yml"))
+        try Data("a\n1\n".utf8).write(to: fixture.folder.appendingPathComponent("pipelines/rows.csv"))
+        try fixture.addUser("claire", role: .viewer)
+        return fixture
+    }
+
+    @Test func statsAndLatestLinkFollowANewRunAtOnceWithETags() async throws {
+        let fixture = try await APITests.fixtureWithTinyPipeline()
+        defer { fixture.remove() }
+        @Sendable func report(_ value: String) -> String {
+            #"{"as_of": "2026-11-25", "currency": "EUR", "kpis": [], "charts": [{"kind": "bar", "items": [{"label": "Vis", "values": ["\#(value)"]}]}]}"#
+        }
+        _ = try recordRun(fixture, id: "run-1", pipeline: "tiny", folder: "tiny",
+                          files: ["rapport.json": report("12"), "rapport.html": "<p>1</p>", "book-1.xlsx": "first"])
+        try await fixture.test { client in
+            let token = try await obtain(client, "claire").access
+            func stats(_ headers: HTTPFields = [:]) async throws -> (HTTPResponse.Status, String, String) {
+                var fields = bearer(token)
+                for field in headers { fields.append(field) }
+                return try await client.execute(uri: "/api/stats/stock/?pipeline=tiny", method: .get, headers: fields) { response in
+                    (response.status, String(buffer: response.body), response.headers[.eTag] ?? "")
+                }
+            }
+            let (status, body, etag) = try await stats()
+            #expect(status == .ok)
+            #expect(body.contains("\"run_id\":\"run-1\"") && body.contains("\"12\""))
+            #expect(etag.hasPrefix("\"") && etag.count == 34)
+            let (again, _, sameTag) = try await stats()
+            #expect(again == .ok && sameTag == etag)
+            let (notModified, empty, _) = try await stats([.ifNoneMatch: etag])
+            #expect(notModified == .notModified && empty.isEmpty)
+            try await client.execute(uri: "/api/pipelines/tiny/latest/book-1.xlsx", method: .get, headers: bearer(token)) { response in
+                #expect(String(buffer: response.body) == "first")
+            }
+
+            _ = try recordRun(fixture, id: "run-2", pipeline: "tiny", folder: "tiny",
+                              files: ["rapport.json": report("13"), "rapport.html": "<p>2</p>", "book-2.xlsx": "second"])
+            let (changed, newBody, newTag) = try await stats([.ifNoneMatch: etag])
+            #expect(changed == .ok)
+            #expect(newBody.contains("\"run_id\":\"run-2\"") && newBody.contains("\"13\""))
+            #expect(newTag != etag)
+            try await client.execute(uri: "/api/pipelines/tiny/latest/book-2.xlsx", method: .get, headers: bearer(token)) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == "second")
+            }
+            try await client.execute(uri: "/api/pipelines/tiny/latest/book-1.xlsx", method: .get, headers: bearer(token)) { response in
+                #expect(response.status == .notFound)
+            }
+        }
+    }
+
     @Test func artifactDownloadHasETagConditionalAndRange() async throws {
         let fixture = try await ServerFixture()
         defer { fixture.remove() }
@@ -76,6 +132,13 @@ func recordRun(_ fixture: ServerFixture, id: String, pipeline: String = "nightly
             try await client.execute(uri: "/api/runs/run-1/artifacts/inventaire-2026-11-25.xlsx", method: .get, headers: ranged) { response in
                 #expect(response.status == .rangeNotSatisfiable)
             }
+            // The bytes kept in memory follow the file: rewritten, it is served anew with a new ETag.
+            try Data("abcdefghijklmnop".utf8).write(to: fixture.folder.appendingPathComponent("out/nightly-inventory/inventaire-2026-11-25.xlsx"))
+            try await client.execute(uri: "/api/runs/run-1/artifacts/inventaire-2026-11-25.xlsx", method: .get, headers: conditional) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == "abcdefghijklmnop")
+                #expect(response.headers[.eTag] != etag)
+            }
             try await client.execute(uri: "/api/runs/run-1/rejects", method: .get, headers: bearer(token)) { response in
                 #expect(response.status == .ok)
                 #expect((json(response)["items"] as? [[String: String]])?.first?["rule"] == "bad")
@@ -107,11 +170,8 @@ func recordRun(_ fixture: ServerFixture, id: String, pipeline: String = "nightly
     }
 
     @Test func viewerCannotTriggerAndUnknownThingsAre404() async throws {
-        let fixture = try await ServerFixture()
+        let fixture = try await APITests.fixtureWithTinyPipeline()
         defer { fixture.remove() }
-        try Data(APITests.pipelineYAML.utf8).write(to: fixture.folder.appendingPathComponent("pipelines/tiny.yml"))
-        try Data("a\n1\n".utf8).write(to: fixture.folder.appendingPathComponent("pipelines/rows.csv"))
-        try fixture.addUser("claire", role: .viewer)
         try await fixture.test { client in
             let token = try await obtain(client, "claire").access
             try await client.execute(uri: "/api/pipelines/tiny/runs", method: .post, headers: bearer(token), body: jsonBody([:])) { response in

@@ -242,3 +242,91 @@ def test_cancel_stops_a_run_with_nothing_replaced_and_a_second_trigger_conflicts
         if writer:
             writer.close()
         server.stop()
+
+
+def _running_row(state, pipeline):
+    """The history's running row of `pipeline`, once `stockflow run` has recorded itself."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with sqlite3.connect(state) as db:
+            row = db.execute("SELECT run_id, pid FROM runs WHERE pipeline = ? AND status = 'running'", (pipeline,)).fetchone()
+        if row:
+            return row
+        time.sleep(0.05)
+    raise AssertionError(f"no running row for {pipeline}")
+
+
+def test_cancel_of_a_run_started_by_hand_is_checked_then_stops_it_with_nothing_replaced(tmp_path):
+    """A `stockflow run` started by hand (not by this server) is cancelled through the API only when the
+    history, the pipeline's lock, the process's command line and its start time all agree; then SIGTERM
+    stops it at its next batch (exit 75) and nothing is replaced."""
+    pipelines = tmp_path / "pipelines"
+    pipelines.mkdir()
+    (pipelines / "slow-orders.yml").write_text(SLOW)
+    (tmp_path / "state").mkdir()
+    state = tmp_path / "state" / "state.sqlite"
+    os.mkfifo(tmp_path / "pipe.csv")
+    key = create_key(state, "ci", "operator")
+    out = tmp_path / "out" / "slow-orders"
+    out.mkdir(parents=True)
+    (out / "orders.csv").write_text("id,amount\n0,1.00\n")  # the previous run's file: it must stay as it is
+    env = {**os.environ, "ORDERS_CSV": str(tmp_path / "pipe.csv")}
+    server = Server(tmp_path, pipelines, env={"ORDERS_CSV": str(tmp_path / "pipe.csv")})
+    impostor = None
+    writer = None
+    run = None
+    try:
+        # A history row left "running" with no lock held: nothing to stop, and nobody is signalled.
+        impostor = subprocess.Popen(["sleep", "300"])
+        with sqlite3.connect(state) as db:
+            db.execute("""INSERT INTO runs (run_id, pipeline, as_of, started, status, trigger, pid, output_dir)
+                          VALUES ('ghost', 'slow-orders', '2026-11-25', '2026-11-25T01:30:00Z', 'running', 'manual', ?, ?)""",
+                       (impostor.pid, str(out)))
+        refused = server.post("/api/runs/ghost/cancel", key)
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_cancellable", refused.text
+        # A process holding the lock with its pid in the lock file and in the history, but not a stockflow run.
+        locks = tmp_path / "state" / "locks"
+        locks.mkdir(exist_ok=True)
+        holder = subprocess.Popen(["python3", "-c", f"""
+import fcntl, os, time
+f = open({str(locks / 'slow-orders.lock')!r}, 'w')
+fcntl.flock(f, fcntl.LOCK_EX)
+f.write(str(os.getpid()) + '\\n'); f.flush()
+print('locked', flush=True)
+time.sleep(300)
+"""], stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "locked"
+        with sqlite3.connect(state) as db:
+            db.execute("UPDATE runs SET pid = ? WHERE run_id = 'ghost'", (holder.pid,))
+        refused = server.post("/api/runs/ghost/cancel", key)
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_cancellable", refused.text
+        assert holder.poll() is None and impostor.poll() is None
+        holder.kill()
+        holder.wait()
+
+        # The real thing: a run started by hand, blocked reading its input.
+        run = subprocess.Popen([STOCKFLOW, "run", str(pipelines / "slow-orders.yml"), "--out", str(out), "--state", str(state),
+                                "--stop-timeout", "2"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        writer = open(tmp_path / "pipe.csv", "w")
+        writer.write("id,amount\n1,2.50\n")
+        writer.flush()
+        run_id, pid = _running_row(state, "slow-orders")
+        assert pid == run.pid and run_id != "ghost"
+        listed = server.get(f"/api/runs/{run_id}", key).json()
+        assert listed["status"] == "running"
+        cancelled = server.post(f"/api/runs/{run_id}/cancel", key)
+        assert cancelled.status_code == 202, cancelled.text
+        assert cancelled.json() == {"id": run_id, "status": "cancelling"}
+        assert run.wait(timeout=60) == 75, run.stdout.read()
+        ended = server.get(f"/api/runs/{run_id}/wait?timeout=60", key).json()
+        assert ended["status"] == "cancelled" and ended["exit_code"] == 75
+        assert (out / "orders.csv").read_text() == "id,amount\n0,1.00\n"
+        assert server.post(f"/api/runs/{run_id}/cancel", key).json()["error"]["code"] == "run_finished"
+    finally:
+        for process in (impostor, run):
+            if process and process.poll() is None:
+                process.kill()
+                process.wait()
+        if writer:
+            writer.close()
+        server.stop()

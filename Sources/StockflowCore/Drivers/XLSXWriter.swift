@@ -540,6 +540,98 @@ public final class XLSXWorksheet {
     }
 }
 
+/// Rows of cells ready for libxlsxwriter, made on one thread and written on another: numbers as
+/// doubles, text as NUL-terminated UTF-8 in one buffer (sanitized as `writeString` does), so that
+/// writing is only the C calls.
+public struct XLSXCells: Sendable {
+    enum Kind: UInt8 { case blank, number, text }
+    /// Cells per row.
+    public let width: Int
+    private(set) var kinds: [Kind] = []
+    /// Per cell: the number, or the offset of its text in `text`.
+    private(set) var payloads: [UInt64] = []
+    /// Starts with one NUL, so that the buffer is never empty.
+    private(set) var text: [CChar] = [0]
+
+    /// An empty set of rows of `width` cells, with room for `rows` rows.
+    public init(width: Int, rows: Int) {
+        self.width = width
+        kinds.reserveCapacity(width * rows)
+        payloads.reserveCapacity(width * rows)
+    }
+
+    /// The number of complete rows.
+    public var rowCount: Int { width == 0 ? 0 : kinds.count / width }
+
+    /// Appends an empty cell (nothing is written).
+    public mutating func appendBlank() {
+        kinds.append(.blank)
+        payloads.append(0)
+    }
+
+    /// Appends a number; a non-finite one fails when written, as `writeNumber` does.
+    public mutating func appendNumber(_ value: Double) {
+        kinds.append(.number)
+        payloads.append(value.bitPattern)
+    }
+
+    /// Appends text, without NULs and cut at 32,767 characters.
+    public mutating func appendText(_ value: String) {
+        kinds.append(.text)
+        payloads.append(UInt64(text.count))
+        var value = value
+        // Short text without NUL (nearly all cells) is copied as it is; the rest goes through excelCellText.
+        if value.utf8.count > XLSXLimits.maxCellCharacters || value.utf8.contains(0) { value = excelCellText(value) }
+        value.utf8.withContiguousStorageIfAvailable { bytes in
+            text.append(contentsOf: UnsafeRawBufferPointer(bytes).bindMemory(to: CChar.self))
+        } ?? text.append(contentsOf: value.utf8.map { CChar(bitPattern: $0) })
+        text.append(0)
+    }
+}
+
+extension XLSXWorksheet {
+    /// Writes `cells` from sheet row `firstRow` on, column `col` of each row in `formats[col]`; only
+    /// the C calls per cell (the rows were checked against the sheet's limits once).
+    public func writeCells(_ cells: XLSXCells, firstRow: Int, formats: [XLSXFormat?]) throws {
+        let count = cells.rowCount
+        guard count > 0 else { return }
+        let context = "writing rows \(firstRow + 1)-\(firstRow + count) of \(quotedName)"
+        _ = try workbook.liveHandle(context)
+        _ = try row(firstRow + count - 1, context)
+        _ = try column(max(cells.width - 1, 0), context)
+        var pointers: [UnsafeMutablePointer<lxw_format>?] = []
+        for col in 0..<cells.width {
+            pointers.append(try prepare(col < formats.count ? formats[col] : nil, context).1)
+        }
+        let sheet = pointer
+        try cells.text.withUnsafeBufferPointer { text in
+            guard let base = text.baseAddress else { return }
+            var index = 0
+            for r in 0..<count {
+                let rowNumber = lxw_row_t(firstRow + r)
+                for c in 0..<cells.width {
+                    let error: lxw_error
+                    switch cells.kinds[index] {
+                    case .blank:
+                        error = LXW_NO_ERROR
+                    case .number:
+                        let number = Double(bitPattern: cells.payloads[index])
+                        guard number.isFinite else {
+                            throw XLSXError(code: .invalidArgument, message: "XLSX cannot store the non-finite number \(number)",
+                                            context: writeContext(firstRow + r, c))
+                        }
+                        error = worksheet_write_number(sheet, rowNumber, lxw_col_t(c), number, pointers[c])
+                    case .text:
+                        error = worksheet_write_string(sheet, rowNumber, lxw_col_t(c), base + Int(cells.payloads[index]), pointers[c])
+                    }
+                    if error != LXW_NO_ERROR { try check(error, writeContext(firstRow + r, c), constantMemoryHint: true) }
+                    index += 1
+                }
+            }
+        }
+    }
+}
+
 /// How a worksheet prints (see `XLSXWorksheet.setPageSetup`).
 public struct XLSXPageSetup: Sendable, Equatable {
     public var landscape: Bool

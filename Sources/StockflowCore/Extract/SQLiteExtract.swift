@@ -33,10 +33,14 @@ public final class SQLiteExtract: StageRunner, StageKind {
     let keyName: String?
     let hasRowid: Bool
     let declarations: [ColumnDeclaration]
+    /// What reading a cell needs of each declaration: no strings, so nothing to retain per cell.
+    private let readings: [CellReading]
     let busyTimeout: Int32
     public let outputSchema: Schema
     /// `incremental:`, with the statement reading from a bound (`>= ?`).
     var incremental: (read: IncrementalRead, sql: String)?
+    /// A `query:` that is a FULL JOIN read as two merged scans, with where each column is read.
+    var fullJoin: (join: SQLiteFullJoin, sources: [(right: Bool, index: Int)])?
 
     init(databasePath: String, displayName: String, sql: String, keyName: String?, hasRowid: Bool,
          declarations: [ColumnDeclaration], busyTimeout: Int32) {
@@ -46,6 +50,7 @@ public final class SQLiteExtract: StageRunner, StageKind {
         self.keyName = keyName
         self.hasRowid = hasRowid
         self.declarations = declarations
+        readings = declarations.map { CellReading(type: $0.type, nullable: $0.nullable, scale: $0.scale) }
         self.busyTimeout = busyTimeout
         outputSchema = Schema(declarations.map(\.column))
     }
@@ -137,6 +142,10 @@ public final class SQLiteExtract: StageRunner, StageKind {
             let extract = SQLiteExtract(databasePath: url.path, displayName: table ?? "query in \(url.lastPathComponent)", sql: select(""),
                                         keyName: keyName, hasRowid: hasRowid, declarations: declarations, busyTimeout: busy)
             extract.incremental = incremental.map { ($0, select(" WHERE \(quoteIdentifier($0.sourceColumn)) >= ?")) }
+            if query != nil, let join = SQLiteFullJoin.parse(baseSQL), try join.holds(in: database, query: baseSQL) {
+                let sources = declarations.compactMap { join.source(ofResultColumn: $0.sourceName) }
+                if sources.count == declarations.count { extract.fullJoin = (join, sources) }
+            }
             return extract
         } catch let error as SQLiteError {
             if error.isNotADatabase {
@@ -158,6 +167,7 @@ public final class SQLiteExtract: StageRunner, StageKind {
         let database: SQLiteDatabase
         let bound = incremental.flatMap { context.incrementalBound($0.read) }
         var tracker = incremental.map { WatermarkTracker($0.read) }
+        var merge: SQLiteFullJoin.Merge?
         do {
             database = try SQLiteDatabase(path: databasePath, readOnly: true, busyTimeoutMilliseconds: busyTimeout)
             if let bound, let incremental {
@@ -165,38 +175,59 @@ public final class SQLiteExtract: StageRunner, StageKind {
                 try incremental.read.bind(bound, to: statement)
             } else {
                 statement = try database.prepare(sql)
+                if let fullJoin { merge = try fullJoin.join.merge(in: database, sources: fullJoin.sources) }
             }
         } catch let error as SQLiteError {
             throw stageError(error)
         }
         let source = context.run.origins.register(displayName, kind: keyName.map { .tableKey($0) } ?? (hasRowid ? .tableRowid : .fileLine))
-        let offset = hasRowid ? 1 : 0
         var batch = Batch(capacity: Batch.preferredSize)
         var ordinal: Int64 = 0
-        while true {
-            let hasRow: Bool
-            do { hasRow = try statement.step() } catch let error as SQLiteError { throw stageError(error) }
-            guard hasRow else { break }
+        /// Reads one result row, cell `n` from `cell(n)` (a statement and column, no statement for a
+        /// null); `text` is the row as the rejects file shows it.
+        func take(_ position: Int64?, _ cell: (Int) -> (SQLiteStatement?, Int), text: () -> String) throws {
             ordinal += 1
             context.countRead(1)
-            let origin = RowOrigin(source: source, position: hasRowid ? statement.int64(0) : ordinal)
+            let origin = RowOrigin(source: source, position: position ?? ordinal)
             var row = Row()
             row.reserveCapacity(declarations.count)
-            var failure: LocalizedText?
-            for (index, declaration) in declarations.enumerated() {
-                switch value(statement, index + offset, declaration) {
-                case .success(let value): row.append(value)
-                case .failure(let problem): failure = problem.message
+            for index in readings.indices {
+                let (statement, column) = cell(index)
+                switch value(statement, column, declaration: index) {
+                case .success(let value):
+                    row.append(value)
+                case .failure(let problem):
+                    try context.reject(origin, rule: "sqlite-type", message: problem.message, row: text())
+                    return
                 }
-                if failure != nil { break }
-            }
-            if let failure {
-                let text = (0..<statement.columnCount).map { statement.text($0) }.joined(separator: "|")
-                try context.reject(origin, rule: "sqlite-type", message: failure, row: text)
-                continue
             }
             tracker?.observe(row)
             try batch.append(row, origin: origin, flushingTo: emit)
+        }
+        // Only SQLite's own errors name this database; what downstream stages throw passes as it is.
+        let step = { (statement: SQLiteStatement) throws -> Bool in
+            do { return try statement.step() } catch let error as SQLiteError { throw self.stageError(error) }
+        }
+        if let merge {
+            try merge.run(step: step) { left, right in
+                func cell(_ index: Int) -> (SQLiteStatement?, Int) {
+                    let source = merge.sources[index]
+                    return (source.right ? right : left, source.index)
+                }
+                try take(nil, cell) {
+                    declarations.indices.map { index in
+                        let (statement, column) = cell(index)
+                        return statement?.text(column) ?? ""
+                    }.joined(separator: "|")
+                }
+            }
+        } else {
+            let offset = hasRowid ? 1 : 0
+            while try step(statement) {
+                try take(hasRowid ? statement.int64(0) : nil, { index in (statement, index + offset) }) {
+                    (0..<statement.columnCount).map { statement.text($0) }.joined(separator: "|")
+                }
+            }
         }
         try emit(batch)
         if let tracker { context.recordWatermark(tracker, from: bound) }
@@ -215,22 +246,31 @@ public final class SQLiteExtract: StageRunner, StageKind {
 
     struct Problem: Error { var message: LocalizedText }
 
+    struct CellReading {
+        var type: ColumnType
+        var nullable: Bool
+        var scale: Int?
+    }
+
     /// A cell that does not read as `expected`, a stored REAL quoted in French notation for French readers.
-    private func unreadable(_ statement: SQLiteStatement, _ index: Int, _ declaration: ColumnDeclaration,
+    private func unreadable(_ statement: SQLiteStatement, _ index: Int, _ declaration: Int,
                             _ expected: MessageCatalogue.StoredValueExpectation) -> Result<Value, Problem> {
+        let declaration = declarations[declaration]
         let french = statement.storage(index) == .real ? MessageCatalogue.frenchNumber(statement.double(index)) : nil
         return .failure(Problem(message: MessageCatalogue.unreadableStoredValue(column: declaration.name, value: statement.text(index),
                                                                                 frenchValue: french, expected: expected)))
     }
 
     /// Reads one cell, undoing Django's SQLite storage quirks.
-    private func value(_ statement: SQLiteStatement, _ index: Int, _ declaration: ColumnDeclaration) -> Result<Value, Problem> {
-        let storage = statement.storage(index)
-        if storage == .null {
-            if declaration.nullable { return .success(.null) }
-            return .failure(Problem(message: MessageCatalogue.nullInRequiredColumn(column: declaration.name)))
+    /// Reads column `index` of `statement` (nil: a null) as declaration number `declaration` says.
+    private func value(_ statement: SQLiteStatement?, _ index: Int, declaration: Int) -> Result<Value, Problem> {
+        let reading = readings[declaration]
+        guard let statement, statement.storage(index) != .null else {
+            if reading.nullable { return .success(.null) }
+            return .failure(Problem(message: MessageCatalogue.nullInRequiredColumn(column: declarations[declaration].name)))
         }
-        switch declaration.type {
+        let storage = statement.storage(index)
+        switch reading.type {
         case .int:
             switch storage {
             case .integer: return .success(.int(statement.int64(index)))
@@ -246,14 +286,14 @@ public final class SQLiteExtract: StageRunner, StageKind {
             var money: Money?
             switch storage {
             case .integer: money = Money(statement.int64(index))
-            case .real: money = Money(storedReal: statement.double(index), scale: declaration.scale)
+            case .real: money = Money(storedReal: statement.double(index), scale: reading.scale)
             case .text: money = Money(statement.text(index).trimmingCharacters(in: .whitespaces))
             default: money = nil
             }
             guard var value = money else {
                 return unreadable(statement, index, declaration, .decimal)
             }
-            if let scale = declaration.scale { value = value.scale > scale ? value.rounded(to: scale) : ((try? value.rescaledUp(to: scale)) ?? value) }
+            if let scale = reading.scale { value = value.scale > scale ? value.rounded(to: scale) : ((try? value.rescaledUp(to: scale)) ?? value) }
             return .success(.decimal(value))
         case .bool:
             if storage == .integer { return .success(.bool(statement.int64(index) != 0)) }

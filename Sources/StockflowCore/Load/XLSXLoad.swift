@@ -1,7 +1,7 @@
 import Foundation
 
 /// `load: xlsx` — writes several stages as sheets of one Excel workbook, streamed in constant memory.
-public final class XLSXLoad: StageRunner, StageKind {
+public final class XLSXLoad: StageRunner, StageKind, PreparingLoad {
     public static let spec = StageSpec(
         kind: "xlsx", role: .load,
         summary: "Writes an Excel workbook through libxlsxwriter in constant-memory mode (rows stream to disk, so a million-row sheet takes little memory). Each sheet reads one stage: styled, frozen and filtered header; fitted column widths; money with 2 places and the currency, real Excel dates, integers; an optional totals row (SUBTOTAL formulas with their exact cached values). A sheet that passes Excel's 1,048,576 rows continues on a next sheet `Name (2)`, and the run summary says so. The file is written to a temporary and renamed into place when the run succeeds.",
@@ -57,10 +57,25 @@ public final class XLSXLoad: StageRunner, StageKind {
     final class Part {
         let worksheet: XLSXWorksheet
         var nextRow = 1
-        var sums: [Int: Money] = [:]
-        /// The largest magnitude per column, for the unit of a chart's value axis.
-        var largest: [Int: Double] = [:]
         init(worksheet: XLSXWorksheet) { self.worksheet = worksheet }
+    }
+
+    /// What the rows of one sheet add up to, kept by the thread that prepares its batches: the column
+    /// widths so far, and per part the sums of the totals columns and the largest magnitude per
+    /// column (for the unit of a chart's value axis).
+    final class SheetTally {
+        var rowsInPart = 0
+        var widths: [Int]
+        var sums: [[Int: Money]] = [[:]]
+        var largest: [[Int: Double]] = [[:]]
+        init(widths: [Int]) { self.widths = widths }
+    }
+
+    /// Rows of one sheet converted into cells on the runner's thread; `closing` is set when they
+    /// start a new part: the widths and sums the previous part is closed with.
+    struct PreparedRows {
+        var cells: XLSXCells
+        var closing: (widths: [Int], sums: [Int: Money])?
     }
 
     let path: OutputPath
@@ -73,7 +88,10 @@ public final class XLSXLoad: StageRunner, StageKind {
     private var workbook: XLSXWorkbook?
     private var temporary: URL?
     private var parts: [[Part]] = []
-    private var widths: [[Int]] = []
+    /// The runner's side of each sheet (see `prepare`).
+    private let tallies: [SheetTally]
+    /// The cell format of each column, per sheet (the writer's side).
+    private var columnFormats: [[XLSXFormat?]?]
     private var formats: [String: XLSXFormat] = [:]
 
     let findingsSheet: String?
@@ -101,6 +119,8 @@ public final class XLSXLoad: StageRunner, StageKind {
         self.sheets = sheets
         self.maxRows = maxRows
         self.settings = settings
+        tallies = sheets.map { SheetTally(widths: $0.headers.map { $0.count + 2 }) }
+        columnFormats = Array(repeating: nil, count: sheets.count)
     }
 
     public static func inputReferences(_ config: StageConfig) -> [InputReference] {
@@ -283,7 +303,7 @@ public final class XLSXLoad: StageRunner, StageKind {
             }
             let shares = request.kind == .pie || request.kind == .doughnut
             let chart = try workbook.addChart(request.kind, title: request.title, series: series,
-                                              valueFormat: shares ? nil : axisFormat(sheet: sheet, part: part, column: request.values[0]),
+                                              valueFormat: shares ? nil : axisFormat(sheet: sheet, largest: tallies[request.sheet].largest[0], column: request.values[0]),
                                               categoryFormat: categoryFormat(sheet.formats[request.categories]),
                                               percentLabels: shares)
             // One chart per landscape page: 30 rows each, a page break before every chart but the first.
@@ -307,10 +327,10 @@ public final class XLSXLoad: StageRunner, StageKind {
 
     /// The value axis format of a chart over a column: money in thousands with its unit (`700 k€`) once
     /// amounts reach 10 000, else whole euros; counts with thousands grouped.
-    private func axisFormat(sheet: Sheet, part: Part, column: Int) -> String {
+    private func axisFormat(sheet: Sheet, largest: [Int: Double], column: Int) -> String {
         let symbol = currencySymbol
         let isMoney = sheet.schema.columns[sheet.columns[column]].type == .decimal && (sheet.formats[column] ?? "money") == "money"
-        let large = (part.largest[column] ?? 0) >= 10_000
+        let large = (largest[column] ?? 0) >= 10_000
         let french = locale.isFrench
         switch (isMoney, large) {
         case (true, true): return french ? "#,##0,\" k\(symbol)\"" : "\"\(symbol)\"#,##0,\"k\""
@@ -379,10 +399,8 @@ public final class XLSXLoad: StageRunner, StageKind {
         runAsOf = context.run.asOf
         workbook = book
         parts = []
-        widths = []
         for sheet in sheets {
             parts.append([try startPart(sheet, number: 1)])
-            widths.append(sheet.headers.map { $0.count + 2 })
         }
     }
 
@@ -399,76 +417,120 @@ public final class XLSXLoad: StageRunner, StageKind {
     }
 
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
-        try open(context)
+        try write(try prepare(batch, port: port), port: port, context: context)
+    }
+
+    /// The runner's half of `receive`: every cell converted (months and weeks as dates, codes in
+    /// words, numbers as doubles, text as C strings), widths, sums and magnitudes tallied, and the
+    /// rows cut where a part is full. Touches only `tallies[port]`, so a writer thread can meanwhile
+    /// write the batches before.
+    func prepare(_ batch: Batch, port: Int) throws -> [PreparedRows] {
         let sheet = sheets[port]
-        let columnFormats = try sheet.columns.indices.map { try format(for: sheet.schema.columns[sheet.columns[$0]], override: sheet.formats[$0]) }
+        let tally = tallies[port]
+        let locale = self.locale
+        let french = locale.isFrench
         // Room for the totals row: data rows stop one row earlier on sheets with totals.
         let lastDataRow = maxRows - (sheet.totals.isEmpty ? 1 : 2)
+        let width = sheet.columns.count
+        let named = (0..<width).map { sheet.formats[$0] }
+        let summed = (0..<width).map { sheet.totals.contains($0) }
+        var prepared: [PreparedRows] = []
+        var cells = XLSXCells(width: width, rows: batch.count)
+        var closing: (widths: [Int], sums: [Int: Money])?
         for row in batch.rows {
-            var part = parts[port][parts[port].count - 1]
-            if part.nextRow > lastDataRow {
-                try closePart(part, sheet: sheet, port: port)
-                part = try startPart(sheet, number: parts[port].count + 1)
-                parts[port].append(part)
+            if tally.rowsInPart + 1 > lastDataRow {
+                if cells.rowCount > 0 || closing != nil { prepared.append(PreparedRows(cells: cells, closing: closing)) }
+                closing = (tally.widths, tally.sums[tally.sums.count - 1])
+                cells = XLSXCells(width: width, rows: batch.count)
+                tally.rowsInPart = 0
+                tally.sums.append([:])
+                tally.largest.append([:])
             }
+            let part = tally.sums.count - 1
             for (position, column) in sheet.columns.enumerated() {
                 var value = row[column]
-                switch sheet.formats[position] {
+                switch named[position] {
                 case "month": value = XLSXLoad.firstDayOfMonth(value)
                 case "week": value = XLSXLoad.mondayOfWeek(value)
-                case "week-label": value = XLSXLoad.weekLabel(value, french: locale.isFrench)
+                case "week-label": value = XLSXLoad.weekLabel(value, french: french)
                 case "words": if case .text(let code) = value { value = .text(MessageCatalogue.valueWord(code).text(for: locale)) }
                 default: break
                 }
-                if let magnitude = value.asMoney?.approximateDouble.magnitude, magnitude > part.largest[position] ?? 0 {
-                    part.largest[position] = magnitude
+                if let magnitude = value.asMoney?.approximateDouble.magnitude, magnitude > tally.largest[part][position] ?? 0 {
+                    tally.largest[part][position] = magnitude
                 }
-                var width = try write(value, to: part.worksheet, row: part.nextRow, col: position, format: columnFormats[position])
+                var width = XLSXLoad.append(value, to: &cells)
                 // A month shows as words: `septembre 2025` needs 14 characters where a date needs 10 (else `###`).
-                if sheet.formats[position] == "month", case .date = value { width = max(width, 17) }
-                if width > widths[port][position] { widths[port][position] = width }
-                if sheet.totals.contains(position), let amount = value.asMoney {
-                    part.sums[position] = try (part.sums[position] ?? Money(0)).adding(amount)
+                if named[position] == "month", case .date = value { width = max(width, 17) }
+                if width > tally.widths[position] { tally.widths[position] = width }
+                if summed[position], let amount = value.asMoney {
+                    tally.sums[part][position] = try (tally.sums[part][position] ?? Money(0)).adding(amount)
                 }
             }
-            part.nextRow += 1
+            tally.rowsInPart += 1
         }
-        context.countOut(batch.count)
+        if cells.rowCount > 0 || closing != nil { prepared.append(PreparedRows(cells: cells, closing: closing)) }
+        return prepared
     }
 
-    /// Writes one cell and returns the width its text needs.
-    private func write(_ value: Value, to sheet: XLSXWorksheet, row: Int, col: Int, format: XLSXFormat?) throws -> Int {
+    /// The writer's half of `receive`: the prepared rows go to the workbook, a part closed and the
+    /// next started where `prepare` cut them.
+    func write(_ prepared: [PreparedRows], port: Int, context: StageContext) throws {
+        try open(context)
+        let sheet = sheets[port]
+        let formats = try columnFormats[port] ?? sheet.columns.indices.map {
+            try format(for: sheet.schema.columns[sheet.columns[$0]], override: sheet.formats[$0])
+        }
+        columnFormats[port] = formats
+        var rows = 0
+        for piece in prepared {
+            var part = parts[port][parts[port].count - 1]
+            if let closing = piece.closing {
+                try closePart(part, sheet: sheet, widths: closing.widths, sums: closing.sums)
+                part = try startPart(sheet, number: parts[port].count + 1)
+                parts[port].append(part)
+            }
+            try part.worksheet.writeCells(piece.cells, firstRow: part.nextRow, formats: formats)
+            part.nextRow += piece.cells.rowCount
+            rows += piece.cells.rowCount
+        }
+        context.countOut(rows)
+    }
+
+    /// Appends one cell and returns the width its text needs.
+    private static func append(_ value: Value, to cells: inout XLSXCells) -> Int {
         switch value {
         case .null:
+            cells.appendBlank()
             return 0
         case .int(let number):
-            try sheet.writeNumber(row: row, col: col, Double(number), format: format)
+            cells.appendNumber(Double(number))
             return digitCount(number) + 2
         case .decimal(let money):
-            try sheet.writeNumber(row: row, col: col, money.approximateDouble, format: format)
+            cells.appendNumber(money.approximateDouble)
             let digits = max(digitCount(money.units), money.scale + 1)
             return digits + digits / 3 + 4
         case .text(let text):
-            try sheet.writeString(row: row, col: col, text)
+            cells.appendText(text)
             // UTF-8 length: cheap (no grapheme walk per cell), a slight overestimate for accented text.
             return text.utf8.count + 1
         case .bool(let flag):
             // 1 or 0 under a Oui/Non number format: filters and sums like a flag, reads as a word.
-            try sheet.writeNumber(row: row, col: col, flag ? 1 : 0, format: format)
+            cells.appendNumber(flag ? 1 : 0)
             return 6
         case .date(let date):
-            try sheet.writeNumber(row: row, col: col, date.excelSerial, format: format)
+            cells.appendNumber(date.excelSerial)
             return 12
         case .datetime(let stamp):
-            try sheet.writeNumber(row: row, col: col, stamp.excelSerial, format: format)
+            cells.appendNumber(stamp.excelSerial)
             return 17
         }
     }
 
-    private func closePart(_ part: Part, sheet: Sheet, port: Int) throws {
+    private func closePart(_ part: Part, sheet: Sheet, widths: [Int], sums: [Int: Money]) throws {
         let lastRow = max(part.nextRow - 1, 1)
         try part.worksheet.autofilter(firstRow: 0, firstCol: 0, lastRow: lastRow, lastCol: max(sheet.columns.count - 1, 0))
-        try setUpPrinting(part.worksheet, widths: widths[port], lastRow: sheet.totals.isEmpty ? lastRow : lastRow + 1)
+        try setUpPrinting(part.worksheet, widths: widths, lastRow: sheet.totals.isEmpty ? lastRow : lastRow + 1)
         if !sheet.totals.isEmpty {
             let bold = try cachedFormat("total-label", XLSXFormatSpec(bold: true, borderBottom: nil))
             let labelColumn = (0..<sheet.columns.count).first { !sheet.totals.contains($0) }
@@ -483,7 +545,7 @@ public final class XLSXLoad: StageRunner, StageKind {
                 // SUBTOTAL(109, ...) sums only the rows an autofilter leaves visible.
                 try part.worksheet.writeFormula(row: part.nextRow, col: position,
                                                 "=SUBTOTAL(109,\(letter)2:\(letter)\(lastRow + 1))",
-                                                cachedResult: (part.sums[position] ?? Money(0)).approximateDouble, format: format)
+                                                cachedResult: (sums[position] ?? Money(0)).approximateDouble, format: format)
             }
         }
     }
@@ -491,12 +553,13 @@ public final class XLSXLoad: StageRunner, StageKind {
     public func finish(_ context: StageContext, emit: Emit) throws {
         try open(context)
         for (port, sheet) in sheets.enumerated() {
+            let tally = tallies[port]
             for part in parts[port] {
-                for (position, width) in widths[port].enumerated() {
+                for (position, width) in tally.widths.enumerated() {
                     try part.worksheet.setColumn(first: position, last: position, width: Double(min(max(width, 8), 60)))
                 }
             }
-            if let last = parts[port].last { try closePart(last, sheet: sheet, port: port) }
+            if let last = parts[port].last { try closePart(last, sheet: sheet, widths: tally.widths, sums: tally.sums[tally.sums.count - 1]) }
             if parts[port].count > 1 {
                 context.note("sheet '\(sheet.name)' passed \(maxRows) rows and continues on \(parts[port].count - 1) more sheet(s): \(parts[port].dropFirst().map(\.worksheet.name).joined(separator: ", "))")
             }

@@ -11,25 +11,64 @@ enum BinaryCopy {
 
     @inline(__always)
     static func appendInt16(_ value: Int16, to out: inout [UInt8]) {
-        let bits = UInt16(bitPattern: value)
-        out.append(UInt8(bits >> 8)); out.append(UInt8(bits & 0xFF))
+        withUnsafeBytes(of: value.bigEndian) { out.append(contentsOf: $0) }
     }
 
     @inline(__always)
     static func appendInt32(_ value: Int32, to out: inout [UInt8]) {
-        let bits = UInt32(bitPattern: value)
-        out.append(UInt8(bits >> 24)); out.append(UInt8((bits >> 16) & 0xFF)); out.append(UInt8((bits >> 8) & 0xFF)); out.append(UInt8(bits & 0xFF))
+        withUnsafeBytes(of: value.bigEndian) { out.append(contentsOf: $0) }
     }
 
     @inline(__always)
     static func appendInt64(_ value: Int64, to out: inout [UInt8]) {
-        let bits = UInt64(bitPattern: value)
-        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8((bits >> UInt64(shift)) & 0xFF)) }
+        withUnsafeBytes(of: value.bigEndian) { out.append(contentsOf: $0) }
     }
 
-    /// Appends one field (length, then the value) for `type` from its canonical text; `copyText` is the
-    /// COPY text form (needed for jsonb, whose canonical text is only a presence mark).
-    static func appendField(_ type: TargetType, canonical: ArraySlice<UInt8>, copyText: [UInt8], to out: inout [UInt8]) throws {
+    /// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 00:00 UTC).
+    static let epochOffset: Int64 = 946_684_800_000_000
+
+    /// One integer field of `type` (smallint, integer or bigint) whose range the caller has checked.
+    @inline(__always)
+    static func appendInteger(_ value: Int64, as type: TargetType, to out: inout [UInt8]) {
+        switch type {
+        case .smallint: appendInt32(2, to: &out); appendInt16(Int16(truncatingIfNeeded: value), to: &out)
+        case .integer: appendInt32(4, to: &out); appendInt32(Int32(truncatingIfNeeded: value), to: &out)
+        default: appendInt32(8, to: &out); appendInt64(value, to: &out)
+        }
+    }
+
+    /// One boolean field.
+    @inline(__always)
+    static func appendBoolean(_ value: Bool, to out: inout [UInt8]) {
+        appendInt32(1, to: &out)
+        out.append(value ? 1 : 0)
+    }
+
+    /// One timestamptz field: microseconds since PostgreSQL's epoch, from microseconds since the Unix epoch (UTC).
+    @inline(__always)
+    static func appendInstant(unixMicroseconds: Int64, to out: inout [UInt8]) {
+        appendInt32(8, to: &out)
+        appendInt64(unixMicroseconds &- epochOffset, to: &out)
+    }
+
+    /// One text or varchar field: its UTF-8 bytes as they are (binary COPY escapes nothing).
+    @inline(__always)
+    static func appendText(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        appendInt32(Int32(truncatingIfNeeded: bytes.count), to: &out)
+        out.append(contentsOf: bytes)
+    }
+
+    /// One jsonb field: jsonb's binary format is a version byte (1), then the document's text.
+    @inline(__always)
+    static func appendJSON(_ text: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        appendInt32(Int32(truncatingIfNeeded: text.count + 1), to: &out)
+        out.append(1)
+        out.append(contentsOf: text)
+    }
+
+    /// Appends one field (length, then the value) for `type` from its canonical text; for jsonb, whose
+    /// canonical text is only a presence mark, `canonical` is the document's text.
+    static func appendField(_ type: TargetType, canonical: ArraySlice<UInt8>, to out: inout [UInt8]) throws {
         let lengthAt = out.count
         appendInt32(0, to: &out)
         switch type {
@@ -60,22 +99,7 @@ enum BinaryCopy {
             }
         case .jsonb:
             out.append(1)  // jsonb's binary format: a version byte, then the text
-            var index = 0
-            while index < copyText.count {
-                let byte = copyText[index]
-                if byte == UInt8(ascii: "\\"), index + 1 < copyText.count {
-                    switch copyText[index + 1] {
-                    case UInt8(ascii: "t"): out.append(9)
-                    case UInt8(ascii: "n"): out.append(10)
-                    case UInt8(ascii: "r"): out.append(13)
-                    default: out.append(copyText[index + 1])
-                    }
-                    index += 2
-                } else {
-                    out.append(byte)
-                    index += 1
-                }
-            }
+            out.append(contentsOf: canonical)
         }
         let length = Int32(out.count - lengthAt - 4)
         out.withUnsafeMutableBufferPointer { buffer in

@@ -15,7 +15,7 @@ public struct MigrationOptions: Sendable {
     /// Target schema (created when missing).
     public var schema = "public"
     /// Connections loading tables in parallel.
-    public var jobs = 2
+    public var jobs = 3
     public var ifExists = IfExists.fail
     /// Load the valid rows and report the rest instead of failing.
     public var carryValid = false

@@ -9,7 +9,7 @@ public final class SQLiteMigrationExtract: StageRunner, StageKind {
             OptionSpec("database", .inputPath, required: true, "The SQLite file to migrate (opened read-only), relative to the pipeline file."),
             OptionSpec("connection", .string, required: true, "libpq connection of the target: `postgres://user@host:port/db?sslmode=require`, `host=... dbname=...`, or empty for the PG* environment variables; passwords best from ~/.pgpass or `${PGPASSWORD}`."),
             OptionSpec("schema", .string, default: "public", "Target schema, created when missing."),
-            OptionSpec("jobs", .int, default: "2", "Connections copying tables in parallel (1 to 64)."),
+            OptionSpec("jobs", .int, default: "3", "Connections copying tables in parallel (1 to 64)."),
             OptionSpec("if_exists", .choice(IfExists.allCases.map(\.rawValue)), default: "fail", "When a migrated table already exists in the target schema: `fail` before touching anything, or `replace` it in the transaction that brings the new tables in."),
             OptionSpec("carry_valid", .bool, default: "false", "Load the rows that can be carried and list the others in rejects.csv, instead of failing."),
             OptionSpec("verify_only", .bool, default: "false", "Only compare row counts and checksums of the source and an existing target; a table that differs fails the stage."),

@@ -35,8 +35,6 @@ struct SourceRowReader {
         cell.reserveCapacity(1024)
         var ordinal: Int64 = 0
         let binary = self.binary
-        var field: [UInt8] = []
-        field.reserveCapacity(1024)
         let fieldCount = Int16(converters.count)
         rows: while try statement.step() {
             ordinal += 1
@@ -57,14 +55,7 @@ struct SourceRowReader {
                 }
                 do {
                     var rounded: (from: String, to: String)?
-                    if binary {
-                        field.removeAll(keepingCapacity: true)
-                        let start = canonical.count
-                        try converters[index].append(statement, index + offset, storage: storage, line: &field, canonical: &canonical, scratch: &cell, rounded: &rounded)
-                        try BinaryCopy.appendField(converters[index].type, canonical: canonical[start...], copyText: field, to: &line)
-                    } else {
-                        try converters[index].append(statement, index + offset, storage: storage, line: &line, canonical: &canonical, scratch: &cell, rounded: &rounded)
-                    }
+                    try converters[index].append(statement, index + offset, storage: storage, binary: binary, line: &line, canonical: &canonical, scratch: &cell, rounded: &rounded)
                     if let rounded, let onRound { try onRound(key(statement, keyIndex, offset, ordinal), table.columns[index].name, rounded.from, rounded.to) }
                 } catch is CellConverter.Widen {
                     throw WidenColumn(column: index)

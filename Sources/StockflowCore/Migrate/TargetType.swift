@@ -158,11 +158,12 @@ struct CellConverter {
     /// An integer that needs a wider column than the declaration gave.
     struct Widen: Error {}
 
-    /// Appends the cell at `index` (not NULL) as a COPY field to `line` and as canonical text to
-    /// `canonical`; throws a rejection. The common Django storage classes are read as bytes straight
-    /// from SQLite (no String per cell); anything else goes through `canonical(_:_:into:)`.
+    /// Appends the cell at `index` (not NULL) as a COPY field to `line` (a field of binary COPY with
+    /// `binary`, else escaped text) and as canonical text to `canonical`; throws a rejection. The common
+    /// Django storage classes are read as bytes straight from SQLite and encoded once (no String per
+    /// cell, no canonical text parsed back); anything else goes through `canonical(_:_:into:)`.
     @inline(__always)
-    func append(_ statement: SQLiteStatement, _ index: Int, storage: SQLiteStorage,
+    func append(_ statement: SQLiteStatement, _ index: Int, storage: SQLiteStorage, binary: Bool,
                 line: inout [UInt8], canonical: inout [UInt8], scratch: inout [UInt8], rounded: inout (from: String, to: String)?) throws {
         switch type {
         case .smallint, .integer, .bigint:
@@ -174,14 +175,14 @@ struct CellConverter {
                 }
                 let start = canonical.count
                 appendInteger(value, to: &canonical)
-                line.append(contentsOf: canonical[start...])
+                if binary { BinaryCopy.appendInteger(value, as: type, to: &line) } else { line.append(contentsOf: canonical[start...]) }
                 return
             }
         case .boolean:
             if storage == .integer {
-                let flag = statement.int64(index) != 0 ? UInt8(ascii: "t") : UInt8(ascii: "f")
-                line.append(flag)
-                canonical.append(flag)
+                let flag = statement.int64(index) != 0
+                canonical.append(flag ? UInt8(ascii: "t") : UInt8(ascii: "f"))
+                if binary { BinaryCopy.appendBoolean(flag, to: &line) } else { line.append(canonical[canonical.count - 1]) }
                 return
             }
         case .numeric(let precision, let scale):
@@ -190,18 +191,24 @@ struct CellConverter {
                 let read = storage == .integer ? Money(statement.int64(index)) : Money(storedReal: statement.double(index), scale: scale)
                 guard var value = read else { throw Rejection(reason: "\(statement.double(index)) is not a decimal") }
                 if storage == .real { value = try fitted(value, double: statement.double(index), precision: precision, scale: scale, rounded: &rounded) }
-                try appendNumeric(value, precision: precision, scale: scale, line: &line, canonical: &canonical)
+                let start = canonical.count
+                try appendNumeric(value, precision: precision, scale: scale, canonical: &canonical)
+                if binary { try BinaryCopy.appendField(type, canonical: canonical[start...], to: &line) } else { line.append(contentsOf: canonical[start...]) }
                 return
             }
         case .timestamptz:
             // Django's own form, checked by the fast parser, is already canonical once the fraction's trailing zeros are off.
             if storage == .text, statement.withTextBytes(index, { bytes -> Bool in
-                guard parseStoredDatetimeFast(bytes) != nil else { return false }
+                guard let stamp = parseStoredDatetimeFast(bytes) else { return false }
                 let start = canonical.count
                 canonical.append(contentsOf: bytes)
                 trimFraction(&canonical, from: start)
-                line.append(contentsOf: canonical[start...])
-                line.append(contentsOf: "+00".utf8)
+                if binary {
+                    BinaryCopy.appendInstant(unixMicroseconds: stamp.microseconds, to: &line)
+                } else {
+                    line.append(contentsOf: canonical[start...])
+                    line.append(contentsOf: "+00".utf8)
+                }
                 return true
             }) {
                 return
@@ -216,7 +223,7 @@ struct CellConverter {
                     let characters = try checkedTextLength(bytes)
                     if characters > limit { throw Rejection(reason: "text of \(characters) characters is longer than \(type)") }
                     canonical.append(contentsOf: bytes)
-                    appendCopyEscaped(bytes, to: &line)
+                    if binary { BinaryCopy.appendText(bytes, to: &line) } else { appendCopyEscaped(bytes, to: &line) }
                 }
                 return
             }
@@ -225,7 +232,7 @@ struct CellConverter {
                 try statement.withTextBytes(index) { bytes in
                     _ = try checkedTextLength(bytes)
                     canonical.append(contentsOf: bytes)
-                    appendCopyEscaped(bytes, to: &line)
+                    if binary { BinaryCopy.appendText(bytes, to: &line) } else { appendCopyEscaped(bytes, to: &line) }
                 }
                 return
             }
@@ -238,7 +245,7 @@ struct CellConverter {
                           "{[\"tfn-0123456789".utf8.contains(first), !containsEscapedNUL(bytes) else {
                         throw Rejection(reason: "'\(String(decoding: bytes.prefix(40), as: UTF8.self))' is not JSON")
                     }
-                    appendCopyEscaped(bytes, to: &line)
+                    if binary { BinaryCopy.appendJSON(bytes, to: &line) } else { appendCopyEscaped(bytes, to: &line) }
                 }
                 canonical.append(UInt8(ascii: "j"))
                 return
@@ -248,12 +255,13 @@ struct CellConverter {
         }
         scratch.removeAll(keepingCapacity: true)
         try self.canonical(statement, index, into: &scratch, rounded: &rounded)
-        appendCopy(scratch, to: &line)
+        // jsonb's canonical text is only a presence mark: both COPY forms are made from the document's text.
+        if binary { try BinaryCopy.appendField(type, canonical: scratch[...], to: &line) } else { appendCopy(scratch, to: &line) }
         if type == .jsonb { canonical.append(UInt8(ascii: "j")) } else { canonical.append(contentsOf: scratch) }
     }
 
-    /// Appends a decimal at exactly `scale` places to both buffers, or rejects it when it does not fit numeric(precision, scale).
-    private func appendNumeric(_ value: Money, precision: Int, scale: Int, line: inout [UInt8], canonical: inout [UInt8]) throws {
+    /// Appends a decimal at exactly `scale` places to `canonical`, or rejects it when it does not fit numeric(precision, scale).
+    private func appendNumeric(_ value: Money, precision: Int, scale: Int, canonical: inout [UInt8]) throws {
         guard value.scale <= scale, let scaled = try? value.rescaledUp(to: scale) else {
             throw Rejection(reason: "\(value) has more than \(scale) decimal places (numeric(\(precision),\(scale)))")
         }
@@ -263,7 +271,6 @@ struct CellConverter {
         var integerDigits = 0
         while integerPart > 0 { integerDigits += 1; integerPart /= 10 }
         if integerDigits > precision - scale { throw Rejection(reason: "\(scaled) does not fit numeric(\(precision),\(scale))") }
-        let start = canonical.count
         if scaled.units < 0 { canonical.append(UInt8(ascii: "-")) }
         appendInteger(Int64(magnitude / divisor), to: &canonical)
         if scale > 0 {
@@ -278,7 +285,6 @@ struct CellConverter {
                 position -= 1
             }
         }
-        line.append(contentsOf: canonical[start...])
     }
 
     /// A REAL-stored decimal at the column's scale: as Django reads it (15 significant digits, its

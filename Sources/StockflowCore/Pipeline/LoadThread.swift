@@ -1,5 +1,24 @@
 import Foundation
 
+/// A load that does the per-row work of a batch (`prepare`: conversions, tallies) on the thread that
+/// hands it over, in batch order, leaving its own thread only the writing (`write`). On one thread
+/// `receive` is `write(prepare(batch))`.
+protocol PreparingLoad: StageRunner {
+    associatedtype Prepared
+    /// Converts a batch; touches only state that `write` does not.
+    func prepare(_ batch: Batch, port: Int) throws -> Prepared
+    /// Writes what `prepare` made, on the load's thread.
+    func write(_ prepared: Prepared, port: Int, context: StageContext) throws
+}
+
+extension PreparingLoad {
+    /// `prepare` now, `write` later on the load's thread.
+    fileprivate func preparedWrite(_ batch: Batch, port: Int) throws -> (StageContext) throws -> Void {
+        let prepared = try prepare(batch, port: port)
+        return { context in try self.write(prepared, port: port, context: context) }
+    }
+}
+
 /// A load writing on its own thread: the runner hands it batches and the end of its inputs through a
 /// bounded queue (a few batches: the runner waits when the writer is behind), so transforms overlap
 /// with writing and memory stays bounded. The load sees the same calls in the same order as on one
@@ -7,6 +26,8 @@ import Foundation
 final class LoadThread: @unchecked Sendable {
     private enum Event {
         case batch(Batch, port: Int, rank: Int)
+        /// A batch prepared on the runner's thread: `rows` rows, written by the closure.
+        case prepared((StageContext) throws -> Void, rows: Int, port: Int, rank: Int)
         case finish(rank: Int)
     }
 
@@ -44,10 +65,15 @@ final class LoadThread: @unchecked Sendable {
         thread.start()
     }
 
-    /// Hands over one batch arriving on `port`; waits while the queue is full; throws the load's
-    /// error once it failed.
+    /// Hands over one batch arriving on `port` (prepared here first when the load can be); waits
+    /// while the queue is full; throws the load's error once it failed.
     func send(_ batch: Batch, port: Int) throws {
-        try queue.put(.batch(batch, port: port, rank: context.run.outputs.takeRank()))
+        if let preparing = stage.runner as? any PreparingLoad {
+            let write = try preparing.preparedWrite(batch, port: port)
+            try queue.put(.prepared(write, rows: batch.count, port: port, rank: context.run.outputs.takeRank()))
+        } else {
+            try queue.put(.batch(batch, port: port, rank: context.run.outputs.takeRank()))
+        }
     }
 
     /// Hands over the end of every input (the load closes its files then).
@@ -82,6 +108,10 @@ final class LoadThread: @unchecked Sendable {
                     context.run.outputs.setRank(rank, forStage: stage.id)
                     if !stage.inputs[port].lookup { context.counters.rowsIn += batch.count }
                     try stage.runner.receive(batch, port: port, context: context, emit: emit)
+                case .prepared(let write, let rows, let port, let rank):
+                    context.run.outputs.setRank(rank, forStage: stage.id)
+                    if !stage.inputs[port].lookup { context.counters.rowsIn += rows }
+                    try write(context)
                 case .finish(let rank):
                     context.run.outputs.setRank(rank, forStage: stage.id)
                     try stage.runner.finish(context, emit: emit)

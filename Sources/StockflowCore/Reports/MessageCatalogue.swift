@@ -268,4 +268,46 @@ public struct MessageCatalogue: Sendable {
             word.contains("/") ? String(word.split(separator: "/").last ?? Substring(word)) : String(word)
         }.joined(separator: " ")
     }
+
+    // MARK: - The reports portal
+
+    /// The words of the reports portal (`stockflow serve`), by key: its titles, forms, column heads and
+    /// run statuses.
+    public static let portalWords: [String: LocalizedText] = [
+        "pipelines": LocalizedText(english: "Pipelines", french: "Traitements"),
+        "history": LocalizedText(english: "History", french: "Historique"),
+        "login": LocalizedText(english: "Log in", french: "Connexion"),
+        "logout": LocalizedText(english: "Log out", french: "Déconnexion"),
+        "username": LocalizedText(english: "User name", french: "Identifiant"),
+        "password": LocalizedText(english: "Password", french: "Mot de passe"),
+        "bad_login": LocalizedText(english: "Wrong user name or password.", french: "Identifiant ou mot de passe incorrect."),
+        "throttled": LocalizedText(english: "Too many attempts: retry in a minute.", french: "Trop de tentatives : réessayez dans une minute."),
+        "expired_form": LocalizedText(english: "The form expired: reload the page.", french: "Le formulaire a expiré : rechargez la page."),
+        "rejects": LocalizedText(english: "Rejects", french: "Rejets"),
+        "findings": LocalizedText(english: "Findings", french: "Constats"),
+        "last_run": LocalizedText(english: "Last run", french: "Dernière exécution"),
+        "never_ran": LocalizedText(english: "Never ran.", french: "Jamais exécuté."),
+        "workbook": LocalizedText(english: "Latest workbook", french: "Dernier classeur"),
+        "report": LocalizedText(english: "Latest report", french: "Dernier rapport"),
+        "rejects_file": LocalizedText(english: "Rejected rows (CSV)", french: "Lignes rejetées (CSV)"),
+        "run_now": LocalizedText(english: "Run now", french: "Lancer maintenant"),
+        "pipeline": LocalizedText(english: "Pipeline", french: "Traitement"),
+        "as_of": LocalizedText(english: "As of", french: "Situation au"),
+        "started": LocalizedText(english: "Started", french: "Début"),
+        "status": LocalizedText(english: "Status", french: "État"),
+        "stages": LocalizedText(english: "Stages", french: "Étapes"),
+        "stage": LocalizedText(english: "Stage", french: "Étape"),
+        "kind": LocalizedText(english: "Kind", french: "Type"),
+        "rows_in": LocalizedText(english: "Rows in", french: "Lignes lues"),
+        "rows_out": LocalizedText(english: "Rows out", french: "Transmises"),
+        "rejected": LocalizedText(english: "Rejected", french: "Rejetées"),
+        "filtered": LocalizedText(english: "Filtered", french: "Filtrées"),
+        "files": LocalizedText(english: "Files", french: "Fichiers"),
+        "succeeded": LocalizedText(english: "Succeeded", french: "Réussi"),
+        "failed": LocalizedText(english: "Failed", french: "Échec"),
+        "running": LocalizedText(english: "Running", french: "En cours"),
+        "too_many_rejects": LocalizedText(english: "Too many rejects", french: "Trop de rejets"),
+        "cancelled": LocalizedText(english: "Cancelled", french: "Annulé"),
+        "killed": LocalizedText(english: "Killed", french: "Interrompu"),
+    ]
 }

@@ -38,7 +38,12 @@ public final class Aggregate: StageRunner, StageKind {
     let keys: [Int]
     let measures: [Measure]
     public let outputSchema: Schema
-    private var groups: [[Value]: [Accumulator]] = [:]
+    /// Each group's position in `accumulators`, by key.
+    private var groups: [[Value]: Int] = [:]
+    private var accumulators: [[Accumulator]] = []
+    /// The group of the last row: rows often come clustered by key (by order, by month), and
+    /// comparing a key costs much less than making and hashing it.
+    private var lastGroup: (key: [Value], slot: Int)?
 
     init(keys: [Int], measures: [Measure], schema: Schema) {
         self.keys = keys
@@ -107,16 +112,22 @@ public final class Aggregate: StageRunner, StageKind {
 
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
         for row in batch.rows {
-            let key = keys.map { row[$0] }
-            // One hash per row for a known group: the accumulators are updated in place.
-            let slot: [[Value]: [Accumulator]].Index
-            if let found = groups.index(forKey: key) {
-                slot = found
+            let slot: Int
+            if let last = lastGroup, keys.indices.allSatisfy({ row[keys[$0]] == last.key[$0] }) {
+                slot = last.slot
             } else {
-                groups[key] = fresh()
-                slot = groups.index(forKey: key)!
+                // One hash per row for another group than the last row's.
+                let key = keys.map { row[$0] }
+                if let found = groups[key] {
+                    slot = found
+                } else {
+                    slot = accumulators.count
+                    groups[key] = slot
+                    accumulators.append(fresh())
+                }
+                lastGroup = (key, slot)
             }
-            try accumulate(row, into: &groups.values[slot])
+            try accumulate(row, into: &accumulators[slot])
         }
         context.countOut(batch.count)
     }
@@ -149,12 +160,15 @@ public final class Aggregate: StageRunner, StageKind {
     }
 
     public func finish(_ context: StageContext, emit: Emit) throws {
-        if groups.isEmpty && keys.isEmpty { groups[[]] = fresh() }
+        if groups.isEmpty && keys.isEmpty {
+            groups[[]] = 0
+            accumulators = [fresh()]
+        }
         let ordered = Self.sortedByKey(Array(groups))
         var batch = Batch(capacity: min(ordered.count, Batch.preferredSize))
-        for (key, accumulators) in ordered {
+        for (key, slot) in ordered {
             var row = key
-            for (index, accumulator) in accumulators.enumerated() {
+            for (index, accumulator) in accumulators[slot].enumerated() {
                 let column = outputSchema.columns[keys.count + index]
                 switch accumulator {
                 case .sum(let total):
@@ -168,6 +182,8 @@ public final class Aggregate: StageRunner, StageKind {
             try batch.append(row, origin: .derived, flushingTo: emit)
         }
         groups.removeAll()
+        accumulators.removeAll()
+        lastGroup = nil
         try emit(batch)
     }
 }

@@ -34,7 +34,8 @@ public final class Invoices: StageRunner, StageKind {
     let inputSchema: Schema
     public let outputSchema: Schema
     private var pricing: OrderPricing
-    private var refunds: [Value: Money] = [:]
+    /// Refunds of valid returns by invoice: integer ids (all of them in the app) hash as integers.
+    private var refunds = KeyedByValue<Money>()
     private let tolerance = Money(units: 1, scale: 2)
 
     init(columns: Columns, inputSchema: Schema, outputSchema: Schema) {
@@ -84,7 +85,8 @@ public final class Invoices: StageRunner, StageKind {
         case 2:
             for row in batch.rows {
                 guard let amount = row[columns.returnRefund].asMoney else { continue }
-                refunds[row[columns.returnInvoice]] = try (refunds[row[columns.returnInvoice]] ?? Money.zero(scale: 2)).adding(amount)
+                let invoice = row[columns.returnInvoice]
+                refunds[invoice] = try (refunds[invoice] ?? Money.zero(scale: 2)).adding(amount)
             }
             return
         default:

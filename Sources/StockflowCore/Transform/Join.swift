@@ -101,17 +101,18 @@ public final class Join: StageRunner, StageKind {
             // As in SQL, a null key matches nothing: such right rows are never looked up (a full
             // join still emits them at the end).
             for (row, origin) in zip(batch.rows, batch.origins) {
-                let key = rightKeys.map { row[$0] }
-                right.append(key: key.contains(where: \.isNull) ? nil : key, values: added.map { row[$0] },
-                             origin: origin, keepOrigin: type == .full)
+                let key = RightSide.Key(rightKeys.map { row[$0] })
+                right.append(key: key, values: added.map { row[$0] }, origin: origin, keepOrigin: type == .full)
             }
             return
         }
         var output = Batch(capacity: batch.count)
         var unmatched = 0
         let width = added.count
+        let single = leftKeys.count == 1 ? leftKeys[0] : nil
         for (row, origin) in zip(batch.rows, batch.origins) {
-            var match = right.first(leftKeys.map { row[$0] })
+            // One key column (nearly every join): looked up as it is, without making a key array.
+            var match = single.map { right.first(row[$0]) } ?? right.first(leftKeys.map { row[$0] })
             if match >= 0 {
                 context.countOut(1)
                 while match >= 0 {
@@ -159,14 +160,31 @@ private struct RightSide {
     var next: [Int] = []
     var origins: [RowOrigin] = []
     var matched: [Bool] = []
-    /// Per key, its first and last row.
+    /// Per key, its first and last row: one-column keys (integer ones hashed as integers) apart.
+    private var rowsByValue = KeyedByValue<(first: Int, last: Int)>()
     private var rowsByKey: [[Value]: (first: Int, last: Int)] = [:]
 
-    /// The first right row with `key`, or -1.
-    func first(_ key: [Value]) -> Int { rowsByKey[key]?.first ?? -1 }
+    /// A right row's key: one value, several, or none when a null is in it (never matched, as in SQL).
+    enum Key {
+        case single(Value), several([Value]), none
 
-    /// Adds a row; a nil key (a null in it) is never matched.
-    mutating func append(key: [Value]?, values row: [Value], origin: RowOrigin, keepOrigin: Bool) {
+        init(_ values: [Value]) {
+            if values.contains(where: \.isNull) { self = .none } else { self = values.count == 1 ? .single(values[0]) : .several(values) }
+        }
+    }
+
+    /// The first right row with `key`, or -1.
+    func first(_ key: [Value]) -> Int {
+        key.count == 1 ? first(key[0]) : (rowsByKey[key]?.first ?? -1)
+    }
+
+    /// The first right row with the one-column key `key`, or -1.
+    func first(_ key: Value) -> Int {
+        key.isNull ? -1 : (rowsByValue[key]?.first ?? -1)
+    }
+
+    /// Adds a row; a row whose key has a null is never matched.
+    mutating func append(key: Key, values row: [Value], origin: RowOrigin, keepOrigin: Bool) {
         let index = next.count
         values.append(contentsOf: row)
         next.append(-1)
@@ -174,12 +192,20 @@ private struct RightSide {
             origins.append(origin)
             matched.append(false)
         }
-        guard let key else { return }
-        if let known = rowsByKey[key] {
-            next[known.last] = index
-            rowsByKey[key] = (known.first, index)
-        } else {
-            rowsByKey[key] = (index, index)
+        switch key {
+        case .none:
+            return
+        case .single(let value):
+            rowsByValue[value] = chain(rowsByValue[value], to: index)
+        case .several(let values):
+            rowsByKey[values] = chain(rowsByKey[values], to: index)
         }
+    }
+
+    /// The first and last rows of a key once row `index` is added to those it had.
+    private mutating func chain(_ known: (first: Int, last: Int)?, to index: Int) -> (first: Int, last: Int) {
+        guard let known else { return (index, index) }
+        next[known.last] = index
+        return (known.first, index)
     }
 }

@@ -238,4 +238,36 @@ import Testing
         #expect(xml.contains("<t>" + String(repeating: "x", count: 32_767) + "</t>"))
         #expect(xml.contains("<t>" + String(repeating: "y", count: 32_766) + "</t>"))
     }
+
+    /// Cells prepared on one thread and written on another come out as `writeString`/`writeNumber`
+    /// write them: text without NUL and cut at the cell limit, blanks skipped, non-finite numbers refused.
+    @Test func preparedCellsAreWrittenAsSingleWritesWouldBe() throws {
+        var cells = XLSXCells(width: 3, rows: 2)
+        cells.appendText("a\u{0}b")
+        cells.appendNumber(12.5)
+        cells.appendBlank()
+        cells.appendText(String(repeating: "y", count: 32_766) + "😀")
+        cells.appendText("Crème")
+        cells.appendNumber(-3)
+        #expect(cells.rowCount == 2)
+        let file = path("cells.xlsx")
+        let workbook = try XLSXWorkbook(path: file)
+        let euro = try workbook.addFormat(.init(numberFormat: #"#,##0.00 "€""#))
+        let sheet = try workbook.addWorksheet(named: "Data")
+        try sheet.writeCells(cells, firstRow: 1, formats: [nil, euro, nil])
+        var bad = XLSXCells(width: 1, rows: 1)
+        bad.appendNumber(.nan)
+        let error = #expect(throws: XLSXError.self) { try sheet.writeCells(bad, firstRow: 3, formats: []) }
+        #expect(error?.context.contains("'Data'!A4") == true)
+        var tooFar = XLSXCells(width: 1, rows: 1)
+        tooFar.appendNumber(1)
+        #expect(throws: XLSXError.self) { try sheet.writeCells(tooFar, firstRow: XLSXLimits.maxRows, formats: []) }
+        try workbook.close()
+
+        let xml = try unzip(file, "xl/worksheets/sheet1.xml")
+        #expect(xml.contains(#"<c r="A2" t="inlineStr"><is><t>ab</t></is></c><c r="B2" s="1"><v>12.5</v></c></row>"#))
+        #expect(xml.contains("<t>" + String(repeating: "y", count: 32_766) + "</t>"))
+        #expect(xml.contains(#"<c r="B3" s="1" t="inlineStr"><is><t>Crème</t></is></c><c r="C3"><v>-3</v></c>"#))
+        #expect(!xml.contains(#"r="C2""#))
+    }
 }

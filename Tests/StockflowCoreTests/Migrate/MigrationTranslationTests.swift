@@ -100,7 +100,7 @@ import Testing
 @Suite struct BinaryCopyEncodingTests {
     private func field(_ type: TargetType, _ canonical: String) throws -> [UInt8] {
         var out: [UInt8] = []
-        try BinaryCopy.appendField(type, canonical: ArraySlice(Array(canonical.utf8)), copyText: Array(canonical.utf8), to: &out)
+        try BinaryCopy.appendField(type, canonical: ArraySlice(Array(canonical.utf8)), to: &out)
         return out
     }
 
@@ -133,6 +133,38 @@ import Testing
             var bytes = Array("x\t".utf8) + Array(text.utf8)
             trimFraction(&bytes, from: 2)
             #expect(String(decoding: bytes.dropFirst(2), as: UTF8.self) == expected)
+        }
+    }
+}
+
+/// The converter writes binary COPY fields straight from SQLite's values; each must be the field that
+/// the canonical text (what the checksum hashes) encodes to, so the sent value and the verified value cannot drift.
+@Suite struct DirectBinaryFieldTests {
+    @Test func everyFastPathSendsWhatItsCanonicalTextSays() throws {
+        let database = try SQLiteDatabase(path: ":memory:", readOnly: false)
+        let cases: [(TargetType, String)] = [
+            (.integer, "42"), (.integer, "-7"), (.smallint, "-32768"), (.bigint, "1099511627776"),
+            (.boolean, "1"), (.boolean, "0"),
+            (.numeric(precision: 12, scale: 2), "19.99"), (.numeric(precision: 12, scale: 2), "5"), (.numeric(precision: 12, scale: 2), "-0.5"),
+            (.timestamptz, "'2025-06-01 08:00:00.500000'"), (.timestamptz, "'2025-06-01 08:00:00'"), (.timestamptz, "'1999-12-31 23:59:59.000001'"),
+            (.varchar(20), "'héllo\tbackslash\\'"), (.text, "'a' || char(10) || 'b'"),
+            (.jsonb, "'{\"a\": \"x\\ty\", \"b\": [1, 2.5]}'"),
+            (.date, "'2025-01-02'"), (.bytea, "X'00FF10'"), (.double, "2.5"),
+        ]
+        for (type, literal) in cases {
+            let statement = try database.prepare("SELECT \(literal)")
+            #expect(try statement.step())
+            let converter = CellConverter(type: type)
+            var binary: [UInt8] = [], canonical: [UInt8] = [], scratch: [UInt8] = [], rounded: (from: String, to: String)?
+            try converter.append(statement, 0, storage: statement.storage(0), binary: true, line: &binary, canonical: &canonical, scratch: &scratch, rounded: &rounded)
+            var text: [UInt8] = [], textCanonical: [UInt8] = []
+            try converter.append(statement, 0, storage: statement.storage(0), binary: false, line: &text, canonical: &textCanonical, scratch: &scratch, rounded: &rounded)
+            #expect(canonical == textCanonical, "\(type) \(literal): one canonical text for both formats")
+            // jsonb's canonical text is a presence mark; its field is made from the document itself.
+            let source = type == .jsonb ? statement.withTextBytes(0) { Array($0) } : canonical
+            var expected: [UInt8] = []
+            try BinaryCopy.appendField(type, canonical: source[...], to: &expected)
+            #expect(binary == expected, "\(type) \(literal)")
         }
     }
 }
