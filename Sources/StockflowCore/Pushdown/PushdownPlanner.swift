@@ -56,6 +56,12 @@ struct PushedRelation {
     var helpers: [(name: String, body: String)] = []
     /// For rulebook stages: the rows to reject or list as findings, replayed in-process.
     var issues: PushedIssues?
+    /// For joins: the body without the window that numbers the rows in order, used when nothing
+    /// downstream depends on the order (an aggregate reads them): it spares PostgreSQL a sort.
+    var unorderedBody: String?
+    /// Whether the stage reads its inputs' order (their `__seq`) when its own order matters; false
+    /// for aggregates and trends, whose groups come out in key order whatever the input order.
+    var readsInputOrder = true
 }
 
 /// The rows a pushed rulebook stage rejects or lists as findings: a query selecting them (in the order
@@ -109,6 +115,17 @@ enum PushdownPlanner {
         let readers = Dictionary(grouping: stages.flatMap { stage in stage.inputs.map { ($0.stage, stage.id) } }, by: \.0)
         func isExit(_ id: String) -> Bool {
             (readers[id] ?? []).contains { relations[$0.1] == nil }
+        }
+        // A join whose order nothing depends on skips numbering its rows; stages are in run order, so
+        // walking backwards settles every reader first.
+        var ordered = Set<String>()
+        for stage in stages.reversed() {
+            guard let relation = relations[stage.id] else { continue }
+            let needed = isExit(stage.id) || (readers[stage.id] ?? []).contains { reader in
+                guard let consumer = relations[reader.1] else { return false }
+                return consumer.issues != nil || (consumer.readsInputOrder && ordered.contains(reader.1))
+            }
+            if needed { ordered.insert(stage.id) } else if let unordered = relation.unorderedBody { relations[stage.id]?.body = unordered }
         }
         var regions: [String: PushedRegion] = [:]
         for (database, ids) in extracts.sorted(by: { $0.key < $1.key }) {
@@ -282,9 +299,9 @@ enum PushdownPlanner {
         case .full: kind = "FULL JOIN"
         }
         columns += ["CASE WHEN l.__seq IS NULL THEN r.__src ELSE l.__src END AS __src",
-                    "CASE WHEN l.__seq IS NULL THEN r.__ord ELSE l.__ord END AS __ord",
-                    "row_number() OVER (ORDER BY l.__seq NULLS LAST, r.__seq) AS __seq"]
-        let body = "SELECT \(columns.joined(separator: ", ")) FROM \(left.name) AS l \(kind) \(right.name) AS r ON \(on)"
+                    "CASE WHEN l.__seq IS NULL THEN r.__ord ELSE l.__ord END AS __ord"]
+        let from = " FROM \(left.name) AS l \(kind) \(right.name) AS r ON \(on)"
+        let body = "SELECT \((columns + ["row_number() OVER (ORDER BY l.__seq NULLS LAST, r.__seq) AS __seq"]).joined(separator: ", "))" + from
         let leftCount = "(SELECT count(*) FROM \(left.name))"
         let matched = "(SELECT count(*) FROM \(left.name) AS l WHERE EXISTS (SELECT 1 FROM \(right.name) AS r WHERE \(on)))"
         let unmatchedRight = "(SELECT count(*) FROM \(right.name) AS r WHERE NOT EXISTS (SELECT 1 FROM \(left.name) AS l WHERE \(on)))"
@@ -297,6 +314,7 @@ enum PushdownPlanner {
             relation = make(body, ("\(leftCount) + \(unmatchedRight)", "\(leftCount) + \(unmatchedRight)", "0", emitted), left.database)
         }
         relation.filteredReason = "no match in the right input"
+        relation.unorderedBody = "SELECT \((columns + ["NULL::int8 AS __seq"]).joined(separator: ", "))" + from
         return relation
     }
 
@@ -330,6 +348,7 @@ enum PushdownPlanner {
         var relation = make(body, (count, count, "0", "(SELECT count(*) FROM \(name))"), input.database)
         relation.orderedInSQL = !textKeys
         relation.groupKeys = keys.count
+        relation.readsInputOrder = false
         return relation
     }
 
@@ -355,6 +374,7 @@ enum PushdownPlanner {
         let rowsOut = "(SELECT count(*) FROM \(input.name) WHERE \(dated))"
         var relation = make(body, (rowsIn, rowsOut, "\(rowsIn) - \(rowsOut)", "(SELECT count(*) FROM \(name))"), input.database)
         relation.filteredReason = "no order date"
+        relation.readsInputOrder = false
         return relation
     }
 
@@ -386,14 +406,19 @@ enum PushdownPlanner {
         let lastProduct = quoteIdentifier("s_\(name.dropFirst(3).dropLast())__product")
         let checked = quoteIdentifier("s_\(name.dropFirst(3).dropLast())__checked")
         let key = "c\(totals.productsKey + 1)", quantity = "c\(totals.quantity + 1)"
-        let rawPrice = "p.c\(totals.price + 1)"
+        // A null key matches the product with a null key (at most one row once deduplicated): joined
+        // apart, so that the join on the key stays an equality PostgreSQL can hash.
+        func product(_ column: String) -> String { "coalesce(k.\(column), n.\(column))" }
+        let rawPrice = product("c\(totals.price + 1)"), productSeq = product("__seq")
         let price = priceColumn.type == .int ? "round(\(rawPrice)::numeric, 2)"
             : "CASE WHEN scale(\(rawPrice)) < 2 THEN round(\(rawPrice), 2) ELSE \(rawPrice) END"
-        let extras = totals.productColumns.enumerated().map { "p.c\($1 + 1) AS __x\($0 + 1)" }
+        let extras = totals.productColumns.enumerated().map { "\(product("c\($1 + 1)")) AS __x\($0 + 1)" }
+        let orderKey = "o.c\(totals.productKey + 1)"
         let helperProduct = "SELECT * FROM (SELECT p.*, row_number() OVER (PARTITION BY p.\(key) ORDER BY p.__seq DESC) AS __last FROM \(products.name) AS p) AS p WHERE __last = 1"
-        let helperChecked = "SELECT o.*, \((["p.__seq IS NOT NULL AS __matched", "\(rawPrice) AS __raw_price", "\(price) AS __price"] + extras).joined(separator: ", ")), "
-            + "CASE WHEN p.__seq IS NULL THEN 1 WHEN o.\(quantity) IS NULL OR o.\(quantity) < 1 THEN 2 WHEN \(rawPrice) IS NULL THEN 3 END AS __broken "
-            + "FROM \(orders.name) AS o LEFT JOIN \(lastProduct) AS p ON o.c\(totals.productKey + 1) IS NOT DISTINCT FROM p.\(key)"
+        let helperChecked = "SELECT o.*, \((["\(productSeq) IS NOT NULL AS __matched", "\(rawPrice) AS __raw_price", "\(price) AS __price"] + extras).joined(separator: ", ")), "
+            + "CASE WHEN \(productSeq) IS NULL THEN 1 WHEN o.\(quantity) IS NULL OR o.\(quantity) < 1 THEN 2 WHEN \(rawPrice) IS NULL THEN 3 END AS __broken "
+            + "FROM \(orders.name) AS o LEFT JOIN \(lastProduct) AS k ON \(orderKey) = k.\(key) "
+            + "LEFT JOIN (SELECT * FROM \(lastProduct) WHERE \(key) IS NULL) AS n ON \(orderKey) IS NULL"
         let total = "round(__price * \(quantity), 2)"
         var columns = totals.keptOrderColumns.map { "c\($0 + 1)" }
         columns += totals.productColumns.indices.map { "__x\($0 + 1)" }
