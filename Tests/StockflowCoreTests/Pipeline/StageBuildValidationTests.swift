@@ -166,6 +166,7 @@ private let portMistakes: [PortMistake] = StageRegistry.all.flatMap { kind -> [P
             case "currency": #expect(settings.currency == value)
             case "locale": #expect(settings.locale == value)
             case "low_stock_threshold": #expect(String(settings.lowStockThreshold) == value)
+            case "pushdown": #expect(settings.pushdown.rawValue == value)
             default: Issue.record("settings option '\(option.name)' has a default this test does not check")
             }
         }
