@@ -47,7 +47,12 @@ def main(argv):
     customers = q("SELECT code_client, nom_client, is_actif FROM stock_client")
     warehouses = q("SELECT code_entrepot, is_actif FROM stock_entrepot")
     stock = q("SELECT produit_id, entrepot_id, quantite FROM stock_produitentrepot")
-    returns = q("SELECT id, facture_id, quantite, raison, date_retour, CAST(montant_remboursement AS REAL) AS montant_remboursement FROM stock_retour")
+    # connectorx infers a computed column's type from its first value, and fails on a NULL there:
+    # the refund comes as a REAL beside a flag that says it was missing.
+    returns = q("SELECT id, facture_id, quantite, raison, date_retour, CAST(coalesce(montant_remboursement, 0) AS REAL) AS montant_remboursement, "
+                "montant_remboursement IS NULL AS sans_montant FROM stock_retour")
+    returns = returns.with_columns(montant_remboursement=pl.when(pl.col("sans_montant") == 1).then(None)
+                                   .otherwise(pl.col("montant_remboursement"))).drop("sans_montant")
     invoices = q("SELECT id AS facture_id, commande_id, CAST(montant_total AS REAL) AS montant_total, date_facture FROM stock_facture", "facture_id")
     orders = q("SELECT code_cmd, produit_id, client_id, quantite_cmd, date_commande FROM stock_commande", "code_cmd")
     read_done = time.perf_counter()

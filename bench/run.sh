@@ -12,6 +12,9 @@
 #                                         # stage on one thread) beside the default (each load on its own thread)
 #   RSS_SIZES="100000 1000000" bench/run.sh   # sizes of the RSS-flatness check ("" skips it)
 #   STOCKFLOW_BIN=path/to/stockflow bench/run.sh  # bench that binary instead of building one
+#   STOCKFLOW_BASE_BIN=path/to/older/stockflow BENCH_TOOLS="stockflow base floors" bench/run.sh
+#                                         # base: another stockflow binary (the previous commit's), run
+#                                         # interleaved with the first, for a before/after ratio
 #
 # Creates bench/.venv from bench/requirements.txt, generates bench/data/$SIZE with
 # fixtures/generate.py (once per size), builds stockflow in release mode and the floors
@@ -61,8 +64,8 @@ for size in $RSS_SIZES; do
 done
 [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a whole number of at least 1, got '$REPEAT'"
 for tool in $BENCH_TOOLS; do
-  [[ " stockflow stockflow1 pandas polars duckdb floors " == *" $tool "* ]] \
-    || die "unknown tool '$tool' in BENCH_TOOLS (expected some of: stockflow stockflow1 polars duckdb pandas floors)"
+  [[ " stockflow stockflow1 base pandas polars duckdb floors " == *" $tool "* ]] \
+    || die "unknown tool '$tool' in BENCH_TOOLS (expected some of: stockflow stockflow1 base polars duckdb pandas floors)"
 done
 wants_python() { wants pandas || wants polars || wants duckdb; }
 [[ -n "${JOBS// /}" ]] || die "JOBS is empty (expected nightly and/or monthly)"
@@ -75,6 +78,10 @@ rss_check() { wants stockflow && wants_job monthly && [[ -n "${RSS_SIZES// /}" ]
 
 # --- Prerequisites, checked before anything slow ---
 if wants stockflow1 && ! wants stockflow; then die "stockflow1 is compared with stockflow: add stockflow to BENCH_TOOLS"; fi
+if wants base; then
+  wants stockflow || die "base is compared with stockflow: add stockflow to BENCH_TOOLS"
+  [[ -x "${STOCKFLOW_BASE_BIN:-}" ]] || die "base needs STOCKFLOW_BASE_BIN=path/to/another/stockflow (an executable)"
+fi
 if wants stockflow; then
   [[ -f Package.swift ]] || die "no Package.swift at $ROOT: stockflow is not there yet (BENCH_TOOLS=pandas runs the baseline alone)"
   for job in $JOBS; do
@@ -185,7 +192,7 @@ run_stockflow() {
 # tools_of JOB: the tools measured for a job, in table order (stockflow first: the ratios are to it).
 tools_of() {
   local job="$1" tool list=""
-  for tool in stockflow stockflow1 polars duckdb pandas; do
+  for tool in stockflow stockflow1 base polars duckdb pandas; do
     [[ "$job" == nightly && ( "$tool" == polars || "$tool" == duckdb ) ]] && continue
     wants "$tool" && list="$list $tool"
   done
@@ -203,6 +210,7 @@ run_tool() {
   case "$tool" in
     stockflow) run_stockflow "$name" "$job" "$ORDERS" ;;
     stockflow1) run_stockflow "$name" "$job" "$ORDERS" 1 ;;
+    base) STOCKFLOW="$STOCKFLOW_BASE_BIN" run_stockflow "$name" "$job" "$ORDERS" ;;
     pandas) measure "$name" "$VENV/bin/python" "$(baseline_of "$job")" "$(data_dir "$ORDERS")" "$OUT/$name" ;;
     polars|duckdb) measure "$name" "$VENV/bin/python" "bench/${tool}_monthly.py" "$(data_dir "$ORDERS")" "$OUT/$name" ;;
     read-floor) measure "$name" "$FLOORS/read_floor" "$(data_dir "$ORDERS")/inventory.sqlite3" ;;

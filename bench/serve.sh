@@ -7,6 +7,8 @@
 #   bench/serve.sh                  # builds stockflow in release mode if needed
 #   DURATION=20s THREADS=2 ROUNDS=3 bench/serve.sh
 #   BASELINE_BIN=/tmp/stockflow-before bench/serve.sh   # also an older binary serving the same state, interleaved
+#   BASELINE_PIPELINES=/tmp/old/pipelines BASELINE_ENV="STOCKFLOW_REPORTS=/tmp/old/reports"
+#                                   # its own commit's pipeline files and templates, when today's do not load in it
 #   SERVE_ARGS="--threads 1" bench/serve.sh
 #
 # The /healthz row is the ceiling: the same server and wrk on the same cores answering a constant, with no
@@ -45,7 +47,8 @@ echo "$PASSWORD" | "$BIN" users add bench --role viewer --state "$WORK/state/sta
   --access-ttl 3600 ${SERVE_ARGS:-} >"$WORK/serve.log" 2>&1 &
 SERVE_PID=$!; PIDS+=($SERVE_PID)
 if [ -n "${BASELINE_BIN:-}" ]; then
-  "$BASELINE_BIN" serve --pipelines pipelines --out "$WORK/out" --state "$WORK/state/state.sqlite" --listen 127.0.0.1:18482 --log-format json \
+  # shellcheck disable=SC2086
+  env ${BASELINE_ENV:-} "$BASELINE_BIN" serve --pipelines "${BASELINE_PIPELINES:-pipelines}" --out "$WORK/out" --state "$WORK/state/state.sqlite" --listen 127.0.0.1:18482 --log-format json \
     --access-ttl 3600 >"$WORK/baseline.log" 2>&1 &
   BASE_PID=$!; PIDS+=($BASE_PID)
 fi

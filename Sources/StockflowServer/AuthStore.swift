@@ -258,10 +258,13 @@ public final class AuthStore: @unchecked Sendable {
     /// process change its data_version; this connection's own writes forget it in `write`.
     private let memo: DatabaseMemo
 
-    /// A write to users, keys or revocations: one transaction, then what is remembered is forgotten.
+    /// A write to users, keys or revocations: one transaction, and what is remembered is forgotten
+    /// before the connection's lock is released, so no request reads the old answer after the commit.
     private func write(_ body: () throws -> Void) throws {
-        try database.transaction(body)
-        memo.forget()
+        try database.transaction {
+            try body()
+            memo.forget()
+        }
     }
 
     /// The user called `name` if they still hold token version `version` and `family` is not revoked:
