@@ -22,14 +22,16 @@ PG_URL = os.environ.get("STOCKFLOW_TEST_PG_URL", "")
 
 
 @pytest.fixture(scope="module")
-def fixtures_db():
+def fixtures_db(tmp_path_factory):
     """The app's SQLite fixtures migrated into a database of their own; its URL."""
+    rejects = tmp_path_factory.mktemp("migrate") / "migrate-rejects.csv"
     database = "pushdown_" + uuid.uuid4().hex[:12]
     with psycopg.connect(PG_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{database}"')
     target = urlunparse(urlparse(PG_URL)._replace(path="/" + database))
     try:
-        result = subprocess.run([str(STOCKFLOW), "migrate", str(ROOT / "fixtures" / "inventory.sqlite3"), target],
+        result = subprocess.run([str(STOCKFLOW), "migrate", str(ROOT / "fixtures" / "inventory.sqlite3"), target,
+                                 "--rejects", str(rejects)],
                                 cwd=ROOT, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
         yield target
