@@ -4,7 +4,7 @@
 # CPU (the postmaster's reaped children) printed with the load average before each run.
 #
 #   bench/migrate-ab.sh REPS "LABEL|[VAR=value ...] BINARY[|EXTRA MIGRATE OPTIONS]" ...
-#   /work/wt/quiet.sh bench/migrate-ab.sh 3 "old|/tmp/stockflow-old" "new|.build/release/stockflow" "new-j2|.build/release/stockflow|--jobs 2"
+#   bench/migrate-ab.sh 3 "old|/tmp/stockflow-old" "new|.build/release/stockflow" "new-j2|.build/release/stockflow|--jobs 2"
 set -uo pipefail
 REPS=$1; shift
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -5,7 +5,7 @@
 # checking that both give the same workbook sheets and run.json counts.
 #   STOCKFLOW_PG=postgresql://... bench/pushdown.sh      (a database holding the migrated app tables:
 #   stockflow migrate bench/data/1000000/inventory.sqlite3 "$STOCKFLOW_PG")
-# Run it under /work/wt/quiet.sh (or on an idle machine); STOCKFLOW_BIN picks the binary
+# Run it on an idle machine; STOCKFLOW_BIN picks the binary
 # (default .build/release/stockflow, built from the same commit as the pipeline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
