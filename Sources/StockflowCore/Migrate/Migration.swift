@@ -129,12 +129,17 @@ public final class Migration {
                     results.mutate { $0[unit.table].append(result) }
                 })
             }
-            var indexTask = [Int](repeating: 0, count: tables.count), checksumTask = indexTask, keyTask = indexTask
+            // Each index is a task of its own: two sessions may build two indexes of one table at once.
+            var indexTasks = [[Int]](repeating: [], count: tables.count)
+            var checksumTask = [Int](repeating: 0, count: tables.count), keyTask = checksumTask
             for index in ordered {
-                indexTask[index] = tasks.count
-                tasks.append(.init(after: copies[index]) { worker in
-                    for statement in self.indexSQL(try table(index), schema: self.staging) { try worker.postgres.execute(statement) }
-                })
+                for statement in indexSQL(before[index], schema: staging).indices {
+                    indexTasks[index].append(tasks.count)
+                    tasks.append(.init(after: copies[index]) { worker in
+                        let statements = self.indexSQL(try table(index), schema: self.staging)
+                        if statement < statements.count { try worker.postgres.execute(statements[statement]) }
+                    })
+                }
             }
             for index in ordered {
                 checksumTask[index] = tasks.count
@@ -145,7 +150,7 @@ public final class Migration {
             }
             for index in ordered {
                 keyTask[index] = tasks.count
-                tasks.append(.init(after: [indexTask[index], checksumTask[index]]) { worker in
+                tasks.append(.init(after: indexTasks[index] + [checksumTask[index]]) { worker in
                     if let statement = self.keyConstraintSQL(try table(index), schema: self.staging) { try worker.postgres.execute(statement) }
                 })
             }
