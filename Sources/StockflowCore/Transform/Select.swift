@@ -22,10 +22,14 @@ public final class Select: StageRunner, StageKind {
     public let outputSchema: Schema
 
     let calendar: LocalCalendar
+    /// The expressions compiled once (`Expression.compiled`).
+    let compiled: [Expression.Compiled]
 
     init(expressions: [Expression], schema: Schema, timezone: String) {
-        calendar = LocalCalendar(identifier: timezone)
+        let calendar = LocalCalendar(identifier: timezone)
+        self.calendar = calendar
         self.expressions = expressions
+        compiled = expressions.map { $0.compiled(calendar: calendar) }
         outputSchema = schema
     }
 
@@ -67,10 +71,15 @@ public final class Select: StageRunner, StageKind {
     }
 
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
-        var output = Batch(capacity: batch.count)
-        for (row, origin) in zip(batch.rows, batch.origins) {
-            output.append(try expressions.map { try $0.evaluate(row, calendar: calendar) }, origin: origin)
+        var rows: [Row] = []
+        rows.reserveCapacity(batch.count)
+        for row in batch.rows {
+            var output = Row()
+            output.reserveCapacity(compiled.count)
+            for expression in compiled { output.append(try expression(row)) }
+            rows.append(output)
         }
-        try emit(output)
+        // Every row passes: the origins are the input's, shared rather than copied.
+        try emit(Batch(rows: rows, origins: batch.origins))
     }
 }
