@@ -17,6 +17,8 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
     }
 
     static let functions: [String: Int] = ["month": 1, "year": 1, "day": 1, "iso_week": 1, "coalesce": 2, "is_null": 1]
+    /// The functions of a date's calendar (`apply(calendarFunction:)`).
+    static let calendarFunctions: Set<String> = ["month", "year", "day", "iso_week"]
 
     /// Parses `text`, binding column names to positions in `schema`.
     public static func parse(_ text: String, schema: Schema) throws -> Expression {

@@ -22,14 +22,28 @@ public final class Select: StageRunner, StageKind {
     public let outputSchema: Schema
 
     let calendar: LocalCalendar
-    /// The expressions compiled once (`Expression.compiled`).
-    let compiled: [Expression.Compiled]
+    /// What makes each output cell, decided once: a column copied, a calendar function of a column
+    /// (`month(date_facture)`), or any other expression compiled once (`Expression.compiled`).
+    enum Step {
+        case copy(Int)
+        case calendar(String, Int)
+        case compiled(Expression.Compiled)
+    }
+    let steps: [Step]
 
     init(expressions: [Expression], schema: Schema, timezone: String) {
         let calendar = LocalCalendar(identifier: timezone)
         self.calendar = calendar
         self.expressions = expressions
-        compiled = expressions.map { $0.compiled(calendar: calendar) }
+        steps = expressions.map { expression in
+            switch expression {
+            case .column(let index, _): return .copy(index)
+            case .call(let name, let arguments) where Expression.calendarFunctions.contains(name):
+                if case .column(let index, _) = arguments[0] { return .calendar(name, index) }
+            default: break
+            }
+            return .compiled(expression.compiled(calendar: calendar))
+        }
         outputSchema = schema
     }
 
@@ -75,8 +89,14 @@ public final class Select: StageRunner, StageKind {
         rows.reserveCapacity(batch.count)
         for row in batch.rows {
             var output = Row()
-            output.reserveCapacity(compiled.count)
-            for expression in compiled { output.append(try expression(row)) }
+            output.reserveCapacity(steps.count)
+            for step in steps {
+                switch step {
+                case .copy(let index): output.append(row[index])
+                case .calendar(let name, let index): output.append(Expression.apply(calendarFunction: name, row[index], calendar: calendar))
+                case .compiled(let expression): output.append(try expression(row))
+                }
+            }
             rows.append(output)
         }
         // Every row passes: the origins are the input's, shared rather than copied.
