@@ -47,7 +47,7 @@ REPEAT="${REPEAT:-3}"
 JOBS="${JOBS:-nightly monthly}"
 RSS_SIZES="${RSS_SIZES-100000 1000000}"
 VENV="bench/.venv"
-OUT="$ROOT/bench/out"
+OUT="${BENCH_OUT:-$ROOT/bench/out}"   # BENCH_OUT=dir: outputs and tables elsewhere (two benchmarks side by side)
 
 die() { echo "bench: $*" >&2; exit 1; }
 wants() { [[ " $BENCH_TOOLS " == *" $1 "* ]]; }
