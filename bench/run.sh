@@ -11,6 +11,8 @@
 #                                         # threads: stockflow1 is stockflow with STOCKFLOW_THREADS=1 (every
 #                                         # stage on one thread) beside the default (each load on its own thread)
 #   RSS_SIZES="100000 1000000" bench/run.sh   # sizes of the RSS-flatness check ("" skips it)
+#   ORDERS=10000000 CATALOGUE_ORDERS=1000000 bench/run.sh   # 10M orders over the 1M catalogue (customers,
+#                                         # products, suppliers fixed): time linear, memory flat
 #   STOCKFLOW_BIN=path/to/stockflow bench/run.sh  # bench that binary instead of building one
 #   STOCKFLOW_BASE_BIN=path/to/older/stockflow BENCH_TOOLS="stockflow base floors" bench/run.sh
 #                                         # base: another stockflow binary (the previous commit's), run
@@ -45,12 +47,15 @@ REPEAT="${REPEAT:-3}"
 JOBS="${JOBS:-nightly monthly}"
 RSS_SIZES="${RSS_SIZES-100000 1000000}"
 VENV="bench/.venv"
-OUT="$ROOT/bench/out"
+OUT="${BENCH_OUT:-$ROOT/bench/out}"   # BENCH_OUT=dir: outputs and tables elsewhere (two benchmarks side by side)
 
 die() { echo "bench: $*" >&2; exit 1; }
 wants() { [[ " $BENCH_TOOLS " == *" $1 "* ]]; }
 wants_job() { [[ " $JOBS " == *" $1 "* ]]; }
-data_dir() { echo "$ROOT/bench/data/$1"; }
+# CATALOGUE_ORDERS=M: products, customers and suppliers sized as for M orders whatever ORDERS is (data in
+# bench/data/${ORDERS}c$M), to grow the orders alone: memory should then stay flat.
+CATALOGUE_ORDERS="${CATALOGUE_ORDERS:-}"
+data_dir() { echo "$ROOT/bench/data/$1${CATALOGUE_ORDERS:+c$CATALOGUE_ORDERS}"; }
 
 # Per job: the pipeline, its --as-of date, the pandas script.
 pipeline_of() { case "$1" in nightly) echo pipelines/nightly-inventory.yml ;; monthly) echo pipelines/monthly-finance.yml ;; esac; }
@@ -59,6 +64,7 @@ baseline_of() { case "$1" in nightly) echo bench/pandas_nightly.py ;; monthly) e
 title_of() { case "$1" in nightly) echo nightly-inventory ;; monthly) echo monthly-finance ;; esac; }
 
 [[ "$ORDERS" =~ ^[0-9]+$ ]] || die "ORDERS must be a whole number, got '$ORDERS'"
+[[ -z "$CATALOGUE_ORDERS" || "$CATALOGUE_ORDERS" =~ ^[0-9]+$ ]] || die "CATALOGUE_ORDERS must be a whole number, got '$CATALOGUE_ORDERS'"
 for size in $RSS_SIZES; do
   [[ "$size" =~ ^[0-9]+$ ]] || die "RSS_SIZES must be whole numbers, got '$size'"
 done
@@ -124,7 +130,7 @@ generate() {
     mkdir -p "$(dirname "$data")"
     rm -rf "$data.tmp"
     python3 fixtures/generate.py --orders "$size" --seed "$SEED" --out "$data.tmp" \
-      >"$data.generate.json"  # the generator's summary (tables, row counts)
+      ${CATALOGUE_ORDERS:+--catalogue-orders "$CATALOGUE_ORDERS"} >"$data.generate.json"  # the generator's summary (tables, row counts)
     rm -rf "$data"
     mv "$data.tmp" "$data"
   fi

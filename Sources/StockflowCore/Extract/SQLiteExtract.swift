@@ -265,11 +265,12 @@ public final class SQLiteExtract: StageRunner, StageKind {
     /// Reads column `index` of `statement` (nil: a null) as declaration number `declaration` says.
     private func value(_ statement: SQLiteStatement?, _ index: Int, declaration: Int) -> Result<Value, Problem> {
         let reading = readings[declaration]
-        guard let statement, statement.storage(index) != .null else {
+        // The storage class is asked once per cell (sqlite3_column_type is among the read's top costs).
+        let storage = statement?.storage(index) ?? .null
+        guard let statement, storage != .null else {
             if reading.nullable { return .success(.null) }
             return .failure(Problem(message: MessageCatalogue.nullInRequiredColumn(column: declarations[declaration].name)))
         }
-        let storage = statement.storage(index)
         switch reading.type {
         case .int:
             switch storage {

@@ -30,7 +30,8 @@ public final class Customers: StageRunner, StageKind {
     public let outputSchema: Schema
     public var countsOwnOutput: Bool { true }
     private var known: [(key: Value, name: Value, active: Value)] = []
-    private var totals: [Value: Totals] = [:]
+    /// By customer: integer codes (every customer of the app) index an array or hash as integers.
+    private var totals = KeyedByValue<Totals>()
 
     init(customer: Int, amount: Int, date: Int, customerKey: Int, customerName: Int, customerActive: Int?,
          timezone: String, schema: Schema) {
@@ -65,11 +66,15 @@ public final class Customers: StageRunner, StageKind {
             }
             return
         }
+        // The state is taken for the batch and put back: one exclusivity check per batch, not per row.
+        var totals = self.totals
+        self.totals = KeyedByValue()
+        defer { self.totals = totals }
         for row in batch.rows {
             let day = calendar.day(of: row[date])
             let amountValue = row[amount].asMoney
-            // In place, one hash per row: this runs once per order.
-            try update(&totals[row[customer], default: Totals()], amount: amountValue, day: day)
+            // In place, one look-up per row: this runs once per order.
+            try totals.update(row[customer], default: Totals()) { try update(&$0, amount: amountValue, day: day) }
         }
         context.countOut(batch.count)
     }
@@ -88,7 +93,7 @@ public final class Customers: StageRunner, StageKind {
             rows.append(([customer.key, customer.name, customer.active, .int(entry.orders), .decimal(entry.revenue),
                           entry.last.map { .date($0) } ?? .null], entry.revenue))
         }
-        for (key, entry) in totals where !seen.contains(key) {
+        for (key, entry) in totals.entries where !seen.contains(key) {
             let name: Value = key.isNull ? .text("(sans client)") : .text("(client inconnu \(key))")
             rows.append(([key, name, .null, .int(entry.orders), .decimal(entry.revenue), entry.last.map { .date($0) } ?? .null], entry.revenue))
         }

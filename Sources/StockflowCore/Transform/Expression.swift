@@ -17,6 +17,8 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
     }
 
     static let functions: [String: Int] = ["month": 1, "year": 1, "day": 1, "iso_week": 1, "coalesce": 2, "is_null": 1]
+    /// The functions of a date's calendar (`apply(calendarFunction:)`).
+    static let calendarFunctions: Set<String> = ["month", "year", "day", "iso_week"]
 
     /// Parses `text`, binding column names to positions in `schema`.
     public static func parse(_ text: String, schema: Schema) throws -> Expression {
@@ -36,64 +38,118 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
         case .column(let index, _): return row[index]
         case .literal(let value): return value
         case .unary(let op, let operand):
-            let value = try operand.evaluate(row, calendar: calendar)
-            if op == "not" {
-                guard case .bool(let flag) = value else { return .null }
-                return .bool(!flag)
-            }
-            if case .int(let integer) = value {
-                // Stays an integer, as `resultType` says, so keys and sums keep their type.
-                let (negated, overflow) = Int64(0).subtractingReportingOverflow(integer)
-                if overflow { throw MoneyError.overflow("-\(integer)") }
-                return .int(negated)
-            }
-            guard let number = value.asMoney else { return .null }
-            return .decimal(try Money(0).subtracting(number))
+            return try Self.apply(unary: op, try operand.evaluate(row, calendar: calendar))
         case .binary(let op, let left, let right):
             if op == "and" || op == "or" {
-                let lhs = try left.evaluate(row, calendar: calendar)
-                let leftTrue = lhs == .bool(true)
+                let leftTrue = try left.evaluate(row, calendar: calendar) == .bool(true)
                 if op == "and" && !leftTrue { return .bool(false) }
                 if op == "or" && leftTrue { return .bool(true) }
                 return .bool(try right.evaluate(row, calendar: calendar) == .bool(true))
             }
-            let lhs = try left.evaluate(row, calendar: calendar)
-            let rhs = try right.evaluate(row, calendar: calendar)
-            if lhs.isNull || rhs.isNull { return ["+", "-", "*"].contains(op) ? .null : .bool(false) }
-            switch op {
-            case "+", "-", "*":
-                guard let a = lhs.asMoney, let b = rhs.asMoney else { return .null }
-                let result = op == "+" ? try a.adding(b) : (op == "-" ? try a.subtracting(b) : try a.multiplied(by: b))
-                if case .int = lhs, case .int = rhs { return .int(result.units) }
-                return .decimal(result)
-            default:
-                let order = Value.compare(lhs, rhs)
-                switch op {
-                case "=": return .bool(order == 0)
-                case "!=": return .bool(order != 0)
-                case "<": return .bool(order < 0)
-                case "<=": return .bool(order <= 0)
-                case ">": return .bool(order > 0)
-                default: return .bool(order >= 0)
-                }
-            }
+            return try Self.apply(binary: op, try left.evaluate(row, calendar: calendar), try right.evaluate(row, calendar: calendar))
         case .call(let name, let arguments):
             let values = try arguments.map { try $0.evaluate(row, calendar: calendar) }
             switch name {
             case "coalesce": return values[0].isNull ? values[1] : values[0]
             case "is_null": return .bool(values[0].isNull)
-            default:
-                guard let date = calendar?.day(of: values[0]) ?? values[0].asDate else { return .null }
-                let (year, month, _) = date.components
-                switch name {
-                case "month": return .text(yearMonthText(year, month))
-                case "year": return .int(Int64(year))
-                case "day": return .date(date)
-                default:
-                    let week = date.isoWeek
-                    return .text("\(pad(week.year, 4))-W\(pad(week.week, 2))")
-                }
+            default: return Self.apply(calendarFunction: name, values[0], calendar: calendar)
             }
+        }
+    }
+
+    /// One row's evaluation, decided once per stage instead of per row: the tree is walked when the
+    /// stage is built, each node becomes a closure over its operands' closures, and a column or a
+    /// literal is read directly. Gives exactly what `evaluate` gives (both share the operators below).
+    public typealias Compiled = (Row) throws -> Value
+
+    /// Compiles the expression for `calendar` (see `evaluate`).
+    public func compiled(calendar: LocalCalendar? = nil) -> Compiled {
+        switch self {
+        case .column(let index, _): return { row in row[index] }
+        case .literal(let value): return { _ in value }
+        case .unary(let op, let operand):
+            let inner = operand.compiled(calendar: calendar)
+            return { row in try Self.apply(unary: op, try inner(row)) }
+        case .binary(let op, let left, let right):
+            let lhs = left.compiled(calendar: calendar), rhs = right.compiled(calendar: calendar)
+            switch op {
+            case "and": return { row in .bool(try lhs(row) == .bool(true) && (try rhs(row) == .bool(true))) }
+            case "or": return { row in .bool(try lhs(row) == .bool(true) || (try rhs(row) == .bool(true))) }
+            default: return { row in try Self.apply(binary: op, try lhs(row), try rhs(row)) }
+            }
+        case .call(let name, let arguments):
+            let compiledArguments = arguments.map { $0.compiled(calendar: calendar) }
+            switch name {
+            case "coalesce":
+                let first = compiledArguments[0], second = compiledArguments[1]
+                return { row in
+                    let value = try first(row)
+                    return value.isNull ? try second(row) : value
+                }
+            case "is_null":
+                let argument = compiledArguments[0]
+                return { row in .bool(try argument(row).isNull) }
+            default:
+                let argument = compiledArguments[0]
+                if case .column(let index, _) = arguments[0] {
+                    // month(column), the monthly grouping of most reports: no closure call for the argument.
+                    return { row in Self.apply(calendarFunction: name, row[index], calendar: calendar) }
+                }
+                return { row in Self.apply(calendarFunction: name, try argument(row), calendar: calendar) }
+            }
+        }
+    }
+
+    /// `not` and the sign.
+    static func apply(unary op: String, _ value: Value) throws -> Value {
+        if op == "not" {
+            guard case .bool(let flag) = value else { return .null }
+            return .bool(!flag)
+        }
+        if case .int(let integer) = value {
+            // Stays an integer, as `resultType` says, so keys and sums keep their type.
+            let (negated, overflow) = Int64(0).subtractingReportingOverflow(integer)
+            if overflow { throw MoneyError.overflow("-\(integer)") }
+            return .int(negated)
+        }
+        guard let number = value.asMoney else { return .null }
+        return .decimal(try Money(0).subtracting(number))
+    }
+
+    /// Comparisons and arithmetic (not `and`/`or`, which evaluate their right side only when needed).
+    static func apply(binary op: String, _ lhs: Value, _ rhs: Value) throws -> Value {
+        if lhs.isNull || rhs.isNull { return op == "+" || op == "-" || op == "*" ? .null : .bool(false) }
+        switch op {
+        case "+", "-", "*":
+            guard let a = lhs.asMoney, let b = rhs.asMoney else { return .null }
+            let result = op == "+" ? try a.adding(b) : (op == "-" ? try a.subtracting(b) : try a.multiplied(by: b))
+            if case .int = lhs, case .int = rhs { return .int(result.units) }
+            return .decimal(result)
+        default:
+            let order = Value.compare(lhs, rhs)
+            switch op {
+            case "=": return .bool(order == 0)
+            case "!=": return .bool(order != 0)
+            case "<": return .bool(order < 0)
+            case "<=": return .bool(order <= 0)
+            case ">": return .bool(order > 0)
+            default: return .bool(order >= 0)
+            }
+        }
+    }
+
+    /// month, year, day and iso_week of a date or datetime (a datetime's day in `calendar`'s zone).
+    static func apply(calendarFunction name: String, _ value: Value, calendar: LocalCalendar?) -> Value {
+        guard let date = calendar?.day(of: value) ?? value.asDate else { return .null }
+        switch name {
+        case "month":
+            let (year, month, _) = date.components
+            return .text(yearMonthText(year, month))
+        case "year": return .int(Int64(date.components.year))
+        case "day": return .date(date)
+        default:
+            let week = date.isoWeek
+            return .text("\(pad(week.year, 4))-W\(pad(week.week, 2))")
         }
     }
 

@@ -18,10 +18,14 @@ public final class Filter: StageRunner, StageKind {
     public let outputSchema: Schema
 
     let calendar: LocalCalendar
+    /// The condition compiled once (`Expression.compiled`).
+    let test: Expression.Compiled
 
     init(condition: Expression, schema: Schema, timezone: String) {
-        calendar = LocalCalendar(identifier: timezone)
+        let calendar = LocalCalendar(identifier: timezone)
+        self.calendar = calendar
         self.condition = condition
+        test = condition.compiled(calendar: calendar)
         outputSchema = schema
     }
 
@@ -39,7 +43,7 @@ public final class Filter: StageRunner, StageKind {
 
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
         var kept = Batch(capacity: batch.count)
-        for (row, origin) in zip(batch.rows, batch.origins) where try condition.evaluate(row, calendar: calendar) == .bool(true) {
+        for (row, origin) in zip(batch.rows, batch.origins) where try test(row) == .bool(true) {
             kept.append(row, origin: origin)
         }
         context.filtered(batch.count - kept.count, reason: "not (\(condition))")

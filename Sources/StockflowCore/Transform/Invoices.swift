@@ -93,9 +93,11 @@ public final class Invoices: StageRunner, StageKind {
             break
         }
         var output = Batch(capacity: batch.count)
+        // Read once per batch: the lookups are complete, and a local copy needs no exclusivity check per row.
+        let pricing = self.pricing, refunds = self.refunds
+        let words = MessageCatalogue(context.run.settings)
         for (row, origin) in zip(batch.rows, batch.origins) {
             func text() -> String { describeRow(row, schema: inputSchema) }
-            let words = MessageCatalogue(context.run.settings)
             if row[columns.order].isNull {
                 try context.reject(origin, rule: "invoice-without-order", message: words.invoiceWithoutOrder(row[columns.invoice]), row: text(),
                                    amount: row[columns.invoiceTotal].asMoney)

@@ -116,19 +116,29 @@ public final class Join: StageRunner, StageKind {
             if match >= 0 {
                 context.countOut(1)
                 while match >= 0 {
-                    output.append(row + right.values[match * width ..< (match + 1) * width], origin: origin)
+                    output.append(joined(row, right.values[match * width ..< (match + 1) * width]), origin: origin)
                     if type == .full { right.matched[match] = true }
                     match = right.next[match]
                 }
             } else if type != .inner {
                 context.countOut(1)
-                output.append(row + Array(repeating: .null, count: width), origin: origin)
+                output.append(joined(row, repeatElement(.null, count: width)), origin: origin)
             } else {
                 unmatched += 1
             }
         }
         context.filtered(unmatched, reason: "no match in the right input")
         try emit(output)
+    }
+
+    /// A left row followed by right values, in one allocation (`row + values` copies the row into an
+    /// array of its own size, then grows it again for the values).
+    private func joined<Values: Collection<Value>>(_ row: Row, _ values: Values) -> Row {
+        var output = Row()
+        output.reserveCapacity(row.count + values.count)
+        output.append(contentsOf: row)
+        output.append(contentsOf: values)
+        return output
     }
 
     /// Full joins: the right rows no left row matched, in right input order, nulls on the left.
@@ -141,7 +151,7 @@ public final class Join: StageRunner, StageKind {
         for index in right.matched.indices where !right.matched[index] {
             context.countRead(1)
             context.countOut(1)
-            try output.append(nulls + right.values[index * width ..< (index + 1) * width], origin: right.origins[index],
+            try output.append(joined(nulls, right.values[index * width ..< (index + 1) * width]), origin: right.origins[index],
                               flushingTo: emit)
         }
         if output.count > 0 { try emit(output) }

@@ -17,7 +17,8 @@ struct OrderPricing {
         var message: LocalizedText
     }
 
-    private var products: [Value: (price: Value, extra: [Value])] = [:]
+    /// By product code: integer codes index an array or hash as integers.
+    private var products = KeyedByValue<(price: Value, extra: [Value])>()
     let productKey: Int
     let quantity: Int
 

@@ -22,10 +22,28 @@ public final class Select: StageRunner, StageKind {
     public let outputSchema: Schema
 
     let calendar: LocalCalendar
+    /// What makes each output cell, decided once: a column copied, a calendar function of a column
+    /// (`month(date_facture)`), or any other expression compiled once (`Expression.compiled`).
+    enum Step {
+        case copy(Int)
+        case calendar(String, Int)
+        case compiled(Expression.Compiled)
+    }
+    let steps: [Step]
 
     init(expressions: [Expression], schema: Schema, timezone: String) {
-        calendar = LocalCalendar(identifier: timezone)
+        let calendar = LocalCalendar(identifier: timezone)
+        self.calendar = calendar
         self.expressions = expressions
+        steps = expressions.map { expression in
+            switch expression {
+            case .column(let index, _): return .copy(index)
+            case .call(let name, let arguments) where Expression.calendarFunctions.contains(name):
+                if case .column(let index, _) = arguments[0] { return .calendar(name, index) }
+            default: break
+            }
+            return .compiled(expression.compiled(calendar: calendar))
+        }
         outputSchema = schema
     }
 
@@ -67,10 +85,21 @@ public final class Select: StageRunner, StageKind {
     }
 
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
-        var output = Batch(capacity: batch.count)
-        for (row, origin) in zip(batch.rows, batch.origins) {
-            output.append(try expressions.map { try $0.evaluate(row, calendar: calendar) }, origin: origin)
+        var rows: [Row] = []
+        rows.reserveCapacity(batch.count)
+        for row in batch.rows {
+            var output = Row()
+            output.reserveCapacity(steps.count)
+            for step in steps {
+                switch step {
+                case .copy(let index): output.append(row[index])
+                case .calendar(let name, let index): output.append(Expression.apply(calendarFunction: name, row[index], calendar: calendar))
+                case .compiled(let expression): output.append(try expression(row))
+                }
+            }
+            rows.append(output)
         }
-        try emit(output)
+        // Every row passes: the origins are the input's, shared rather than copied.
+        try emit(Batch(rows: rows, origins: batch.origins))
     }
 }

@@ -23,10 +23,11 @@ public final class Suppliers: StageRunner, StageKind {
     let productKey: Int, productSupplier: Int, supplierKey: Int, supplierName: Int
     public let outputSchema: Schema
     public var countsOwnOutput: Bool { true }
-    private var supplierOf: [Value: Value] = [:]
+    /// By product, and by supplier: integer codes index an array or hash as integers.
+    private var supplierOf = KeyedByValue<Value>()
     private var names: [(Value, Value)] = []
-    private var stockValue_: [Value: Money] = [:]
-    private var revenue: [Value: Money] = [:]
+    private var stockValue_ = KeyedByValue<Money>()
+    private var revenue = KeyedByValue<Money>()
 
     init(salesProduct: Int, amount: Int, stockProduct: Int, stockValue: Int, productKey: Int, productSupplier: Int,
          supplierKey: Int, supplierName: Int, schema: Schema) {
@@ -77,10 +78,14 @@ public final class Suppliers: StageRunner, StageKind {
             }
             context.countOut(batch.count)
         default:
+            // Taken for the batch and put back: one exclusivity check per batch, not per row.
+            var revenue = self.revenue
+            self.revenue = KeyedByValue()
+            defer { self.revenue = revenue }
             for row in batch.rows {
                 let supplier = supplierOf[row[salesProduct]] ?? .null
                 if let value = row[amount].asMoney {
-                    revenue[supplier] = try (revenue[supplier] ?? Money.zero(scale: 2)).adding(value)
+                    try revenue.update(supplier, default: Money.zero(scale: 2)) { $0 = try $0.adding(value) }
                 }
             }
             context.countOut(batch.count)

@@ -1,0 +1,81 @@
+import Testing
+@testable import StockflowCore
+
+/// The keyed state of joins and rulebook transforms against a plain `[Value: Int]`: the same entries
+/// whatever mix of keys (dense codes, sparse ids, negatives, decimals, text, null) and operations.
+@Suite struct KeyedByValueTests {
+    /// A small deterministic generator (SplitMix64), so a failure replays.
+    struct SplitMix {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+    }
+
+    func randomKey(_ random: inout SplitMix) -> Value {
+        switch random.below(10) {
+        case 0...3: return .int(Int64(random.below(3000)))                  // dense codes
+        case 4...6: return .int(Int64(random.below(5_000_000)))             // sparse ids
+        case 7: return .int(-Int64(random.below(100)) - 1)                  // negatives
+        case 8: return random.below(2) == 0 ? .decimal(Money(Int64(random.below(50)))) : .text("k\(random.below(50))")
+        default: return random.below(4) == 0 ? .null : .int(Int64.max - Int64(random.below(10)))
+        }
+    }
+
+    @Test(arguments: [1, 2, 3, 4])
+    func entriesMatchADictionaryAfterRandomOperations(seed: UInt64) {
+        var random = SplitMix(state: seed)
+        var keyed = KeyedByValue<Int>()
+        var model: [Value: Int] = [:]
+        for step in 0..<60_000 {
+            let key = randomKey(&random)
+            switch random.below(6) {
+            case 0, 1:
+                keyed[key] = step
+                model[key] = step
+            case 2:
+                keyed.update(key, default: 0) { $0 += 1 }
+                model[key, default: 0] += 1
+            case 3:
+                keyed[key] = nil
+                model[key] = nil
+            default:
+                #expect(keyed[key] == model[key], "step \(step), key \(key)")
+            }
+        }
+        #expect(keyed.count == model.count)
+        let entries = keyed.entries
+        #expect(entries.count == model.count)
+        #expect(Dictionary(entries.map { ($0.key, $0.value) }, uniquingKeysWith: { _, _ in -1 }) == model)
+        for (key, value) in model { #expect(keyed[key] == value) }
+    }
+
+    @Test func integerAndDecimalKeysOfTheSameNumberStayApart() {
+        var keyed = KeyedByValue<String>()
+        keyed[.int(5)] = "int"
+        keyed[.decimal(Money(5))] = "decimal"
+        keyed[.int(4_000_000)] = "sparse"
+        #expect(keyed[.int(5)] == "int")
+        #expect(keyed[.decimal(Money(5))] == "decimal")
+        #expect(keyed[integer: 4_000_000] == "sparse")
+        #expect(keyed[.int(6)] == nil)
+        #expect(keyed.count == 3)
+    }
+
+    @Test func aTableOfSparseIdsSurvivesRemovalsInTheMiddleOfItsProbeChains() {
+        var table = IntegerTable<Int64>()
+        // Multiples of a power of two collide more than random ids in a multiplicative hash's high bits.
+        let ids = (1...5000).map { Int64($0) << 20 }
+        for id in ids { table[id] = id }
+        for id in ids where id % (3 << 20) == 0 { table[id] = nil }
+        for id in ids {
+            #expect(table[id] == (id % (3 << 20) == 0 ? nil : id))
+        }
+        #expect(table.count == ids.count - ids.filter { $0 % (3 << 20) == 0 }.count)
+    }
+}
