@@ -49,19 +49,30 @@ def databases(tmp_path_factory):
     with psycopg.connect(COORDINATOR, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{plain}"')
     try:
-        migrated = subprocess.run([str(STOCKFLOW), "migrate", str(ROOT / "fixtures" / "inventory.sqlite3"),
-                                   database_url(COORDINATOR, plain), "--rejects", str(rejects)],
-                                  cwd=ROOT, capture_output=True, text=True)
-        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-        loaded = subprocess.run([str(ROOT / "scripts" / "shard-load.sh"), plain, sharded], cwd=ROOT,
-                                capture_output=True, text=True, env=dict(os.environ, STOCKFLOW_BIN=str(STOCKFLOW)))
-        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+        migrate(database_url(COORDINATOR, plain), rejects=rejects)
+        shard_load(plain, sharded)
         yield database_url(COORDINATOR, plain), database_url(COORDINATOR, sharded)
     finally:
-        for server, names in [(COORDINATOR, (sharded, plain))] + [(shard, (sharded,)) for shard in SHARDS]:
-            with psycopg.connect(server, autocommit=True) as admin:
-                for name in names:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_everywhere((sharded, plain), (sharded,))
+
+
+def migrate(target, *options, rejects):
+    result = subprocess.run([str(STOCKFLOW), "migrate", str(ROOT / "fixtures" / "inventory.sqlite3"), target,
+                             "--rejects", str(rejects), *options], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def shard_load(source, target):
+    result = subprocess.run([str(ROOT / "scripts" / "shard-load.sh"), source, target], cwd=ROOT,
+                            capture_output=True, text=True, env=dict(os.environ, STOCKFLOW_BIN=str(STOCKFLOW)))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def drop_everywhere(coordinator_names, shard_names):
+    for server, names in [(COORDINATOR, coordinator_names)] + [(shard, shard_names) for shard in SHARDS]:
+        with psycopg.connect(server, autocommit=True) as admin:
+            for name in names:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run(pipeline, out, pg, mode):
@@ -217,3 +228,29 @@ def test_aggregates_by_the_partition_key_run_on_the_shards_and_by_month_on_the_c
         remote = re.findall(r"Remote SQL: (.*)", plan)
         assert sorted(set(scans)) == ["stock_commande_p0", "stock_commande_p1"], plan
         assert remote and not any("GROUP BY" in sql for sql in remote), plan
+
+
+def test_with_the_order_key_migrated_as_bigint_orders_and_invoices_join_and_group_on_the_shards(tmp_path):
+    """`code_cmd` is bigint, `commande_id` integer as migrated; with `--type stock_facture.commande_id=bigint`
+    the partition keys have one type and PostgreSQL joins and groups each pair of partitions on its shard."""
+    suffix = uuid.uuid4().hex[:12]
+    aligned, sharded = "bigint_" + suffix, "bigsh_" + suffix
+    with psycopg.connect(COORDINATOR, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{aligned}"')
+    try:
+        migrate(database_url(COORDINATOR, aligned), "--type", "stock_facture.commande_id=bigint",
+                rejects=tmp_path / "migrate-rejects.csv")
+        shard_load(aligned, sharded)
+        with psycopg.connect(database_url(COORDINATOR, sharded)) as coordinator:
+            query = "SELECT c.code_cmd, count(*), sum(f.montant_total) FROM stock_commande c " \
+                    "JOIN stock_facture f ON f.commande_id = c.code_cmd GROUP BY c.code_cmd"
+            plan = explain(coordinator, query)
+            for partition in ("p0", "p1"):
+                assert f"Aggregate on ((public.stock_commande_{partition} c" in plan, plan
+            remote = re.findall(r"Remote SQL: (.*)", plan)
+            assert len(remote) == 2 and all("INNER JOIN" in sql and "GROUP BY" in sql for sql in remote), plan
+            with psycopg.connect(database_url(COORDINATOR, aligned)) as one:
+                expected = sorted(one.execute(query).fetchall())
+            assert sorted(coordinator.execute(query).fetchall()) == expected and len(expected) > 1000
+    finally:
+        drop_everywhere((sharded, aligned), (sharded,))
