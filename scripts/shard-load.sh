@@ -103,7 +103,7 @@ SQL
   copied=$(psql_at "$coordinator" -c "SELECT (SELECT count(*) FROM $(ident "$table")) = (SELECT count(*) FROM $(ident "$staging"))")
   [ "$copied" = t ] || { echo "shard-load: $table: the shards do not hold the same number of rows" >&2; exit 1; }
   # CASCADE drops the foreign keys of other tables to it (the layout is for reading).
-  psql_at "$coordinator" -c "DROP TABLE $(ident "$staging") CASCADE" 2>/dev/null
+  psql_at "$coordinator" -c "SET client_min_messages = warning; DROP TABLE $(ident "$staging") CASCADE"
   psql_at "$coordinator" -c "ANALYZE $(ident "$table")"
 done
 psql_at "$coordinator" <<SQL
