@@ -15,7 +15,7 @@
 #
 #   bench/scale.sh                      N=10000000 orders, RUNS=3
 #   N=1000000 RUNS=3 bench/scale.sh     a shorter run
-# Data: bench/data/$N/inventory.sqlite3, made once with fixtures/generate.py (seed 42, as bench/run.sh),
+# Data: bench/data/$N/inventory.sqlite3 (or $DATA/inventory.sqlite3), made once with fixtures/generate.py (seed 42, as bench/run.sh),
 # migrated with `stockflow migrate` into database scale_one_$N, copied and laid out over the shards by
 # scripts/shard-load.sh into scale_sharded_$N. Without STOCKFLOW_TEST_PG_SHARDED_URL it starts a private
 # coordinator and 2 shards (scripts/with-shards.sh) and stops them at the end; with it (a layout started
@@ -32,7 +32,7 @@ BIN=$(realpath "${STOCKFLOW_BIN:-.build/release/stockflow}")
 [ -x "$BIN" ] || { echo "scale: no stockflow at $BIN (swift build -c release --product stockflow)" >&2; exit 1; }
 server=${STOCKFLOW_TEST_PG_SHARDED_URL%/*}
 one=scale_one_$N sharded=scale_sharded_$N
-data=bench/data/$N
+data=${DATA:-bench/data/$N}   # DATA: another generated folder of N orders (e.g. made with --catalogue-orders)
 
 # --- The probe: bytes returned by recv() in the process, appended to RECV_COUNT_FILE at exit ---
 mkdir -p bench/data/.scale
