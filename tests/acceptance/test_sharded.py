@@ -37,11 +37,15 @@ def database_url(url, name):
     return urlunparse(urlparse(url)._replace(path="/" + name))
 
 
+def require_layout():
+    assert COORDINATOR and len(SHARDS) == 2, "run under scripts/with-shards.sh (make test does)"
+
+
 @pytest.fixture(scope="module")
 def databases(tmp_path_factory):
     """(plain, sharded): the fixtures migrated into a database of the coordinator's server, and the same
     database laid out over the shards by scripts/shard-load.sh."""
-    assert COORDINATOR and len(SHARDS) == 2, "run under scripts/with-shards.sh (make test does)"
+    require_layout()
     suffix = uuid.uuid4().hex[:12]
     # Names of the same length: a source named after its database widens a sheet's column as much.
     plain, sharded = "plain_" + suffix, "shard_" + suffix
@@ -233,6 +237,7 @@ def test_aggregates_by_the_partition_key_run_on_the_shards_and_by_month_on_the_c
 def test_with_the_order_key_migrated_as_bigint_orders_and_invoices_join_and_group_on_the_shards(tmp_path):
     """`code_cmd` is bigint, `commande_id` integer as migrated; with `--type stock_facture.commande_id=bigint`
     the partition keys have one type and PostgreSQL joins and groups each pair of partitions on its shard."""
+    require_layout()
     suffix = uuid.uuid4().hex[:12]
     aligned, sharded = "bigint_" + suffix, "bigsh_" + suffix
     with psycopg.connect(COORDINATOR, autocommit=True) as admin:
