@@ -274,3 +274,18 @@ def test_with_the_order_key_migrated_as_bigint_orders_and_invoices_join_and_grou
             assert sorted(coordinator.execute(query).fetchall()) == expected and len(expected) > 1000
     finally:
         drop_everywhere((sharded, aligned), (sharded,))
+
+
+def test_with_shards_gives_the_command_three_servers_and_stops_them_whatever_it_does():
+    script = 'echo "$STOCKFLOW_TEST_PG_SHARDS_DIR"; echo "$STOCKFLOW_TEST_PG_SHARDED_URL $STOCKFLOW_TEST_PG_SHARD_URLS"; ' \
+             'for url in $STOCKFLOW_TEST_PG_SHARDED_URL $STOCKFLOW_TEST_PG_SHARD_URLS; do ' \
+             'psql -X -At "$url" -c "SELECT 1" || exit 9; done; exit 3'
+    result = subprocess.run([str(ROOT / "scripts" / "with-shards.sh"), "bash", "-c", script], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 3, result.stdout + result.stderr
+    folder, urls, *answers = result.stdout.splitlines()
+    assert answers == ["1", "1", "1"] and len(set(urls.split())) == 3
+    assert not Path(folder).exists()
+    for url in urls.split():
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(url, connect_timeout=5)
