@@ -23,7 +23,7 @@
 # (generate, migrate, load: minutes at 10M) and measuring can be separate steps:
 #   eval "$(scripts/pg-shards.sh start)"; N=1000000 PREPARE_ONLY=1 bench/scale.sh   # niced, any time
 #   N=1000000 bench/scale.sh                                                       # on a quiet machine
-# STOCKFLOW_BIN picks the binary (default .build/release/stockflow, built from this commit).
+# WAYS="in-process pushdown" runs a subset. STOCKFLOW_BIN picks the binary (default .build/release/stockflow, built from this commit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export N=${N:-10000000} RUNS=${RUNS:-3}
@@ -31,8 +31,10 @@ if [ -z "${STOCKFLOW_TEST_PG_SHARDED_URL:-}" ]; then exec scripts/with-shards.sh
 BIN=$(realpath "${STOCKFLOW_BIN:-.build/release/stockflow}")
 [ -x "$BIN" ] || { echo "scale: no stockflow at $BIN (swift build -c release --product stockflow)" >&2; exit 1; }
 server=${STOCKFLOW_TEST_PG_SHARDED_URL%/*}
-one=scale_one_$N sharded=scale_sharded_$N
 data=${DATA:-bench/data/$N}   # DATA: another generated folder of N orders (e.g. made with --catalogue-orders)
+label=$(basename "$data")
+one=scale_one_$label sharded=scale_sharded_$label
+read -r -a ways <<<"${WAYS:-in-process pushdown sharded}"   # WAYS: a subset, e.g. "in-process pushdown"
 
 # --- The probe: bytes returned by recv() in the process, appended to RECV_COUNT_FILE at exit ---
 mkdir -p bench/data/.scale
@@ -92,7 +94,12 @@ fi
 # --- Runs, interleaved ---
 out=$(mktemp -d /tmp/stockflow-scale.XXXXXX)
 trap 'rm -rf "$out"' EXIT
-configs=("in-process off $one" "pushdown auto $one" "sharded auto $sharded")
+declare -A setting=([in-process]="off $one" [pushdown]="auto $one" [sharded]="auto $sharded")
+configs=()
+for way in "${ways[@]}"; do
+  [ -n "${setting[$way]:-}" ] || { echo "scale: WAYS takes in-process, pushdown, sharded; found '$way'" >&2; exit 2; }
+  configs+=("$way ${setting[$way]}")
+done
 echo "scale: $BIN (built $(date -u -r "$BIN" +%FT%TZ); checkout $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources bench/pushdown-monthly.yml || echo ', modified')), $N orders, RUNS=$RUNS, nproc $(nproc)"
 for run in $(seq 1 "$RUNS"); do
   echo "  load average before run $run: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -123,8 +130,10 @@ for line in open(f"{out}/figures"):
 median = {name: [statistics.median(values[i] for values in runs) for i in range(3)] for name, runs in figures.items()}
 for name, (seconds, mb, received) in median.items():
     print(f"median {name:10s} {seconds:8.2f} s  {mb:6.1f} MB peak RSS  {received / 1024:12.1f} kB received")
-base = median["in-process"][0]
+base = median.get("in-process", [None])[0]
 for name in ("pushdown", "sharded"):
+    if name not in median or base is None:
+        continue
     print(f"{name} vs in-process: {base / median[name][0]:.2f}x faster (target >= 3x at 10M orders, here {n:,}); "
           f"peak RSS {median[name][1]:.1f} MB (target <= 64 MB): {'met' if median[name][1] <= 64 else 'NOT met'}")
 
@@ -139,14 +148,15 @@ def listed(directory, name, sort):
     data = open(f"{directory}/{name}", "rb").read()
     # Sources name the database and the row's number in the extract's order, which differ on the shards.
     return sorted(re.sub(rb"query on [^ ,]+ as [^ ,:]+:\d+", b"", line) for line in data.splitlines()) if sort else data
-reference = f"{out}/in-process-1"
+names = [name for name in ("in-process", "pushdown", "sharded") if name in median]
+reference = f"{out}/{names[0]}-1"
 same = True
-for name in ("pushdown", "sharded"):
+for name in names[1:]:
     other = f"{out}/{name}-1"
     checks = {"sheets": sheets(other) == sheets(reference), "counts": counts(other) == counts(reference)}
     for listing in ("rejects.csv", "findings.csv"):
-        checks[listing] = listed(other, listing, name == "sharded") == listed(reference, listing, name == "sharded")
-    print(f"{name} wrote what in-process wrote: " + ", ".join(f"{key} {'same' if ok else 'DIFFERENT'}" for key, ok in checks.items()))
+        checks[listing] = listed(other, listing, "sharded" in (name, names[0])) == listed(reference, listing, "sharded" in (name, names[0]))
+    print(f"{name} wrote what {names[0]} wrote: " + ", ".join(f"{key} {'same' if ok else 'DIFFERENT'}" for key, ok in checks.items()))
     same = same and all(checks.values())
 sys.exit(0 if same else 1)
 PY
