@@ -42,26 +42,85 @@ struct PushedRelation {
     var database: String
     /// The pushed stages it reads, in run order (itself last).
     var needs: [String]
-    /// SQL of its counters: rows in, rows out, rows filtered, rows emitted; and the filter reason.
-    var counts: (rowsIn: String, rowsOut: String, filtered: String, emitted: String)
+    /// Its stage's id.
+    var id: String { needs.last ?? "" }
+    /// The stages it reads (their ids, by input port).
+    var inputIDs: [String] = []
+    /// Its counters: rows in, rows out, rows filtered, rows emitted; and the filter reason.
+    var counts: (rowsIn: RowCount, rowsOut: RowCount, filtered: RowCount, emitted: RowCount)
     var filteredReason: String?
     /// An aggregate emits its groups sorted by folded text, which SQL cannot order: only its rows
     /// leave PostgreSQL (sorted in-process), no pushed stage reads them.
     var orderedInSQL = true
     /// Group-key count, for the in-process sort of an aggregate's rows.
     var groupKeys: Int?
-    /// For extracts: the SQL counting rows whose values stockflow cannot read (NaN, infinities).
-    var unreadable: String?
+    /// The column holding, per row, how many input rows it stands for (trends' orders per period):
+    /// when the rows come back their sum is the rows out, counted without another pass.
+    var rowsOutColumn: Int?
+    /// For extracts: the rows whose values stockflow cannot read (NaN, infinities).
+    var unreadable: RowCount?
+    /// True for extracts: its rows are numbered in the order a scan of the table returns them.
+    var readsTable = false
     /// CTEs the stage's own CTE reads, written before it.
     var helpers: [(name: String, body: String)] = []
     /// For rulebook stages: the rows to reject or list as findings, replayed in-process.
     var issues: PushedIssues?
-    /// For joins: the body without the window that numbers the rows in order, used when nothing
-    /// downstream depends on the order (an aggregate reads them): it spares PostgreSQL a sort.
+    /// The body without the windows that number the rows (`__ord` and `__seq` null), used in a query
+    /// where nothing reads the stage's order nor its rows' origins (an aggregate reads them, or only
+    /// their number is counted): PostgreSQL then streams, inlines, parallelises and spares a sort.
     var unorderedBody: String?
     /// Whether the stage reads its inputs' order (their `__seq`) when its own order matters; false
     /// for aggregates and trends, whose groups come out in key order whatever the input order.
     var readsInputOrder = true
+    /// Inputs whose order the stage reads even when its own order does not matter (order_totals'
+    /// products: of two rows with the same key the last one wins).
+    var orderedInputs: Set<Int> = []
+}
+
+/// A number of rows of a pushed stage, as the count query computes it: scans of the same relation
+/// are one pass (`count(*)` and `count(*) FILTER (...)` side by side), and a stage whose count is
+/// that of its input reads it instead of counting again.
+indirect enum RowCount {
+    case zero
+    /// The rows the pushed stage of that id emits.
+    case emitted(String)
+    /// An aggregate (`count(*)`, `count(*) FILTER (WHERE ...)`) over a FROM clause.
+    case scan(from: String, aggregate: String)
+    case sum(RowCount, RowCount)
+    case difference(RowCount, RowCount)
+
+    static func count(_ from: String, where condition: String? = nil) -> RowCount {
+        .scan(from: from, aggregate: condition.map { "count(*) FILTER (WHERE \($0))" } ?? "count(*)")
+    }
+
+    /// The count with every `emitted` replaced by its stage's own count, down to scans.
+    func resolved(_ relations: [String: PushedRelation]) -> RowCount {
+        switch self {
+        case .zero, .scan: return self
+        case .emitted(let id): return relations[id]?.counts.emitted.resolved(relations) ?? .zero
+        case .sum(let a, let b): return .sum(a.resolved(relations), b.resolved(relations))
+        case .difference(let a, let b): return .difference(a.resolved(relations), b.resolved(relations))
+        }
+    }
+
+    /// The scans it reads, in order.
+    var scans: [(from: String, aggregate: String)] {
+        switch self {
+        case .zero, .emitted: return []
+        case .scan(let from, let aggregate): return [(from, aggregate)]
+        case .sum(let a, let b), .difference(let a, let b): return a.scans + b.scans
+        }
+    }
+
+    /// Its value, given the number each scan gave (keyed by `from` then `aggregate`).
+    func value(_ numbers: [String: [String: Int]]) -> Int {
+        switch self {
+        case .zero, .emitted: return 0
+        case .scan(let from, let aggregate): return numbers[from]?[aggregate] ?? 0
+        case .sum(let a, let b): return a.value(numbers) + b.value(numbers)
+        case .difference(let a, let b): return a.value(numbers) - b.value(numbers)
+        }
+    }
 }
 
 /// The rows a pushed rulebook stage rejects or lists as findings: a query selecting them (in the order
@@ -116,24 +175,15 @@ enum PushdownPlanner {
         func isExit(_ id: String) -> Bool {
             (readers[id] ?? []).contains { relations[$0.1] == nil }
         }
-        // A join whose order nothing depends on skips numbering its rows; stages are in run order, so
-        // walking backwards settles every reader first.
-        var ordered = Set<String>()
-        for stage in stages.reversed() {
-            guard let relation = relations[stage.id] else { continue }
-            let needed = isExit(stage.id) || (readers[stage.id] ?? []).contains { reader in
-                guard let consumer = relations[reader.1] else { return false }
-                return consumer.issues != nil || (consumer.readsInputOrder && ordered.contains(reader.1))
-            }
-            if needed { ordered.insert(stage.id) } else if let unordered = relation.unorderedBody { relations[stage.id]?.body = unordered }
-        }
         var regions: [String: PushedRegion] = [:]
         for (database, ids) in extracts.sorted(by: { $0.key < $1.key }) {
             let members = stages.filter { relations[$0.id]?.database == database }
             let region = PushedRegion(database: database, sources: ids.map { id in
                 (stages.first { $0.id == id }?.runner as? PostgresExtract)?.displayName ?? id
             })
-            region.countSQL = countQuery(members.compactMap { relations[$0.id] })
+            (region.countSQL, region.countLayout, region.memberCounts) = countQuery(
+                members.compactMap { relations[$0.id] }, relations: relations,
+                skipped: { member in (isExit(member.id), isExit(member.id) && member.rowsOutColumn != nil) })
             region.members = members.compactMap { stage in relations[stage.id].map { (stage.id, $0) } }
             region.exitCount = members.filter { isExit($0.id) }.count
             regions[database] = region
@@ -147,8 +197,9 @@ enum PushdownPlanner {
             plan.placements[stage.id]?.sql = exitSQL
             let part = PushedPart(stageID: stage.id, region: region, dataSQL: exitSQL, schema: stage.runner.outputSchema,
                                   groupKeys: relation.orderedInSQL ? nil : relation.groupKeys)
+            part.rowsOutColumn = exitSQL == nil ? nil : relation.rowsOutColumn
             if let issues = relation.issues {
-                part.issuesSQL = with(relation.needs, relations: relations) + "\n" + issues.select
+                part.issuesSQL = with(relation.needs, relations: relations, ordered: [stage.id]) + "\n" + issues.select
                 part.issues = issues
                 plan.placements[stage.id]?.issuesSQL = part.issuesSQL
             }
@@ -177,8 +228,8 @@ enum PushdownPlanner {
         let needs = inputs.flatMap(\.needs)
         var seen = Set<String>()
         let uniqueNeeds = needs.filter { seen.insert($0).inserted } + [stage.id]
-        func make(_ body: String, counts: (String, String, String, String), database: String) -> PushedRelation {
-            PushedRelation(name: name, body: body, database: database, needs: uniqueNeeds,
+        func make(_ body: String, counts: (RowCount, RowCount, RowCount, RowCount), database: String) -> PushedRelation {
+            PushedRelation(name: name, body: body, database: database, needs: uniqueNeeds, inputIDs: stage.inputs.map(\.stage),
                            counts: (counts.0, counts.1, counts.2, counts.3))
         }
         switch stage.runner {
@@ -192,9 +243,9 @@ enum PushdownPlanner {
             let input = inputs[0]
             let condition = try ExpressionSQL(columns: columnNames(filter.outputSchema.columns.count), schema: filter.outputSchema,
                                               timezone: timezone).compile(filter.condition)
-            let rowsIn = "(SELECT count(*) FROM \(input.name))", rowsOut = "(SELECT count(*) FROM \(name))"
+            let rowsIn = RowCount.emitted(input.id), rowsOut = RowCount.count(input.name, where: condition)
             var relation = make("SELECT * FROM \(input.name) WHERE \(condition)",
-                                counts: (rowsIn, rowsOut, "\(rowsIn) - \(rowsOut)", rowsOut), database: input.database)
+                                counts: (rowsIn, rowsOut, .difference(rowsIn, rowsOut), rowsOut), database: input.database)
             relation.filteredReason = "not (\(filter.condition))"
             return relation
         case let select as Select:
@@ -202,9 +253,9 @@ enum PushdownPlanner {
             guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
             let compiler = ExpressionSQL(columns: columnNames(schema.columns.count), schema: schema, timezone: timezone)
             let columns = try select.expressions.enumerated().map { "\(try compiler.compile($1)) AS c\($0 + 1)" }
-            let count = "(SELECT count(*) FROM \(input.name))"
+            let count = RowCount.emitted(input.id)
             return make("SELECT \((columns + ["__src", "__ord", "__seq"]).joined(separator: ", ")) FROM \(input.name)",
-                        counts: (count, count, "0", count), database: input.database)
+                        counts: (count, count, .zero, count), database: input.database)
         case let join as Join:
             return try joinRelation(join, left: inputs[0], right: inputs[1], make: make)
         case let totals as OrderTotals:
@@ -274,18 +325,21 @@ enum PushdownPlanner {
         let from = "(\(extract.sql)) AS t(\(inner.joined(separator: ", ")))"
         // Two row_number()s over the same window number the rows alike: the origin and the order.
         let all = outputs + ["\(source) AS __src", "row_number() OVER () AS __ord", "row_number() OVER () AS __seq"]
-        let count = "(SELECT count(*) FROM \(name))"
+        let unordered = outputs + ["\(source) AS __src", "NULL::int8 AS __ord", "NULL::int8 AS __seq"]
+        // The rows and the unreadable ones are counted in one pass over the table itself.
+        let count = RowCount.count(from)
         var relation = PushedRelation(name: name, body: "SELECT \(all.joined(separator: ", ")) FROM \(from)",
-                                      database: extract.options.conninfo, needs: needs, counts: (count, count, "0", count))
-        relation.unreadable = unreadable.isEmpty ? "0"
-            : "(SELECT count(*) FROM \(from) WHERE \(unreadable.map { "(\($0))" }.joined(separator: " OR ")))"
+                                      database: extract.options.conninfo, needs: needs, counts: (count, count, .zero, count))
+        relation.unorderedBody = "SELECT \(unordered.joined(separator: ", ")) FROM \(from)"
+        relation.readsTable = true
+        relation.unreadable = unreadable.isEmpty ? .zero : .count(from, where: unreadable.map { "(\($0))" }.joined(separator: " OR "))
         return relation
     }
 
     /// A join as SQL: the left rows in their order, each with its matches in right order; a full join's
     /// unmatched right rows last. Null keys match nothing, as in-process.
     private static func joinRelation(_ join: Join, left: PushedRelation, right: PushedRelation,
-                                     make: (String, (String, String, String, String), String) -> PushedRelation) throws -> PushedRelation {
+                                     make: (String, (RowCount, RowCount, RowCount, RowCount), String) -> PushedRelation) throws -> PushedRelation {
         guard left.database == right.database else { throw PushdownRefusal("its inputs come from different PostgreSQL databases") }
         let leftWidth = join.outputSchema.columns.count - join.added.count
         let on = zip(join.leftKeys, join.rightKeys).map { "l.c\($0 + 1) = r.c\($1 + 1)" }.joined(separator: " AND ")
@@ -302,16 +356,23 @@ enum PushdownPlanner {
                     "CASE WHEN l.__seq IS NULL THEN r.__ord ELSE l.__ord END AS __ord"]
         let from = " FROM \(left.name) AS l \(kind) \(right.name) AS r ON \(on)"
         let body = "SELECT \((columns + ["row_number() OVER (ORDER BY l.__seq NULLS LAST, r.__seq) AS __seq"]).joined(separator: ", "))" + from
-        let leftCount = "(SELECT count(*) FROM \(left.name))"
-        let matched = "(SELECT count(*) FROM \(left.name) AS l WHERE EXISTS (SELECT 1 FROM \(right.name) AS r WHERE \(on)))"
-        let unmatchedRight = "(SELECT count(*) FROM \(right.name) AS r WHERE NOT EXISTS (SELECT 1 FROM \(left.name) AS l WHERE \(on)))"
-        let emitted = "(SELECT count(*) FROM \(left.name) AS l \(kind) \(right.name) AS r ON \(on))"
+        let leftCount = RowCount.emitted(left.id)
+        // EXISTS in WHERE, where PostgreSQL plans it as a (hashed) semi-join.
+        let matched = RowCount.count("\(left.name) AS l WHERE EXISTS (SELECT 1 FROM \(right.name) AS r WHERE \(on))")
+        let unmatchedRight = RowCount.count("\(right.name) AS r WHERE NOT EXISTS (SELECT 1 FROM \(left.name) AS l WHERE \(on))")
+        // Rows emitted beyond one per left row (and the unmatched right ones): a left row matching m
+        // right rows emits m - 1 more. Only the right keys held more than once join: when the right
+        // keys are unique (a lookup table) that set is empty and PostgreSQL skips the left scan.
+        let rightKeys = join.rightKeys.map { "c\($0 + 1)" }
+        let repeated = "(SELECT \(rightKeys.joined(separator: ", ")), count(*) - 1 AS __extra FROM \(right.name) GROUP BY \(rightKeys.joined(separator: ", ")) HAVING count(*) > 1) AS r"
+        let extra = RowCount.scan(from: "\(left.name) AS l JOIN \(repeated) ON \(on)", aggregate: "coalesce(sum(r.__extra), 0)::int8")
         var relation: PushedRelation
         switch join.type {
-        case .inner: relation = make(body, (leftCount, matched, "\(leftCount) - \(matched)", emitted), left.database)
-        case .left: relation = make(body, (leftCount, leftCount, "0", emitted), left.database)
+        case .inner: relation = make(body, (leftCount, matched, .difference(leftCount, matched), .sum(matched, extra)), left.database)
+        case .left: relation = make(body, (leftCount, leftCount, .zero, .sum(leftCount, extra)), left.database)
         case .full:
-            relation = make(body, ("\(leftCount) + \(unmatchedRight)", "\(leftCount) + \(unmatchedRight)", "0", emitted), left.database)
+            let rows = RowCount.sum(leftCount, unmatchedRight)
+            relation = make(body, (rows, rows, .zero, .sum(rows, extra)), left.database)
         }
         relation.filteredReason = "no match in the right input"
         relation.unorderedBody = "SELECT \((columns + ["NULL::int8 AS __seq"]).joined(separator: ", "))" + from
@@ -321,7 +382,7 @@ enum PushdownPlanner {
     /// An aggregate as SQL. Sums of nothing are 0 (in the input's scale once read back), minimums and
     /// maximums of text compare bytes, of booleans false < true.
     private static func aggregateRelation(_ aggregate: Aggregate, name: String, input: PushedRelation, schema: Schema,
-                                          make: (String, (String, String, String, String), String) -> PushedRelation) throws -> PushedRelation {
+                                          make: (String, (RowCount, RowCount, RowCount, RowCount), String) -> PushedRelation) throws -> PushedRelation {
         let keys = aggregate.keys.map { "c\($0 + 1)" }
         var columns = keys
         for measure in aggregate.measures {
@@ -342,10 +403,11 @@ enum PushdownPlanner {
         let named = columns.enumerated().map { "\($1) AS c\($0 + 1)" }
         let textKeys = aggregate.keys.contains { schema.columns[$0].type == .text }
         let order = keys.isEmpty ? "" : "ORDER BY " + keys.map { "\($0) NULLS FIRST" }.joined(separator: ", ")
-        let body = "SELECT \((named + ["NULL::int AS __src", "NULL::int8 AS __ord", "row_number() OVER (\(order)) AS __seq"]).joined(separator: ", ")) FROM \(input.name)"
-            + (keys.isEmpty ? "" : " GROUP BY \(keys.joined(separator: ", "))")
-        let count = "(SELECT count(*) FROM \(input.name))"
-        var relation = make(body, (count, count, "0", "(SELECT count(*) FROM \(name))"), input.database)
+        let grouping = " FROM \(input.name)" + (keys.isEmpty ? "" : " GROUP BY \(keys.joined(separator: ", "))")
+        let body = "SELECT \((named + ["NULL::int AS __src", "NULL::int8 AS __ord", "row_number() OVER (\(order)) AS __seq"]).joined(separator: ", "))" + grouping
+        let count = RowCount.emitted(input.id)
+        var relation = make(body, (count, count, .zero, .count(name)), input.database)
+        relation.unorderedBody = "SELECT \((named + ["NULL::int AS __src", "NULL::int8 AS __ord", "NULL::int8 AS __seq"]).joined(separator: ", "))" + grouping
         relation.orderedInSQL = !textKeys
         relation.groupKeys = keys.count
         relation.readsInputOrder = false
@@ -356,7 +418,7 @@ enum PushdownPlanner {
     /// (the labels of the expression functions month, iso_week and day), periods in text order, the
     /// revenue to the cent at least; rows without a date are filtered, as in-process.
     private static func trendsRelation(_ trends: Trends, name: String, input: PushedRelation, schema: Schema, timezone: String,
-                                       make: (String, (String, String, String, String), String) -> PushedRelation) throws -> PushedRelation {
+                                       make: (String, (RowCount, RowCount, RowCount, RowCount), String) -> PushedRelation) throws -> PushedRelation {
         let date = Expression.column(trends.date, schema.columns[trends.date].name)
         let compiler = ExpressionSQL(columns: columnNames(schema.columns.count), schema: schema, timezone: timezone)
         let label: String
@@ -367,21 +429,40 @@ enum PushdownPlanner {
         }
         let dated = "c\(trends.date + 1) IS NOT NULL"
         let amount = "c\(trends.amount + 1)"
-        let body = "SELECT \(label) AS c1, count(*)::int8 AS c2, coalesce(sum(\(amount)), 0) + 0.00::numeric AS c3, "
-            + "NULL::int AS __src, NULL::int8 AS __ord, row_number() OVER (ORDER BY \(label) COLLATE \"C\") AS __seq "
-            + "FROM \(input.name) WHERE \(dated) GROUP BY 1"
-        let rowsIn = "(SELECT count(*) FROM \(input.name))"
-        let rowsOut = "(SELECT count(*) FROM \(input.name) WHERE \(dated))"
-        var relation = make(body, (rowsIn, rowsOut, "\(rowsIn) - \(rowsOut)", "(SELECT count(*) FROM \(name))"), input.database)
+        let measures = "SELECT \(label) AS c1, count(*)::int8 AS c2, coalesce(sum(\(amount)), 0) + 0.00::numeric AS c3, NULL::int AS __src, NULL::int8 AS __ord, "
+        let grouping = " FROM \(input.name) WHERE \(dated) GROUP BY 1"
+        let body = measures + "row_number() OVER (ORDER BY \(label) COLLATE \"C\") AS __seq" + grouping
+        let rowsIn = RowCount.emitted(input.id)
+        let rowsOut = RowCount.count(input.name, where: dated)
+        var relation = make(body, (rowsIn, rowsOut, .difference(rowsIn, rowsOut), .count(name)), input.database)
+        relation.unorderedBody = measures + "NULL::int8 AS __seq" + grouping
         relation.filteredReason = "no order date"
+        // Each period counts its dated orders: when the periods come back, their sum is the rows out.
+        relation.rowsOutColumn = 1
         relation.readsInputOrder = false
         return relation
     }
 
-    /// `WITH` and the CTEs of `ids`, in run order.
-    static func with(_ ids: [String], relations: [String: PushedRelation]) -> String {
-        "WITH " + ids.compactMap { relations[$0] }.flatMap { relation in
-            relation.helpers.map { "\($0.name) AS (\($0.body))" } + ["\(relation.name) AS (\(relation.body))"]
+    /// `WITH` and the CTEs of `ids`, in run order: the stages in `ordered`, and those whose order or
+    /// row origins they read, number their rows; the others do not. Every CTE is inlined
+    /// (`NOT MATERIALIZED`) wherever it is read, so that PostgreSQL streams it into the joins and
+    /// aggregates that read it (and estimates it from the tables' statistics) rather than writing it
+    /// out whole; except an extract numbering its rows, read once and kept, so that two readers see
+    /// the same numbers (two scans of a table need not return its rows in the same order).
+    static func with(_ ids: [String], relations: [String: PushedRelation], ordered roots: Set<String>) -> String {
+        var ordered = roots
+        for id in ids.reversed() {
+            guard let relation = relations[id] else { continue }
+            for (port, input) in relation.inputIDs.enumerated()
+            where relation.orderedInputs.contains(port) || (ordered.contains(id) && relation.readsInputOrder) {
+                ordered.insert(input)
+            }
+        }
+        return "WITH " + ids.compactMap { relations[$0] }.flatMap { relation in
+            let numbered = ordered.contains(relation.id)
+            let body = numbered ? relation.body : relation.unorderedBody ?? relation.body
+            let inline = numbered && relation.readsTable ? "" : "NOT MATERIALIZED "
+            return relation.helpers.map { "\($0.name) AS \(inline)(\($0.body))" } + ["\(relation.name) AS \(inline)(\(body))"]
         }.joined(separator: ",\n")
     }
 
@@ -392,7 +473,7 @@ enum PushdownPlanner {
     /// order and replayed through order_totals itself, which words them as in-process.
     private static func orderTotalsRelation(_ totals: OrderTotals, name: String, orders: PushedRelation, products: PushedRelation,
                                             productsSchema: Schema,
-                                            make: (String, (String, String, String, String), String) -> PushedRelation) throws -> PushedRelation {
+                                            make: (String, (RowCount, RowCount, RowCount, RowCount), String) -> PushedRelation) throws -> PushedRelation {
         guard orders.database == products.database else { throw PushdownRefusal("its inputs come from different PostgreSQL databases") }
         let orderSchema = totals.orderSchema
         let keyType = orderSchema.columns[totals.productKey].type, productsKeyType = productsSchema.columns[totals.productsKey].type
@@ -414,20 +495,27 @@ enum PushdownPlanner {
             : "CASE WHEN scale(\(rawPrice)) < 2 THEN round(\(rawPrice), 2) ELSE \(rawPrice) END"
         let extras = totals.productColumns.enumerated().map { "\(product("c\($1 + 1)")) AS __x\($0 + 1)" }
         let orderKey = "o.c\(totals.productKey + 1)"
-        let helperProduct = "SELECT * FROM (SELECT p.*, row_number() OVER (PARTITION BY p.\(key) ORDER BY p.__seq DESC) AS __last FROM \(products.name) AS p) AS p WHERE __last = 1"
+        // DISTINCT ON, which PostgreSQL estimates as the number of keys (a window's `= 1` it
+        // estimates at a few rows, and then sorts a million orders rather than hash them).
+        let helperProduct = "SELECT DISTINCT ON (p.\(key)) p.* FROM \(products.name) AS p ORDER BY p.\(key), p.__seq DESC"
         let helperChecked = "SELECT o.*, \((["\(productSeq) IS NOT NULL AS __matched", "\(rawPrice) AS __raw_price", "\(price) AS __price"] + extras).joined(separator: ", ")), "
             + "CASE WHEN \(productSeq) IS NULL THEN 1 WHEN o.\(quantity) IS NULL OR o.\(quantity) < 1 THEN 2 WHEN \(rawPrice) IS NULL THEN 3 END AS __broken "
             + "FROM \(orders.name) AS o LEFT JOIN \(lastProduct) AS k ON \(orderKey) = k.\(key) "
-            + "LEFT JOIN (SELECT * FROM \(lastProduct) WHERE \(key) IS NULL) AS n ON \(orderKey) IS NULL"
+            // An equality of booleans, so that this join is hashed too, not a loop over every order.
+            + "LEFT JOIN (SELECT * FROM \(lastProduct) WHERE \(key) IS NULL) AS n ON (\(orderKey) IS NULL) = (n.\(key) IS NULL)"
         let total = "round(__price * \(quantity), 2)"
         var columns = totals.keptOrderColumns.map { "c\($0 + 1)" }
         columns += totals.productColumns.indices.map { "__x\($0 + 1)" }
         columns += ["__price", total]
         if let stored = totals.storedTotal { columns.append("c\(stored + 1)") }
         let named = columns.enumerated().map { "\($1) AS c\($0 + 1)" } + ["__src", "__ord", "__seq"]
-        let count = "(SELECT count(*) FROM \(orders.name))", out = "(SELECT count(*) FROM \(name))"
-        var relation = make("SELECT \(named.joined(separator: ", ")) FROM \(checked) WHERE __broken IS NULL", (count, out, "0", out), orders.database)
+        // `__broken IS NULL` spelt out: PostgreSQL estimates each condition on its own, where a CASE
+        // IS NULL it estimates at 0.5 % of the rows (and sorts what it should hash downstream).
+        let priced = "__matched AND \(quantity) >= 1 AND __raw_price IS NOT NULL"
+        let count = RowCount.emitted(orders.id), out = RowCount.count(checked, where: priced)
+        var relation = make("SELECT \(named.joined(separator: ", ")) FROM \(checked) WHERE \(priced)", (count, out, .zero, out), orders.database)
         relation.helpers = [(lastProduct, helperProduct), (checked, helperChecked)]
+        relation.orderedInputs = [1]
         var mismatch = "false"
         if let stored = totals.storedTotal {
             mismatch = "(c\(stored + 1) IS NOT NULL AND abs(c\(stored + 1) - \(total)) > \(totals.tolerance)::numeric)"
@@ -449,19 +537,42 @@ enum PushdownPlanner {
     /// The query returning a pushed stage's rows in the order the stage emits them in-process.
     static func dataQuery(for id: String, relations: [String: PushedRelation]) -> String? {
         guard let relation = relations[id] else { return nil }
-        return with(relation.needs, relations: relations) + "\nSELECT * FROM \(relation.name) ORDER BY __seq"
+        return with(relation.needs, relations: relations, ordered: [id]) + "\nSELECT * FROM \(relation.name) ORDER BY __seq"
     }
 
-    /// The query counting every pushed stage of one database: per stage rows in, out, filtered,
-    /// emitted, and for extracts the rows stockflow could not read.
-    static func countQuery(_ members: [PushedRelation]) -> String {
+    /// The query counting every pushed stage of one database, and per member its five counts (rows
+    /// in, out, filtered, emitted, and for extracts the rows stockflow could not read) in terms of
+    /// the query's columns. Every relation counted is read once, all its counts side by side; counts
+    /// that equal another stage's are not counted again; `skipped` counts are not needed (the rows
+    /// emitted by a stage whose rows come back are counted as they go, and so are the rows out of a
+    /// stage that has them in a column).
+    static func countQuery(_ members: [PushedRelation], relations: [String: PushedRelation],
+                           skipped: (PushedRelation) -> (emitted: Bool, out: Bool))
+        -> (sql: String, layout: [(from: String, aggregate: String)], counts: [String: [RowCount]]) {
         var seen = Set<String>()
         let ids = members.flatMap(\.needs).filter { seen.insert($0).inserted }
-        var byID: [String: PushedRelation] = [:]
-        for member in members { byID[member.needs.last ?? ""] = member }
-        let scalars = members.flatMap { member in
-            [member.counts.rowsIn, member.counts.rowsOut, member.counts.filtered, member.counts.emitted, member.unreadable ?? "0"]
+        var counts: [String: [RowCount]] = [:]
+        var scans: [(from: String, aggregates: [String])] = []
+        for member in members {
+            let skip = skipped(member)
+            let numbers = [member.counts.rowsIn, skip.out ? .zero : member.counts.rowsOut, skip.out ? .zero : member.counts.filtered,
+                           skip.emitted ? .zero : member.counts.emitted, member.unreadable ?? .zero].map { $0.resolved(relations) }
+            counts[member.id] = numbers
+            for scan in numbers.flatMap(\.scans) {
+                if let index = scans.firstIndex(where: { $0.from == scan.from }) {
+                    if !scans[index].aggregates.contains(scan.aggregate) { scans[index].aggregates.append(scan.aggregate) }
+                } else {
+                    scans.append((scan.from, [scan.aggregate]))
+                }
+            }
         }
-        return with(ids, relations: byID) + "\nSELECT " + scalars.joined(separator: ", ")
+        let columns = scans.enumerated().flatMap { index, scan in scan.aggregates.indices.map { "q\(index + 1).n\($0 + 1)" } }
+        let counted = scans.enumerated().map { index, scan in
+            "(SELECT \(scan.aggregates.enumerated().map { "\($1) AS n\($0 + 1)" }.joined(separator: ", ")) FROM \(scan.from)) AS q\(index + 1)"
+        }
+        let query = with(ids, relations: relations, ordered: [])
+            + "\nSELECT " + (columns.isEmpty ? "0" : columns.joined(separator: ", ") + "\nFROM " + counted.joined(separator: "\nCROSS JOIN "))
+        let layout = scans.flatMap { scan in scan.aggregates.map { (scan.from, $0) } }
+        return (query, layout, counts)
     }
 }
