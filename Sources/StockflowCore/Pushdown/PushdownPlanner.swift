@@ -64,7 +64,10 @@ struct PushedRelation {
     /// CTEs the stage's own CTE reads, written before it.
     var helpers: [(name: String, body: String)] = []
     /// For rulebook stages: the rows to reject or list as findings, replayed in-process.
-    var issues: PushedIssues?
+    var issues: [PushedIssues] = []
+    /// Further counts, and what the stage makes of them (filter reasons, notes), after the others.
+    var extraCounts: [RowCount] = []
+    var applyExtraCounts: (([Int], StageContext) -> Void)?
     /// The body without the windows that number the rows (`__ord` and `__seq` null), used in a query
     /// where nothing reads the stage's order nor its rows' origins (an aggregate reads them, or only
     /// their number is counted): PostgreSQL then streams, inlines, parallelises and spares a sort.
@@ -198,11 +201,13 @@ enum PushdownPlanner {
             let part = PushedPart(stageID: stage.id, region: region, dataSQL: exitSQL, schema: stage.runner.outputSchema,
                                   groupKeys: relation.orderedInSQL ? nil : relation.groupKeys)
             part.rowsOutColumn = exitSQL == nil ? nil : relation.rowsOutColumn
-            if let issues = relation.issues {
-                part.issuesSQL = with(relation.needs, relations: relations, ordered: [stage.id]) + "\n" + issues.select
-                part.issues = issues
-                plan.placements[stage.id]?.issuesSQL = part.issuesSQL
+            if !relation.issues.isEmpty {
+                // The rejects and findings are met in the order of the stage's inputs.
+                let cte = with(relation.needs, relations: relations, ordered: Set(relation.inputIDs + [stage.id]))
+                part.issues = relation.issues.map { (cte + "\n" + $0.select, $0) }
+                plan.placements[stage.id]?.issuesSQL = part.issues.map(\.sql).joined(separator: ";\n")
             }
+            part.applyExtraCounts = relation.applyExtraCounts
             if let extract = stage.runner as? PostgresExtract {
                 extract.pushed = part
             } else {
@@ -266,6 +271,11 @@ enum PushdownPlanner {
         case let trends as Trends:
             guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
             return try trendsRelation(trends, name: name, input: inputs[0], schema: schema, timezone: timezone, make: make)
+        case let rollup as WarehouseRollup:
+            guard let warehouses = stage.inputs.dropFirst(2).first.flatMap({ schemas[$0.stage] }) else {
+                throw PushdownRefusal("its warehouses schema is unknown")
+            }
+            return try warehouseRollupRelation(rollup, name: name, inputs: inputs, warehousesSchema: warehouses, make: make)
         case let aggregate as Aggregate:
             guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
             return try aggregateRelation(aggregate, name: name, input: inputs[0], schema: schema, make: make)
@@ -522,7 +532,7 @@ enum PushdownPlanner {
         }
         let orderColumns = columnNames(orderSchema.columns.count)
         let width = orderColumns.count
-        relation.issues = PushedIssues(
+        relation.issues = [PushedIssues(
             select: "SELECT \((orderColumns + ["__raw_price", "__matched", "__src", "__ord"]).joined(separator: ", ")) FROM \(checked) WHERE __broken IS NOT NULL OR \(mismatch) ORDER BY __seq",
             schema: Schema(orderSchema.columns + [priceColumn, Column("__matched", .bool)]),
             replay: { row, origin, context in
@@ -530,7 +540,115 @@ enum PushdownPlanner {
                 var pricing = OrderPricing(productKey: totals.productKey, quantity: totals.quantity)
                 if row[width + 1] == .bool(true) { pricing.addProduct(key: order[totals.productKey], price: row[width], extra: []) }
                 _ = try totals.line(for: order, origin: origin, pricing: pricing, context: context)
-            })
+            })]
+        return relation
+    }
+
+    /// `a` and `b` equal or both null, as an equality PostgreSQL can hash (a dictionary lookup
+    /// in-process matches a null key with a null key).
+    static func sameKey(_ a: String, _ b: String, _ type: ColumnType) -> String {
+        let zero: String
+        switch type {
+        case .int: zero = "0"
+        case .decimal: zero = "0::numeric"
+        case .text: zero = "''"
+        case .bool: zero = "false"
+        case .date: zero = "'2000-01-01'::date"
+        case .datetime: zero = "'2000-01-01 00:00:00+00'::timestamptz"
+        }
+        return "(\(a) IS NULL) = (\(b) IS NULL) AND coalesce(\(a), \(zero)) = coalesce(\(b), \(zero))"
+    }
+
+    /// Rule 5 as SQL: each stock line with the last product and warehouse row of its keys; the lines
+    /// naming neither, or with a negative or missing quantity, are selected in order and rejected by
+    /// the stage's own code, as are (by product) the legacy quantities off their lines' sum. Lines of
+    /// soft-deleted products and inactive warehouses are counted as filtered. One row per product (or
+    /// warehouse) row in input order, with the figures of the last row of its key, as in-process.
+    private static func warehouseRollupRelation(_ rollup: WarehouseRollup, name: String, inputs: [PushedRelation], warehousesSchema: Schema,
+                                                make: (String, (RowCount, RowCount, RowCount, RowCount), String) -> PushedRelation) throws -> PushedRelation {
+        let (stock, products, warehouses) = (inputs[0], inputs[1], inputs[2])
+        guard Set([stock.database, products.database, warehouses.database]).count == 1 else {
+            throw PushdownRefusal("its inputs come from different PostgreSQL databases")
+        }
+        let stockSchema = rollup.stockSchema, productSchema = rollup.productSchema
+        let (sp, sw, sq) = rollup.stockColumns
+        let pc = rollup.productColumns, wc = rollup.warehouseColumns
+        let productKeyType = productSchema.columns[pc.key].type, warehouseKeyType = warehousesSchema.columns[wc.key].type
+        guard stockSchema.columns[sp].type == productKeyType, stockSchema.columns[sw].type == warehouseKeyType else {
+            throw PushdownRefusal("its stock lines' keys and the products' or warehouses' keys differ in type, which in-process never match")
+        }
+        func c(_ index: Int) -> String { "c\(index + 1)" }
+        let stem = String(name.dropFirst(3).dropLast())
+        let lastProduct = quoteIdentifier("s_\(stem)__product"), lastWarehouse = quoteIdentifier("s_\(stem)__warehouse")
+        let checked = quoteIdentifier("s_\(stem)__checked"), perProduct = quoteIdentifier("s_\(stem)__units")
+        // In-process a product is soft-deleted when its flag is true, a warehouse inactive when false.
+        let deleted = pc.deleted.flatMap { productSchema.columns[$0].type == .bool ? "coalesce(lp.\(c($0)), false)" : nil } ?? "false"
+        let inactive = wc.active.flatMap { warehousesSchema.columns[$0].type == .bool ? "coalesce(NOT lw.\(c($0)), false)" : nil } ?? "false"
+        let price = productSchema.columns[pc.price].type == .int ? "lp.\(c(pc.price))::numeric" : "lp.\(c(pc.price))"
+        let helpers = [
+            (lastProduct, "SELECT DISTINCT ON (p.\(c(pc.key))) p.* FROM \(products.name) AS p ORDER BY p.\(c(pc.key)), p.__seq DESC"),
+            (lastWarehouse, "SELECT DISTINCT ON (w.\(c(wc.key))) w.* FROM \(warehouses.name) AS w ORDER BY w.\(c(wc.key)), w.__seq DESC"),
+            (checked, "SELECT s.*, lp.__seq IS NOT NULL AS __has_product, lw.__seq IS NOT NULL AS __has_warehouse, "
+                + "coalesce(lp.__seq IS NOT NULL AND lw.__seq IS NOT NULL AND s.\(c(sq)) >= 0, false) AS __valid, "
+                + "\(deleted) AS __deleted, \(inactive) AS __inactive, coalesce(\(price), 0) * s.\(c(sq)) AS __value "
+                + "FROM \(stock.name) AS s LEFT JOIN \(lastProduct) AS lp ON \(sameKey("s.\(c(sp))", "lp.\(c(pc.key))", productKeyType)) "
+                + "LEFT JOIN \(lastWarehouse) AS lw ON \(sameKey("s.\(c(sw))", "lw.\(c(wc.key))", warehouseKeyType))"),
+        ]
+        let counted = "__valid AND NOT __deleted AND NOT __inactive"
+        let body: String
+        var extraHelpers: [(String, String)] = []
+        var issues: [PushedIssues] = []
+        let stockWidth = stockSchema.columns.count
+        issues.append(PushedIssues(
+            select: "SELECT \((columnNames(stockWidth) + ["__has_product", "__has_warehouse", "__src", "__ord"]).joined(separator: ", ")) FROM \(checked) WHERE NOT __valid ORDER BY __seq",
+            schema: Schema(stockSchema.columns + [Column("__has_product", .bool), Column("__has_warehouse", .bool)]),
+            replay: { row, origin, context in
+                _ = try rollup.checkedUnits(Array(row.prefix(stockWidth)), origin: origin, knownProduct: row[stockWidth] == .bool(true),
+                                            knownWarehouse: row[stockWidth + 1] == .bool(true), context: context)
+            }))
+        if rollup.byProduct {
+            extraHelpers.append((perProduct, "SELECT \(c(sp)) AS key, sum(\(c(sq))) FILTER (WHERE \(counted)) AS units, "
+                + "sum(__value) FILTER (WHERE \(counted)) AS value, sum(\(c(sq))) AS all_units FROM \(checked) WHERE __valid GROUP BY \(c(sp))"))
+            let from = "FROM \(products.name) AS p JOIN \(lastProduct) AS lp ON \(sameKey("p.\(c(pc.key))", "lp.\(c(pc.key))", productKeyType)) "
+                + "LEFT JOIN \(perProduct) AS g ON \(sameKey("lp.\(c(pc.key))", "g.key", productKeyType)) WHERE NOT \(deleted)"
+            body = "SELECT p.\(c(pc.key)) AS c1, lp.\(c(pc.name)) AS c2, coalesce(g.units, 0)::int8 AS c3, round(coalesce(g.value, 0), 2) AS c4, "
+                + "coalesce(g.units, 0) < \(rollup.threshold) AS c5, lp.__src, lp.__ord, p.__seq " + from
+            if let legacy = pc.legacy, productSchema.columns[legacy].type == .int {
+                let width = productSchema.columns.count
+                issues.append(PushedIssues(
+                    select: "SELECT \((columnNames(width).map { "lp.\($0)" } + ["coalesce(g.all_units, 0)::int8", "lp.__src", "lp.__ord"]).joined(separator: ", ")) "
+                        + from + " AND lp.\(c(legacy)) <> coalesce(g.all_units, 0) ORDER BY p.__seq",
+                    schema: Schema(productSchema.columns + [Column("__lines", .int)]),
+                    replay: { row, origin, context in
+                        guard case .int(let legacy) = row[legacy], case .int(let lines) = row[width] else { return }
+                        try rollup.legacyFinding(Array(row.prefix(width)), origin: origin, legacy: legacy, lines: lines, context: context)
+                    }))
+            }
+        } else {
+            extraHelpers.append((perProduct, "SELECT \(c(sw)) AS warehouse, count(*) AS products, sum(units) AS units, sum(value) AS value, "
+                + "count(*) FILTER (WHERE units < \(rollup.threshold)) AS low FROM (SELECT \(c(sw)), \(c(sp)), sum(\(c(sq))) AS units, "
+                + "sum(__value) AS value FROM \(checked) WHERE \(counted) GROUP BY \(c(sw)), \(c(sp))) AS u GROUP BY \(c(sw))"))
+            body = "SELECT w.\(c(wc.key)) AS c1, lw.\(c(wc.name)) AS c2, coalesce(g.products, 0)::int8 AS c3, coalesce(g.units, 0)::int8 AS c4, "
+                + "round(coalesce(g.value, 0), 2) AS c5, coalesce(g.low, 0)::int8 AS c6, NULL::int AS __src, NULL::int8 AS __ord, w.__seq "
+                + "FROM \(warehouses.name) AS w JOIN \(lastWarehouse) AS lw ON \(sameKey("w.\(c(wc.key))", "lw.\(c(wc.key))", warehouseKeyType)) "
+                + "LEFT JOIN \(perProduct) AS g ON \(sameKey("lw.\(c(wc.key))", "g.warehouse", warehouseKeyType)) WHERE NOT \(inactive)"
+        }
+        let rowsIn = RowCount.emitted(stock.id), rowsOut = RowCount.count(checked, where: counted)
+        var relation = make(body, (rowsIn, rowsOut, .zero, .count(name)), stock.database)
+        relation.helpers = helpers + extraHelpers
+        relation.issues = issues
+        relation.readsInputOrder = false
+        relation.orderedInputs = [1, 2]
+        relation.extraCounts = [.count(checked, where: "__valid AND __deleted"), .count(checked, where: "__valid AND NOT __deleted AND __inactive"),
+                                .count(lastProduct + " AS lp", where: deleted), .count(lastWarehouse + " AS lw", where: inactive)]
+        relation.applyExtraCounts = { numbers, context in
+            guard numbers.count == 4 else { return }
+            context.filtered(numbers[0], reason: "soft-deleted product")
+            context.filtered(numbers[1], reason: "inactive warehouse")
+            if numbers[2] > 0 || numbers[3] > 0 {
+                context.note("left out: \(numbers[2]) soft-deleted product(s) (\(numbers[0]) stock lines), \(numbers[3]) inactive warehouse(s) (\(numbers[1]) stock lines)")
+            }
+        }
         return relation
     }
 
@@ -555,8 +673,8 @@ enum PushdownPlanner {
         var scans: [(from: String, aggregates: [String])] = []
         for member in members {
             let skip = skipped(member)
-            let numbers = [member.counts.rowsIn, skip.out ? .zero : member.counts.rowsOut, skip.out ? .zero : member.counts.filtered,
-                           skip.emitted ? .zero : member.counts.emitted, member.unreadable ?? .zero].map { $0.resolved(relations) }
+            let numbers = ([member.counts.rowsIn, skip.out ? .zero : member.counts.rowsOut, skip.out ? .zero : member.counts.filtered,
+                            skip.emitted ? .zero : member.counts.emitted, member.unreadable ?? .zero] + member.extraCounts).map { $0.resolved(relations) }
             counts[member.id] = numbers
             for scan in numbers.flatMap(\.scans) {
                 if let index = scans.firstIndex(where: { $0.from == scan.from }) {

@@ -75,6 +75,14 @@ final class PushedRegion: @unchecked Sendable {
         }
     }
 
+    /// Hands a stage the counts after its five (its own filter reasons, its notes).
+    func applyExtraCounts(_ id: String, to context: StageContext, _ apply: ([Int], StageContext) -> Void) throws {
+        try locked(context) {
+            guard let numbers = counts[id] else { throw StageError("pushdown: no counts for stage '\(id)'") }
+            apply(Array(numbers.dropFirst(5)), context)
+        }
+    }
+
     /// Streams a pushed stage's rows, in the order the stage emits them in-process; an aggregate
     /// grouped by text gets its groups sorted here, as the in-process aggregate sorts them. Returns
     /// the sum of the part's `rowsOutColumn`, when it has one.
@@ -174,9 +182,10 @@ final class PushedPart: @unchecked Sendable {
     let groupKeys: Int?
     /// The column whose sum over the rows is the stage's rows out (counted as they come back).
     var rowsOutColumn: Int?
-    /// For a rulebook stage: the query of its rejects and findings, and how to record them.
-    var issuesSQL: String?
-    var issues: PushedIssues?
+    /// For a rulebook stage: the queries of its rejects and findings, and how to record them.
+    var issues: [(sql: String, issues: PushedIssues)] = []
+    /// What the stage makes of its further counts (filter reasons, notes).
+    var applyExtraCounts: (([Int], StageContext) -> Void)?
 
     init(stageID: String, region: PushedRegion, dataSQL: String?, schema: Schema, groupKeys: Int?) {
         self.stageID = stageID
@@ -190,7 +199,8 @@ final class PushedPart: @unchecked Sendable {
     /// whose rows come back has its rows out counted by the runner as they go.
     func run(_ context: StageContext, isExtract: Bool = false, emit: Emit) throws {
         try region.applyCounts(stageID, to: context, countsEmitted: dataSQL == nil, countsOut: !isExtract || dataSQL == nil)
-        if let issuesSQL, let issues { try region.replay(issuesSQL, issues, stageID: stageID, context: context) }
+        if let applyExtraCounts { try region.applyExtraCounts(stageID, to: context, applyExtraCounts) }
+        for (sql, issues) in issues { try region.replay(sql, issues, stageID: stageID, context: context) }
         if let rowsOut = try region.stream(self, context: context, emit: emit) {
             context.counters.rowsOut = rowsOut
             context.filtered(context.counters.rowsIn - rowsOut, reason: region.members.first { $0.id == stageID }?.relation.filteredReason ?? "filtered in PostgreSQL")
