@@ -232,4 +232,65 @@ import Testing
             #expect(outputs[1] == outputs[0])
         }
     }
+
+    /// One random stock line for warehouse_rollup: its product (0: null, 6: unknown), warehouse
+    /// (0: null, 5: unknown) and units (-1: null; some negative).
+    struct StockSpec: Sendable, CustomStringConvertible {
+        var product: Int, warehouse: Int, units: Int
+        var description: String { "p\(product) w\(warehouse) u\(units)" }
+    }
+
+    static let stockGen = zip(Gen.int(in: 0...6), Gen.int(in: 0...5), Gen.int(in: -3...25))
+        .map { StockSpec(product: $0.0, warehouse: $0.1, units: $0.2) }
+
+    @Test func pushedWarehouseRollupGivesWhatInProcessWarehouseRollupDoes() async throws {
+        let target = try ScratchDatabase(); defer { target.drop() }
+        let db = try target.connect()
+        // Product 3 twice (the last row wins: deleted, another price) and a null-keyed product; a
+        // missing price, half cents; legacy quantities some right, some not. Warehouse 2 twice (the
+        // last one inactive), 4 with no flag (active, as in-process).
+        try db.execute("""
+            CREATE TABLE produits (code_prod bigint, nom_prod text, prix_unit numeric(7,3), is_deleted boolean, quantite int);
+            INSERT INTO produits VALUES (1, 'Stylo', 2.125, false, 12), (2, 'Gomme', NULL, false, 0), (3, 'Agrafe', 0.333, false, 5),
+                                        (4, 'Ancien', 1.5, true, 3), (3, 'Agrafe bis', 1.005, true, 7), (5, 'Règle', 0.005, NULL, NULL),
+                                        (NULL, 'Sans code', 7.5, false, 4);
+            CREATE TABLE entrepots (code_entrepot int, nom_entrepot text, is_actif boolean);
+            INSERT INTO entrepots VALUES (1, 'Lyon', true), (2, 'Lille', true), (3, 'Nantes', false), (2, 'Lille bis', false), (4, 'Sète', NULL),
+                                         (NULL, 'Sans code', true);
+            """)
+        let yaml = { (mode: PushdownMode) in
+            """
+            version: 1
+            name: rollup-property
+            settings: {pushdown: \(mode.rawValue), low_stock_threshold: 10}
+            stages:
+              stock: {extract: postgres, connection: "${PG}", table: lignes}
+              products: {extract: postgres, connection: "${PG}", table: produits}
+              warehouses: {extract: postgres, connection: "${PG}", table: entrepots}
+              by_warehouse: {transform: warehouse_rollup, inputs: {stock: stock, products: products, warehouses: warehouses}, stock_warehouse: entrepot, stock_product: produit}
+              by_product: {transform: warehouse_rollup, inputs: {stock: stock, products: products, warehouses: warehouses}, stock_warehouse: entrepot, stock_product: produit, by: product}
+              warehouses_out: {load: csv, input: by_warehouse, path: warehouses.csv}
+              products_out: {load: csv, input: by_product, path: products.csv}
+            """
+        }
+        await propertyCheck(count: 25, input: Self.stockGen.array(of: 0...25)) { lines in
+            let values = lines.enumerated().map { index, line in
+                "(\(index + 1), \(line.product == 0 ? "NULL" : "\(line.product)"), \(line.warehouse == 0 ? "NULL" : "\(line.warehouse)"), \(line.units < -2 ? "NULL" : "\(line.units)"))"
+            }
+            try db.execute("DROP TABLE IF EXISTS lignes; CREATE TABLE lignes (id int, produit bigint, entrepot int, quantite int)")
+            if !values.isEmpty { try db.execute("INSERT INTO lignes VALUES " + values.joined(separator: ", ")) }
+            var outputs: [[String]] = []
+            for mode in [PushdownMode.off, .required] {
+                let scratch = Scratch(); defer { scratch.cleanup() }
+                let report = try runPipeline(yaml(mode), in: scratch, environment: ["PG": target.url])
+                #expect(report.exitCode == 0, "\(report.error ?? "")")
+                let counts = report.stages.map {
+                    "\($0.id) \($0.rowsIn) \($0.rowsOut) \($0.rowsRejected) \($0.rowsFiltered) \($0.rowsEmitted) \($0.findings) \($0.filteredReasons.sorted { $0.key < $1.key }) \($0.notes)"
+                }
+                outputs.append(counts + ["warehouses.csv", "products.csv", "rejects.csv", "findings.csv"].map { scratch.read("out/\($0)") ?? "(missing \($0))" })
+            }
+            #expect(!outputs[0].contains { $0.hasPrefix("(missing") })
+            #expect(outputs[1] == outputs[0])
+        }
+    }
 }
