@@ -49,11 +49,11 @@ struct PushedRelation {
     /// Its counters: rows in, rows out, rows filtered, rows emitted; and the filter reason.
     var counts: (rowsIn: RowCount, rowsOut: RowCount, filtered: RowCount, emitted: RowCount)
     var filteredReason: String?
-    /// An aggregate emits its groups sorted by folded text, which SQL cannot order: only its rows
-    /// leave PostgreSQL (sorted in-process), no pushed stage reads them.
-    var orderedInSQL = true
-    /// Group-key count, for the in-process sort of an aggregate's rows.
-    var groupKeys: Int?
+    /// Why the stage's order cannot be reproduced in SQL (an aggregate emits its groups sorted by
+    /// folded text): only its rows leave PostgreSQL, sorted in-process by `sortRows`, and no pushed
+    /// stage reads them. Nil when SQL orders them.
+    var unorderedReason: String?
+    var sortRows: (@Sendable ([Row]) -> [Row])?
     /// The column holding, per row, how many input rows it stands for (trends' orders per period):
     /// when the rows come back their sum is the rows out, counted without another pass.
     var rowsOutColumn: Int?
@@ -199,7 +199,7 @@ enum PushdownPlanner {
             let exitSQL = isExit(stage.id) ? dataQuery(for: stage.id, relations: relations) : nil
             plan.placements[stage.id]?.sql = exitSQL
             let part = PushedPart(stageID: stage.id, region: region, dataSQL: exitSQL, schema: stage.runner.outputSchema,
-                                  groupKeys: relation.orderedInSQL ? nil : relation.groupKeys)
+                                  sortRows: relation.unorderedReason == nil ? nil : relation.sortRows)
             part.rowsOutColumn = exitSQL == nil ? nil : relation.rowsOutColumn
             if !relation.issues.isEmpty {
                 // The rejects and findings are met in the order of the stage's inputs.
@@ -223,9 +223,7 @@ enum PushdownPlanner {
         let name = quoteIdentifier("s_" + stage.id)
         let inputs = try stage.inputs.map { input -> PushedRelation in
             guard let relation = relations[input.stage] else { throw PushdownRefusal("its input '\(input.stage)' runs in-process") }
-            guard relation.orderedInSQL else {
-                throw PushdownRefusal("its input '\(input.stage)' is an aggregate grouped by text, whose groups are sorted accent- and case-folded in-process, an order PostgreSQL cannot reproduce")
-            }
+            if let reason = relation.unorderedReason { throw PushdownRefusal("its input '\(input.stage)' \(reason)") }
             return relation
         }
         let databases = Set(inputs.map(\.database))
@@ -271,6 +269,13 @@ enum PushdownPlanner {
         case let trends as Trends:
             guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
             return try trendsRelation(trends, name: name, input: inputs[0], schema: schema, timezone: timezone, make: make)
+        case let customers as Customers:
+            guard let sales = stage.inputs.first.flatMap({ schemas[$0.stage] }),
+                  let known = stage.inputs.dropFirst().first.flatMap({ schemas[$0.stage] }) else {
+                throw PushdownRefusal("its input schemas are unknown")
+            }
+            return try customersRelation(customers, name: name, sales: inputs[0], customers: inputs[1], salesSchema: sales,
+                                         customersSchema: known, timezone: timezone, make: make)
         case let rollup as WarehouseRollup:
             guard let warehouses = stage.inputs.dropFirst(2).first.flatMap({ schemas[$0.stage] }) else {
                 throw PushdownRefusal("its warehouses schema is unknown")
@@ -418,8 +423,11 @@ enum PushdownPlanner {
         let count = RowCount.emitted(input.id)
         var relation = make(body, (count, count, .zero, .count(name)), input.database)
         relation.unorderedBody = "SELECT \((named + ["NULL::int AS __src", "NULL::int8 AS __ord", "NULL::int8 AS __seq"]).joined(separator: ", "))" + grouping
-        relation.orderedInSQL = !textKeys
-        relation.groupKeys = keys.count
+        if textKeys {
+            relation.unorderedReason = "is an aggregate grouped by text, whose groups are sorted accent- and case-folded in-process, an order PostgreSQL cannot reproduce"
+            let width = keys.count
+            relation.sortRows = { rows in Aggregate.sortedByKey(rows.map { (Array($0.prefix(width)), $0) }).map(\.value) }
+        }
         relation.readsInputOrder = false
         return relation
     }
@@ -541,6 +549,51 @@ enum PushdownPlanner {
                 if row[width + 1] == .bool(true) { pricing.addProduct(key: order[totals.productKey], price: row[width], extra: []) }
                 _ = try totals.line(for: order, origin: origin, pricing: pricing, context: context)
             })]
+        return relation
+    }
+
+    /// Rule 6 as SQL: per customer key of the sales their orders, net revenue (to the cent at least)
+    /// and last order day in the pipeline's time zone; every known customer (the first row of each key)
+    /// with its figures or zeros, then the keys no customer row has (`(sans client)`, `(client inconnu
+    /// K)`). The rows come back and are sorted in-process by the stage's own order (revenue, then key).
+    private static func customersRelation(_ stage: Customers, name: String, sales: PushedRelation, customers: PushedRelation,
+                                          salesSchema: Schema, customersSchema: Schema, timezone: String,
+                                          make: (String, (RowCount, RowCount, RowCount, RowCount), String) -> PushedRelation) throws -> PushedRelation {
+        guard sales.database == customers.database else { throw PushdownRefusal("its inputs come from different PostgreSQL databases") }
+        let keyType = customersSchema.columns[stage.customerKey].type
+        guard salesSchema.columns[stage.customer].type == keyType, keyType == .int || keyType == .text else {
+            throw PushdownRefusal("its customer keys are not both int or both text")
+        }
+        if let active = stage.customerActive, customersSchema.columns[active].type != .bool {
+            throw PushdownRefusal("its is_actif column is not boolean")
+        }
+        guard customersSchema.columns[stage.customerName].type == .text else { throw PushdownRefusal("its nom_client column is not text") }
+        func c(_ index: Int) -> String { "c\(index + 1)" }
+        let compiler = ExpressionSQL(columns: columnNames(salesSchema.columns.count), schema: salesSchema, timezone: timezone)
+        let day = try compiler.compile(.call("day", [.column(stage.date, salesSchema.columns[stage.date].name)]))
+        let stem = String(name.dropFirst(3).dropLast())
+        let first = quoteIdentifier("s_\(stem)__known"), totals = quoteIdentifier("s_\(stem)__totals")
+        let active = stage.customerActive.map { "k.\(c($0))" } ?? "NULL::boolean"
+        let helpers = [
+            (first, "SELECT DISTINCT ON (k.\(c(stage.customerKey))) k.* FROM \(customers.name) AS k ORDER BY k.\(c(stage.customerKey)), k.__seq"),
+            (totals, "SELECT \(c(stage.customer)) AS key, count(*)::int8 AS orders, coalesce(sum(\(c(stage.amount))), 0) + 0.00::numeric AS revenue, "
+                + "max(\(day)) AS last FROM \(sales.name) GROUP BY \(c(stage.customer))"),
+        ]
+        let on = sameKey("k.\(c(stage.customerKey))", "g.key", keyType)
+        let body = "SELECT k.\(c(stage.customerKey)) AS c1, k.\(c(stage.customerName)) AS c2, \(active) AS c3, coalesce(g.orders, 0) AS c4, "
+            + "coalesce(g.revenue, 0.00::numeric) AS c5, g.last AS c6, NULL::int AS __src, NULL::int8 AS __ord, NULL::int8 AS __seq "
+            + "FROM \(first) AS k LEFT JOIN \(totals) AS g ON \(on)\n"
+            + "UNION ALL SELECT g.key, CASE WHEN g.key IS NULL THEN '(sans client)' ELSE '(client inconnu ' || g.key::text || ')' END, NULL::boolean, "
+            + "g.orders, g.revenue, g.last, NULL::int, NULL::int8, NULL::int8 FROM \(totals) AS g WHERE NOT EXISTS (SELECT 1 FROM \(first) AS k WHERE \(on))"
+        let count = RowCount.emitted(sales.id)
+        var relation = make(body, (count, count, .zero, .count(name)), sales.database)
+        relation.helpers = helpers
+        relation.readsInputOrder = false
+        relation.orderedInputs = [1]
+        relation.unorderedReason = "is a customers stage, whose rows are sorted in-process"
+        relation.sortRows = { rows in
+            Customers.sortedByRevenue(rows.map { row in (row, row.indices.contains(4) ? row[4].asMoney ?? Money(0) : Money(0)) })
+        }
         return relation
     }
 

@@ -94,7 +94,7 @@ final class PushedRegion: @unchecked Sendable {
             let columns = part.schema.columns
             let types = columns.map(\.type), scales = columns.map(\.scale), names = columns.map(\.name)
             var batch = Batch(capacity: Batch.preferredSize)
-            var groups: [(key: [Value], value: Row)] = []
+            var collected: [Row] = []
             var summed = 0
             do {
                 try connection.forEachRow(sql) { row in
@@ -103,8 +103,8 @@ final class PushedRegion: @unchecked Sendable {
                     if let column = part.rowsOutColumn, values.indices.contains(column), case .int(let count) = values[column] {
                         summed += Int(count)
                     }
-                    if let keys = part.groupKeys {
-                        groups.append((Array(values.prefix(keys)), values))
+                    if part.sortRows != nil {
+                        collected.append(values)
                         return true
                     }
                     try batch.append(values, origin: origin(row, width: columns.count), flushingTo: emit)
@@ -113,8 +113,8 @@ final class PushedRegion: @unchecked Sendable {
             } catch let error as PostgresError {
                 throw StageError("pushdown: stage '\(part.stageID)': \(error)", kind: error.isTemporary ? .temporary : .failed)
             }
-            for group in Aggregate.sortedByKey(groups) {
-                try batch.append(group.value, origin: .derived, flushingTo: emit)
+            for row in part.sortRows?(collected) ?? [] {
+                try batch.append(row, origin: .derived, flushingTo: emit)
             }
             try emit(batch)
             exitsServed += 1
@@ -178,8 +178,8 @@ final class PushedPart: @unchecked Sendable {
     let dataSQL: String?
     /// The stage's columns, as in-process.
     let schema: Schema
-    /// For an aggregate whose groups are sorted in-process: its number of key columns.
-    let groupKeys: Int?
+    /// For a stage whose rows are sorted in-process (an aggregate grouped by text): the sort.
+    let sortRows: (@Sendable ([Row]) -> [Row])?
     /// The column whose sum over the rows is the stage's rows out (counted as they come back).
     var rowsOutColumn: Int?
     /// For a rulebook stage: the queries of its rejects and findings, and how to record them.
@@ -187,12 +187,12 @@ final class PushedPart: @unchecked Sendable {
     /// What the stage makes of its further counts (filter reasons, notes).
     var applyExtraCounts: (([Int], StageContext) -> Void)?
 
-    init(stageID: String, region: PushedRegion, dataSQL: String?, schema: Schema, groupKeys: Int?) {
+    init(stageID: String, region: PushedRegion, dataSQL: String?, schema: Schema, sortRows: (@Sendable ([Row]) -> [Row])?) {
         self.stageID = stageID
         self.region = region
         self.dataSQL = dataSQL
         self.schema = schema
-        self.groupKeys = groupKeys
+        self.sortRows = sortRows
     }
 
     /// Counts the stage, then sends its rows downstream if something in-process reads them. An extract

@@ -293,4 +293,56 @@ import Testing
             #expect(outputs[1] == outputs[0])
         }
     }
+
+    /// One random sale for customers: its customer (0: null, 5: unknown), amount (-1: null) and
+    /// instant (around midnight in Paris, across the end of summer time).
+    struct SaleSpec: Sendable, CustomStringConvertible {
+        var customer: Int, cents: Int, minutes: Int
+        var description: String { "c\(customer) a\(cents) m\(minutes)" }
+    }
+
+    static let saleGen = zip(Gen.int(in: 0...5), Gen.int(in: -1...5_000), Gen.int(in: 0...3_000))
+        .map { SaleSpec(customer: $0.0, cents: $0.1 < 0 ? -1 : $0.1 - 1_000, minutes: $0.2) }
+
+    @Test func pushedCustomersGivesWhatInProcessCustomersDoes() async throws {
+        let target = try ScratchDatabase(); defer { target.drop() }
+        let db = try target.connect()
+        // Customer 2 twice (the first row wins), 4 with no sale, a null-keyed customer (which the
+        // sales without a customer then belong to, in some runs).
+        try db.execute("""
+            CREATE TABLE clients (code_client bigint, nom_client text, is_actif boolean);
+            INSERT INTO clients VALUES (1, 'Dupont', true), (2, 'Martin', false), (3, 'Élodie', NULL), (2, 'Martin bis', true), (4, 'Sans achat', true);
+            """)
+        let yaml = { (mode: PushdownMode) in
+            """
+            version: 1
+            name: customers-property
+            settings: {pushdown: \(mode.rawValue), timezone: Europe/Paris}
+            stages:
+              sales: {extract: postgres, connection: "${PG}", table: ventes}
+              customers: {extract: postgres, connection: "${PG}", table: clients}
+              by_customer: {transform: customers, inputs: {sales: sales, customers: customers}, amount: net, date: at}
+              out: {load: csv, input: by_customer, path: customers.csv}
+            """
+        }
+        await propertyCheck(count: 25, input: Self.saleGen.array(of: 0...25), Gen.int(in: 0...1)) { sales, nullCustomer in
+            let values = sales.enumerated().map { index, sale in
+                let amount = sale.cents == -1 ? "NULL" : Money(units: Int64(sale.cents), scale: 2).description
+                return "(\(index + 1), \(sale.customer == 0 ? "NULL" : "\(sale.customer)"), \(amount), timestamptz '2026-10-24 21:00:00+00' + interval '\(sale.minutes) minutes')"
+            }
+            try db.execute("DROP TABLE IF EXISTS ventes; CREATE TABLE ventes (id int, client_id bigint, net numeric(9,2), at timestamptz); DELETE FROM clients WHERE code_client IS NULL")
+            if nullCustomer == 1 { try db.execute("INSERT INTO clients VALUES (NULL, 'Comptoir', true)") }
+            if !values.isEmpty { try db.execute("INSERT INTO ventes VALUES " + values.joined(separator: ", ")) }
+            var outputs: [[String]] = []
+            for mode in [PushdownMode.off, .required] {
+                let scratch = Scratch(); defer { scratch.cleanup() }
+                let report = try runPipeline(yaml(mode), in: scratch, environment: ["PG": target.url])
+                #expect(report.exitCode == 0, "\(report.error ?? "")")
+                let counts = report.stages.map { "\($0.id) \($0.rowsIn) \($0.rowsOut) \($0.rowsRejected) \($0.rowsFiltered) \($0.rowsEmitted)" }
+                outputs.append(counts + [scratch.read("out/customers.csv") ?? "(missing customers.csv)"])
+            }
+            #expect(!outputs[0].contains { $0.hasPrefix("(missing") })
+            #expect(outputs[1] == outputs[0])
+        }
+    }
 }
