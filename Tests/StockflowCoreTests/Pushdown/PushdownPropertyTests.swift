@@ -221,14 +221,7 @@ import Testing
             }
             try db.execute("DROP TABLE IF EXISTS commandes; CREATE TABLE commandes (code_cmd int, code_prod bigint, quantite_cmd int, montant_commande numeric(10,2))")
             if !values.isEmpty { try db.execute("INSERT INTO commandes VALUES " + values.joined(separator: ", ")) }
-            var outputs: [[String]] = []
-            for mode in [PushdownMode.off, .required] {
-                let scratch = Scratch(); defer { scratch.cleanup() }
-                let report = try runPipeline(yaml(mode), in: scratch, environment: ["PG": target.url])
-                #expect(report.exitCode == 0, "\(report.error ?? "")")
-                let counts = report.stages.map { "\($0.id) \($0.rowsIn) \($0.rowsOut) \($0.rowsRejected) \($0.rowsFiltered) \($0.rowsEmitted) \($0.findings)" }
-                outputs.append(counts + ["totals.csv", "rejects.csv", "findings.csv"].map { scratch.read("out/\($0)") ?? "(missing \($0))" })
-            }
+            let outputs = try Self.bothWays(yaml, url: target.url, files: ["totals.csv", "rejects.csv", "findings.csv"])
             #expect(outputs[1] == outputs[0])
         }
     }
@@ -279,16 +272,7 @@ import Testing
             }
             try db.execute("DROP TABLE IF EXISTS lignes; CREATE TABLE lignes (id int, produit bigint, entrepot int, quantite int)")
             if !values.isEmpty { try db.execute("INSERT INTO lignes VALUES " + values.joined(separator: ", ")) }
-            var outputs: [[String]] = []
-            for mode in [PushdownMode.off, .required] {
-                let scratch = Scratch(); defer { scratch.cleanup() }
-                let report = try runPipeline(yaml(mode), in: scratch, environment: ["PG": target.url])
-                #expect(report.exitCode == 0, "\(report.error ?? "")")
-                let counts = report.stages.map {
-                    "\($0.id) \($0.rowsIn) \($0.rowsOut) \($0.rowsRejected) \($0.rowsFiltered) \($0.rowsEmitted) \($0.findings) \($0.filteredReasons.sorted { $0.key < $1.key }) \($0.notes)"
-                }
-                outputs.append(counts + ["warehouses.csv", "products.csv", "rejects.csv", "findings.csv"].map { scratch.read("out/\($0)") ?? "(missing \($0))" })
-            }
+            let outputs = try Self.bothWays(yaml, url: target.url, files: ["warehouses.csv", "products.csv", "rejects.csv", "findings.csv"])
             #expect(!outputs[0].contains { $0.hasPrefix("(missing") })
             #expect(outputs[1] == outputs[0])
         }
@@ -333,16 +317,23 @@ import Testing
             try db.execute("DROP TABLE IF EXISTS ventes; CREATE TABLE ventes (id int, client_id bigint, net numeric(9,2), at timestamptz); DELETE FROM clients WHERE code_client IS NULL")
             if nullCustomer == 1 { try db.execute("INSERT INTO clients VALUES (NULL, 'Comptoir', true)") }
             if !values.isEmpty { try db.execute("INSERT INTO ventes VALUES " + values.joined(separator: ", ")) }
-            var outputs: [[String]] = []
-            for mode in [PushdownMode.off, .required] {
-                let scratch = Scratch(); defer { scratch.cleanup() }
-                let report = try runPipeline(yaml(mode), in: scratch, environment: ["PG": target.url])
-                #expect(report.exitCode == 0, "\(report.error ?? "")")
-                let counts = report.stages.map { "\($0.id) \($0.rowsIn) \($0.rowsOut) \($0.rowsRejected) \($0.rowsFiltered) \($0.rowsEmitted)" }
-                outputs.append(counts + [scratch.read("out/customers.csv") ?? "(missing customers.csv)"])
-            }
+            let outputs = try Self.bothWays(yaml, url: target.url, files: ["customers.csv"])
             #expect(!outputs[0].contains { $0.hasPrefix("(missing") })
             #expect(outputs[1] == outputs[0])
+        }
+    }
+
+    /// The pipeline run with `pushdown: off` then `required`: per run its stages' counters (with
+    /// findings, filter reasons and notes) and the text of `files`.
+    static func bothWays(_ yaml: (PushdownMode) -> String, url: String, files: [String]) throws -> [[String]] {
+        try [PushdownMode.off, .required].map { mode in
+            let scratch = Scratch(); defer { scratch.cleanup() }
+            let report = try runPipeline(yaml(mode), in: scratch, environment: ["PG": url])
+            #expect(report.exitCode == 0, "\(report.error ?? "")")
+            let counts = report.stages.map {
+                "\($0.id) \($0.rowsIn) \($0.rowsOut) \($0.rowsRejected) \($0.rowsFiltered) \($0.rowsEmitted) \($0.findings) \($0.filteredReasons.sorted { $0.key < $1.key }) \($0.notes)"
+            }
+            return counts + files.map { scratch.read("out/\($0)") ?? "(missing \($0))" }
         }
     }
 }
