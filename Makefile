@@ -45,15 +45,16 @@ build-tests: deps
 	$(SWIFT) build --build-tests
 
 # The PostgreSQL tests talk to a private server (scripts/pg-test-server.sh) that with-postgres.sh
-# starts on a free loopback port, exports as STOCKFLOW_TEST_PG_URL and stops afterwards, even on failure.
+# starts on a free loopback port, exports as STOCKFLOW_TEST_PG_URL and stops afterwards, even on failure;
+# the sharded ones (test_sharded.py) to a coordinator and two shards that with-shards.sh starts likewise.
 swift-tests: build-tests
 	scripts/with-postgres.sh $(SWIFT) test --skip-build --parallel --num-workers $(JOBS)
 
 acceptance: build-tests $(VENV)/.installed
-	scripts/with-postgres.sh $(VENV)/bin/python -m pytest -q tests/acceptance
+	scripts/with-shards.sh scripts/with-postgres.sh $(VENV)/bin/python -m pytest -q tests/acceptance
 
 test: build-tests $(VENV)/.installed
-	scripts/with-postgres.sh bash -c '$(SWIFT) test --skip-build --parallel --num-workers $(JOBS) && $(VENV)/bin/python -m pytest -q tests/acceptance'
+	scripts/with-shards.sh scripts/with-postgres.sh bash -c '$(SWIFT) test --skip-build --parallel --num-workers $(JOBS) && $(VENV)/bin/python -m pytest -q tests/acceptance'
 
 # Line coverage of Sources/ by the Swift and acceptance tests together (fails under 90 %).
 coverage: deps $(VENV)/.installed

@@ -17,7 +17,7 @@ bin=$(swift build --show-bin-path --enable-code-coverage --scratch-path "$scratc
 export STOCKFLOW_BIN="$bin/stockflow"
 export LLVM_PROFILE_FILE="$profiles/%p-%m.profraw"
 status=0
-scripts/with-postgres.sh bash -c "swift test --skip-build --enable-code-coverage --scratch-path $scratch --parallel --num-workers $jobs && .venv-test/bin/python -m pytest -q tests/acceptance" || status=$?
+scripts/with-shards.sh scripts/with-postgres.sh bash -c "swift test --skip-build --enable-code-coverage --scratch-path $scratch --parallel --num-workers $jobs && .venv-test/bin/python -m pytest -q tests/acceptance" || status=$?
 [ "$status" = 0 ] || echo "coverage: some tests failed (exit $status); the figures below still count what ran" >&2
 
 shopt -s nullglob

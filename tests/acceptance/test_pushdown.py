@@ -71,7 +71,8 @@ def assert_same_outputs(in_process, pushed, out_off, out_pushed, tmp_path):
 
 
 @pytest.mark.parametrize("pipeline, mode", [("tests/pushdown/orders-by-month.yml", "required"),
-                                            ("tests/pushdown/totals-auto.yml", "auto")])
+                                            ("tests/pushdown/totals-auto.yml", "auto"),
+                                            ("tests/pushdown/rulebook.yml", "required")])
 def test_pushed_runs_deliver_what_in_process_runs_deliver(fixtures_db, tmp_path, pipeline, mode):
     in_process = run(pipeline, tmp_path / "off", fixtures_db, "off")
     pushed = run(pipeline, tmp_path / mode, fixtures_db, mode)
@@ -85,6 +86,16 @@ def test_pushed_runs_deliver_what_in_process_runs_deliver(fixtures_db, tmp_path,
     if mode == "auto":
         assert report["rejects"] > 0 and report["findings"] > 0
         assert b"stock_commande:" in pushed["findings.csv"]
+    if pipeline.endswith("rulebook.yml"):
+        # Every rule of warehouse_rollup acted: rejects (unknown product, negative quantity), filtered
+        # lines of both reasons, legacy findings naming their product row, the note of what was left out.
+        rejects = pushed["rejects.csv"].decode()
+        assert "stock-unknown-product" in rejects and "stock-quantity" in rejects
+        assert b"stock-legacy-quantity" in pushed["findings.csv"] and b"stock_produit:" in pushed["findings.csv"]
+        for id in ("stock_by_warehouse", "stock_by_product"):
+            assert set(stages[id]["filtered_reasons"]) == {"soft-deleted product", "inactive warehouse"}, stages[id]
+            assert any(note.startswith("left out: 2 soft-deleted product(s)") for note in stages[id]["notes"]), stages[id]
+        assert stages["revenue_by_customer"]["rows_in"] == stages["orders"]["rows_out"] > 0
 
 
 def test_plan_shows_where_each_stage_runs_and_the_sql(fixtures_db):

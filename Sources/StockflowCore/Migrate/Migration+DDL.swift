@@ -19,19 +19,22 @@ extension Migration {
         return "CREATE TABLE \(qualified(schema, table.name)) (\(columns.joined(separator: ", ")))"
     }
 
+    /// The primary key, unique constraints, indexes and identity restart of a table: `indexSQL`, then `keyConstraintSQL`.
     func keySQL(_ table: MigrationTable, schema: String) -> [String] {
+        indexSQL(table, schema: schema) + [keyConstraintSQL(table, schema: schema)].compactMap { $0 }
+    }
+
+    /// The primary key's and unique constraints' indexes (as plain unique indexes, which take a lock that lets
+    /// the checksum read the table meanwhile), the other indexes, and the identity restart.
+    func indexSQL(_ table: MigrationTable, schema: String) -> [String] {
         let name = qualified(schema, table.name)
         var statements: [String] = []
         if !table.primaryKey.isEmpty {
-            statements.append("ALTER TABLE \(name) ADD CONSTRAINT \(quoteIdentifier(postgresName("\(table.name)_pkey"))) PRIMARY KEY (\(table.primaryKey.map(quoteIdentifier).joined(separator: ", ")))")
+            statements.append("CREATE UNIQUE INDEX \(quoteIdentifier(primaryKeyName(table))) ON \(name) (\(table.primaryKey.map(quoteIdentifier).joined(separator: ", ")))")
         }
         for index in table.indexes {
             let columns = index.columns.map(quoteIdentifier).joined(separator: ", ")
-            if index.isConstraint {
-                statements.append("ALTER TABLE \(name) ADD CONSTRAINT \(quoteIdentifier(index.name)) UNIQUE (\(columns))")
-            } else {
-                statements.append("CREATE \(index.unique ? "UNIQUE " : "")INDEX \(quoteIdentifier(index.name)) ON \(name) (\(columns))")
-            }
+            statements.append("CREATE \(index.unique || index.isConstraint ? "UNIQUE " : "")INDEX \(quoteIdentifier(index.name)) ON \(name) (\(columns))")
         }
         if let identity = table.identity {
             let column = quoteIdentifier(identity.name)
@@ -40,6 +43,22 @@ extension Migration {
         }
         return statements
     }
+
+    /// The ALTER TABLE making `indexSQL`'s indexes the primary key and unique constraints (no scan of
+    /// the data: the indexes are built), or nil.
+    func keyConstraintSQL(_ table: MigrationTable, schema: String) -> String? {
+        var clauses: [String] = []
+        if !table.primaryKey.isEmpty {
+            let key = quoteIdentifier(primaryKeyName(table))
+            clauses.append("ADD CONSTRAINT \(key) PRIMARY KEY USING INDEX \(key)")
+        }
+        for index in table.indexes where index.isConstraint {
+            clauses.append("ADD CONSTRAINT \(quoteIdentifier(index.name)) UNIQUE USING INDEX \(quoteIdentifier(index.name))")
+        }
+        return clauses.isEmpty ? nil : "ALTER TABLE \(qualified(schema, table.name)) \(clauses.joined(separator: ", "))"
+    }
+
+    func primaryKeyName(_ table: MigrationTable) -> String { postgresName("\(table.name)_pkey") }
 
     /// `(name, ADD CONSTRAINT clause)` for each CHECK of a table.
     func checkClauses(_ table: MigrationTable) -> [(name: String, clause: String)] {

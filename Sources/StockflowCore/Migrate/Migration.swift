@@ -98,49 +98,93 @@ public final class Migration {
             try control.execute("BEGIN; CREATE SCHEMA \(quoteIdentifier(staging)); " + tables.map { createTableSQL($0, schema: staging) }.joined(separator: "; ") + "; COMMIT")
             let pool = try WorkerPool(count: max(1, min(options.jobs, tables.count)), migration: self)
             let progress = CopyProgress(enabled: options.progress, tables: tables)
-            log("copying \(tables.reduce(0) { $0 + $1.rowCount }) rows over \(pool.count) connection(s)")
+            log("copying \(tables.reduce(0) { $0 + $1.rowCount }) rows over \(pool.count) connection(s); each table's indexes, keys, checks and foreign keys follow its copy")
             let ordered = tables.indices.sorted { tables[$0].rowCount > tables[$1].rowCount }
             let units = try copyUnits(connections: pool.count)
             let results = Locked([[(MigratedTable, MigrationTable)]](repeating: [], count: tables.count))
             let before = tables
-            try pool.run(units.indices.sorted { units[$0].rows > units[$1].rows }) { worker, position in
-                let unit = units[position]
-                let result = try worker.copy(before[unit.table], rowids: unit.rowids, rejects: rejects, progress: progress)
-                results.mutate { $0[unit.table].append(result) }
+            // The tables with the types their copies ended with (an integer column may have widened).
+            let copied = Locked([MigrationTable?](repeating: nil, count: tables.count))
+            let actual = Locked([RowChecksum?](repeating: nil, count: tables.count))
+            let violatedInGraph = Locked(Set<Int>())
+            func table(_ index: Int) throws -> MigrationTable {
+                try copied.mutate { known in
+                    if let table = known[index] { return table }
+                    let table = try Self.merged(results.value[index], before: before[index])
+                    known[index] = table
+                    return table
+                }
             }
+            // One graph: each table's indexes and checksum start when its copy ends (beside the other
+            // tables' copies), then its keys, then its CHECKs and foreign keys once its parents' keys exist.
+            // The target checksums are taken right after the copy: the data no longer changes when nothing
+            // is rejected (when rows are, they are taken again below).
+            var tasks: [WorkerPool.Task] = []
+            var copies = [[Int]](repeating: [], count: tables.count)
+            for position in units.indices.sorted(by: { units[$0].rows > units[$1].rows }) {
+                let unit = units[position]
+                copies[unit.table].append(tasks.count)
+                tasks.append(.init(after: []) { worker in
+                    let result = try worker.copy(before[unit.table], rowids: unit.rowids, rejects: rejects, progress: progress)
+                    results.mutate { $0[unit.table].append(result) }
+                })
+            }
+            // Each index is a task of its own: two sessions may build two indexes of one table at once.
+            var indexTasks = [[Int]](repeating: [], count: tables.count)
+            var checksumTask = [Int](repeating: 0, count: tables.count), keyTask = checksumTask
+            for index in ordered {
+                for statement in indexSQL(before[index], schema: staging).indices {
+                    indexTasks[index].append(tasks.count)
+                    tasks.append(.init(after: copies[index]) { worker in
+                        let statements = self.indexSQL(try table(index), schema: self.staging)
+                        if statement < statements.count { try worker.postgres.execute(statements[statement]) }
+                    })
+                }
+            }
+            for index in ordered {
+                checksumTask[index] = tasks.count
+                tasks.append(.init(after: copies[index]) { worker in
+                    let sum = try worker.checksum(try table(index), schema: self.staging)
+                    actual.mutate { $0[index] = sum }
+                })
+            }
+            for index in ordered {
+                keyTask[index] = tasks.count
+                tasks.append(.init(after: indexTasks[index] + [checksumTask[index]]) { worker in
+                    if let statement = self.keyConstraintSQL(try table(index), schema: self.staging) { try worker.postgres.execute(statement) }
+                })
+            }
+            for index in ordered {
+                let parents = Set(before[index].foreignKeys.compactMap { key in before.firstIndex { $0.name == key.parent } })
+                tasks.append(.init(after: [keyTask[index]] + parents.map { keyTask[$0] }) { worker in
+                    // Rows rejected while copying: the constraints are added later, after the rejects are looked up.
+                    guard rejects.count == 0 else { return }
+                    if try !self.addConstraint(worker, try table(index), tolerateViolations: true) { violatedInGraph.mutate { _ = $0.insert(index) } }
+                })
+            }
+            try pool.run(graph: tasks)
             progress.finish()
             var loaded: [(MigratedTable, MigrationTable)] = []
-            for (index, parts) in results.value.enumerated() {
-                guard var table = parts.first?.1 else { throw MigrationFailure(message: "table \(tables[index].name) was not copied", exitStatus: .failed) }
-                var figures = MigratedTable(name: table.name, sourceRows: table.rowCount, rejected: 0, expected: RowChecksum(), actual: nil)
-                for (part, partTable) in parts {
+            for index in tables.indices {
+                var figures = MigratedTable(name: tables[index].name, sourceRows: tables[index].rowCount, rejected: 0, expected: RowChecksum(), actual: actual.value[index])
+                for (part, _) in results.value[index] {
                     figures.expected.add(part.expected)
                     figures.rejected += part.rejected
-                    for column in partTable.columns.indices where partTable.columns[column].type != before[index].columns[column].type {
-                        table.columns[column] = partTable.columns[column]
-                    }
                 }
-                loaded.append((figures, table))
+                loaded.append((figures, try table(index)))
             }
             tables = loaded.map(\.1)
             for (old, new) in zip(before, tables) {
                 for (a, b) in zip(old.columns, new.columns) where a.type != b.type { notes.append("\(new.name).\(b.name): \(b.typeSource ?? "\(b.type)")") }
             }
-            log("building keys and indexes")
-            try pool.run(ordered) { worker, index in
-                for statement in self.keySQL(self.tables[index], schema: self.staging) { try worker.postgres.execute(statement) }
-            }
             var report = loaded.map(\.0)
-            log("adding check constraints and foreign keys")
+            let checked = Locked(report)
             // Optimistic: PostgreSQL validates every constraint anyway, so rows breaking one are only looked
             // up (a second pass over the data) when a constraint fails or rows were already rejected.
-            // The target checksums are taken in the same queue (the data no longer changes when nothing is
-            // violated), so a connection whose constraints are done does not wait for the other's.
-            let checked = Locked(report)
-            let violated = rejects.count > 0 ? Set(ordered) : try addConstraints(pool, ordered, checksums: checked)
+            let violated = rejects.count > 0 ? Set(ordered) : violatedInGraph.value
             if !violated.isEmpty {
                 // Rows may be deleted below (--carry-valid): take off what was added, and add it all again after.
-                try pool.run(ordered.filter { !violated.contains($0) }) { worker, index in
+                try pool.run(ordered) { worker, index in
                     if let statement = self.dropConstraintSQL(self.tables[index], schema: self.staging) { try worker.postgres.execute(statement) }
                 }
                 try findConstraintRejects(control, rejects: rejects, report: &report)
@@ -148,7 +192,7 @@ public final class Migration {
                     try rejects.close()
                     throw MigrationFailure(message: "\(rejects.count) row(s) cannot be carried; nothing was changed. They are listed in \(options.rejectsPath):\n\(rejects.sample.joined(separator: "\n"))\nFix them in the source, or rerun with --carry-valid to load the other rows.", exitStatus: .tooManyRejects)
                 }
-                _ = try addConstraints(pool, ordered, tolerateViolations: false)
+                try addConstraints(pool, ordered)
             }
             if violated.isEmpty {
                 log("verified counts and checksums")
@@ -287,36 +331,40 @@ public final class Migration {
         return found
     }
 
-    /// Adds each table's CHECKs and foreign keys (one ALTER TABLE per table, tables in parallel) and
-    /// returns the tables where a row breaks one (nothing added there); other errors are thrown. With
-    /// `checksums`, each table's target checksum is taken too, queued after all the constraints.
-    private func addConstraints(_ pool: WorkerPool, _ ordered: [Int], tolerateViolations: Bool = true,
-                                checksums: Locked<[MigratedTable]>? = nil) throws -> Set<Int> {
-        let violated = Locked(Set<Int>())
-        let count = tables.count
-        try pool.run(ordered + (checksums == nil ? [] : ordered.map { $0 + count })) { worker, item in
-            if item >= count {
-                let actual = try worker.checksum(self.tables[item - count], schema: self.staging)
-                checksums?.mutate { $0[item - count].actual = actual }
-                return
-            }
-            let index = item
-            guard let statement = self.constraintSQL(self.tables[index], schema: self.staging) else { return }
-            var attempt = 0
-            while true {
-                do {
-                    try worker.postgres.execute(statement)
-                    return
-                } catch let error as PostgresError where error.sqlState == "40P01" && attempt < 5 {
-                    // Two foreign keys lock their tables in opposite orders: PostgreSQL cancelled one; run it again.
-                    attempt += 1
-                } catch let error as PostgresError where tolerateViolations && (error.sqlState == "23514" || error.sqlState == "23503") {
-                    violated.mutate { _ = $0.insert(index) }
-                    return
-                }
+    /// A table as its copies left it: `before`, with the columns any part widened.
+    static func merged(_ parts: [(MigratedTable, MigrationTable)], before: MigrationTable) throws -> MigrationTable {
+        guard var table = parts.first?.1 else { throw MigrationFailure(message: "table \(before.name) was not copied", exitStatus: .failed) }
+        for (_, partTable) in parts {
+            for column in partTable.columns.indices where column < before.columns.count && partTable.columns[column].type != before.columns[column].type {
+                table.columns[column] = partTable.columns[column]
             }
         }
-        return violated.value
+        return table
+    }
+
+    /// Adds a table's CHECKs and foreign keys in one ALTER TABLE; returns false when a row breaks one
+    /// (nothing added then) under `tolerateViolations`; other errors are thrown.
+    func addConstraint(_ worker: MigrationWorker, _ table: MigrationTable, tolerateViolations: Bool) throws -> Bool {
+        guard let statement = constraintSQL(table, schema: staging) else { return true }
+        var attempt = 0
+        while true {
+            do {
+                try worker.postgres.execute(statement)
+                return true
+            } catch let error as PostgresError where error.sqlState == "40P01" && attempt < 5 {
+                // Two foreign keys lock their tables in opposite orders: PostgreSQL cancelled one; run it again.
+                attempt += 1
+            } catch let error as PostgresError where tolerateViolations && (error.sqlState == "23514" || error.sqlState == "23503") {
+                return false
+            }
+        }
+    }
+
+    /// Adds each table's CHECKs and foreign keys (tables in parallel); every row must satisfy them.
+    private func addConstraints(_ pool: WorkerPool, _ ordered: [Int]) throws {
+        try pool.run(ordered) { worker, index in
+            _ = try self.addConstraint(worker, self.tables[index], tolerateViolations: false)
+        }
     }
 
     /// Lists rows that break a CHECK or reference a missing parent; with --carry-valid deletes them

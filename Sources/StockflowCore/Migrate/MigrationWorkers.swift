@@ -94,4 +94,62 @@ final class WorkerPool: @unchecked Sendable {
         group.wait()
         if let error = failure.value { throw error }
     }
+
+    /// One piece of work of `run(graph:)`: it starts only when the tasks at `after` are done. They must be
+    /// earlier in the list, so that some task is always ready or running.
+    struct Task {
+        var after: [Int]
+        var body: (MigrationWorker) throws -> Void
+    }
+
+    /// Runs `tasks` on the workers: each free worker takes the first task (in list order) whose
+    /// dependencies are done, so that a table's indexes, checksum and constraints start as soon as its
+    /// copy ends, beside the other tables' copies, rather than after every copy; the first error stops the rest.
+    func run(graph tasks: [Task]) throws {
+        /// What the workers share, read and changed only while holding `condition`.
+        final class Progress: @unchecked Sendable {
+            let condition = NSCondition()
+            let tasks: [Task]
+            var started: [Bool], done: [Bool]
+            var remaining: Int
+            var failure: Error?
+            init(_ tasks: [Task]) {
+                self.tasks = tasks
+                started = [Bool](repeating: false, count: tasks.count)
+                done = started
+                remaining = tasks.count
+            }
+        }
+        let state = Progress(tasks)
+        let group = DispatchGroup()
+        for worker in workers {
+            let box = UncheckedSendable(worker)
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                state.condition.lock()
+                while state.failure == nil && state.remaining > 0 {
+                    guard let position = state.tasks.indices.first(where: { !state.started[$0] && state.tasks[$0].after.allSatisfy { state.done[$0] } }) else {
+                        // Nothing is ready (or everything is taken): wait for a running task to end.
+                        state.condition.wait()
+                        continue
+                    }
+                    state.started[position] = true
+                    state.condition.unlock()
+                    var error: Error?
+                    do { try state.tasks[position].body(box.value) } catch let thrown { error = thrown }
+                    state.condition.lock()
+                    state.done[position] = true
+                    state.remaining -= 1
+                    if let error, state.failure == nil { state.failure = error }
+                    state.condition.broadcast()
+                }
+                state.condition.unlock()
+            }
+            thread.stackSize = 1 << 22
+            thread.start()
+        }
+        group.wait()
+        if let failure = state.failure { throw failure }
+    }
 }

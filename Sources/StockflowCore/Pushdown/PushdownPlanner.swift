@@ -42,26 +42,88 @@ struct PushedRelation {
     var database: String
     /// The pushed stages it reads, in run order (itself last).
     var needs: [String]
-    /// SQL of its counters: rows in, rows out, rows filtered, rows emitted; and the filter reason.
-    var counts: (rowsIn: String, rowsOut: String, filtered: String, emitted: String)
+    /// Its stage's id.
+    var id: String { needs.last ?? "" }
+    /// The stages it reads (their ids, by input port).
+    var inputIDs: [String] = []
+    /// Its counters: rows in, rows out, rows filtered, rows emitted; and the filter reason.
+    var counts: (rowsIn: RowCount, rowsOut: RowCount, filtered: RowCount, emitted: RowCount)
     var filteredReason: String?
-    /// An aggregate emits its groups sorted by folded text, which SQL cannot order: only its rows
-    /// leave PostgreSQL (sorted in-process), no pushed stage reads them.
-    var orderedInSQL = true
-    /// Group-key count, for the in-process sort of an aggregate's rows.
-    var groupKeys: Int?
-    /// For extracts: the SQL counting rows whose values stockflow cannot read (NaN, infinities).
-    var unreadable: String?
+    /// Why the stage's order cannot be reproduced in SQL (an aggregate emits its groups sorted by
+    /// folded text): only its rows leave PostgreSQL, sorted in-process by `sortRows`, and no pushed
+    /// stage reads them. Nil when SQL orders them.
+    var unorderedReason: String?
+    var sortRows: (@Sendable ([Row]) -> [Row])?
+    /// The column holding, per row, how many input rows it stands for (trends' orders per period):
+    /// when the rows come back their sum is the rows out, counted without another pass.
+    var rowsOutColumn: Int?
+    /// For extracts: the rows whose values stockflow cannot read (NaN, infinities).
+    var unreadable: RowCount?
+    /// True for extracts: its rows are numbered in the order a scan of the table returns them.
+    var readsTable = false
     /// CTEs the stage's own CTE reads, written before it.
     var helpers: [(name: String, body: String)] = []
     /// For rulebook stages: the rows to reject or list as findings, replayed in-process.
-    var issues: PushedIssues?
-    /// For joins: the body without the window that numbers the rows in order, used when nothing
-    /// downstream depends on the order (an aggregate reads them): it spares PostgreSQL a sort.
+    var issues: [PushedIssues] = []
+    /// Further counts, and what the stage makes of them (filter reasons, notes), after the others.
+    var extraCounts: [RowCount] = []
+    var applyExtraCounts: (([Int], StageContext) -> Void)?
+    /// The body without the windows that number the rows (`__ord` and `__seq` null), used in a query
+    /// where nothing reads the stage's order nor its rows' origins (an aggregate reads them, or only
+    /// their number is counted): PostgreSQL then streams, inlines, parallelises and spares a sort.
     var unorderedBody: String?
     /// Whether the stage reads its inputs' order (their `__seq`) when its own order matters; false
     /// for aggregates and trends, whose groups come out in key order whatever the input order.
     var readsInputOrder = true
+    /// Inputs whose order the stage reads even when its own order does not matter (order_totals'
+    /// products: of two rows with the same key the last one wins).
+    var orderedInputs: Set<Int> = []
+}
+
+/// A number of rows of a pushed stage, as the count query computes it: scans of the same relation
+/// are one pass (`count(*)` and `count(*) FILTER (...)` side by side), and a stage whose count is
+/// that of its input reads it instead of counting again.
+indirect enum RowCount {
+    case zero
+    /// The rows the pushed stage of that id emits.
+    case emitted(String)
+    /// An aggregate (`count(*)`, `count(*) FILTER (WHERE ...)`) over a FROM clause.
+    case scan(from: String, aggregate: String)
+    case sum(RowCount, RowCount)
+    case difference(RowCount, RowCount)
+
+    static func count(_ from: String, where condition: String? = nil) -> RowCount {
+        .scan(from: from, aggregate: condition.map { "count(*) FILTER (WHERE \($0))" } ?? "count(*)")
+    }
+
+    /// The count with every `emitted` replaced by its stage's own count, down to scans.
+    func resolved(_ relations: [String: PushedRelation]) -> RowCount {
+        switch self {
+        case .zero, .scan: return self
+        case .emitted(let id): return relations[id]?.counts.emitted.resolved(relations) ?? .zero
+        case .sum(let a, let b): return .sum(a.resolved(relations), b.resolved(relations))
+        case .difference(let a, let b): return .difference(a.resolved(relations), b.resolved(relations))
+        }
+    }
+
+    /// The scans it reads, in order.
+    var scans: [(from: String, aggregate: String)] {
+        switch self {
+        case .zero, .emitted: return []
+        case .scan(let from, let aggregate): return [(from, aggregate)]
+        case .sum(let a, let b), .difference(let a, let b): return a.scans + b.scans
+        }
+    }
+
+    /// Its value, given the number each scan gave (keyed by `from` then `aggregate`).
+    func value(_ numbers: [String: [String: Int]]) -> Int {
+        switch self {
+        case .zero, .emitted: return 0
+        case .scan(let from, let aggregate): return numbers[from]?[aggregate] ?? 0
+        case .sum(let a, let b): return a.value(numbers) + b.value(numbers)
+        case .difference(let a, let b): return a.value(numbers) - b.value(numbers)
+        }
+    }
 }
 
 /// The rows a pushed rulebook stage rejects or lists as findings: a query selecting them (in the order
@@ -116,24 +178,15 @@ enum PushdownPlanner {
         func isExit(_ id: String) -> Bool {
             (readers[id] ?? []).contains { relations[$0.1] == nil }
         }
-        // A join whose order nothing depends on skips numbering its rows; stages are in run order, so
-        // walking backwards settles every reader first.
-        var ordered = Set<String>()
-        for stage in stages.reversed() {
-            guard let relation = relations[stage.id] else { continue }
-            let needed = isExit(stage.id) || (readers[stage.id] ?? []).contains { reader in
-                guard let consumer = relations[reader.1] else { return false }
-                return consumer.issues != nil || (consumer.readsInputOrder && ordered.contains(reader.1))
-            }
-            if needed { ordered.insert(stage.id) } else if let unordered = relation.unorderedBody { relations[stage.id]?.body = unordered }
-        }
         var regions: [String: PushedRegion] = [:]
         for (database, ids) in extracts.sorted(by: { $0.key < $1.key }) {
             let members = stages.filter { relations[$0.id]?.database == database }
             let region = PushedRegion(database: database, sources: ids.map { id in
                 (stages.first { $0.id == id }?.runner as? PostgresExtract)?.displayName ?? id
             })
-            region.countSQL = countQuery(members.compactMap { relations[$0.id] })
+            (region.countSQL, region.countLayout, region.memberCounts) = countQuery(
+                members.compactMap { relations[$0.id] }, relations: relations,
+                skipped: { member in (isExit(member.id), isExit(member.id) && member.rowsOutColumn != nil) })
             region.members = members.compactMap { stage in relations[stage.id].map { (stage.id, $0) } }
             region.exitCount = members.filter { isExit($0.id) }.count
             regions[database] = region
@@ -146,12 +199,15 @@ enum PushdownPlanner {
             let exitSQL = isExit(stage.id) ? dataQuery(for: stage.id, relations: relations) : nil
             plan.placements[stage.id]?.sql = exitSQL
             let part = PushedPart(stageID: stage.id, region: region, dataSQL: exitSQL, schema: stage.runner.outputSchema,
-                                  groupKeys: relation.orderedInSQL ? nil : relation.groupKeys)
-            if let issues = relation.issues {
-                part.issuesSQL = with(relation.needs, relations: relations) + "\n" + issues.select
-                part.issues = issues
-                plan.placements[stage.id]?.issuesSQL = part.issuesSQL
+                                  sortRows: relation.unorderedReason == nil ? nil : relation.sortRows)
+            part.rowsOutColumn = exitSQL == nil ? nil : relation.rowsOutColumn
+            if !relation.issues.isEmpty {
+                // The rejects and findings are met in the order of the stage's inputs.
+                let cte = with(relation.needs, relations: relations, ordered: Set(relation.inputIDs + [stage.id]))
+                part.issues = relation.issues.map { (cte + "\n" + $0.select, $0) }
+                plan.placements[stage.id]?.issuesSQL = part.issues.map(\.sql).joined(separator: ";\n")
             }
+            part.applyExtraCounts = relation.applyExtraCounts
             if let extract = stage.runner as? PostgresExtract {
                 extract.pushed = part
             } else {
@@ -167,9 +223,7 @@ enum PushdownPlanner {
         let name = quoteIdentifier("s_" + stage.id)
         let inputs = try stage.inputs.map { input -> PushedRelation in
             guard let relation = relations[input.stage] else { throw PushdownRefusal("its input '\(input.stage)' runs in-process") }
-            guard relation.orderedInSQL else {
-                throw PushdownRefusal("its input '\(input.stage)' is an aggregate grouped by text, whose groups are sorted accent- and case-folded in-process, an order PostgreSQL cannot reproduce")
-            }
+            if let reason = relation.unorderedReason { throw PushdownRefusal("its input '\(input.stage)' \(reason)") }
             return relation
         }
         let databases = Set(inputs.map(\.database))
@@ -177,8 +231,8 @@ enum PushdownPlanner {
         let needs = inputs.flatMap(\.needs)
         var seen = Set<String>()
         let uniqueNeeds = needs.filter { seen.insert($0).inserted } + [stage.id]
-        func make(_ body: String, counts: (String, String, String, String), database: String) -> PushedRelation {
-            PushedRelation(name: name, body: body, database: database, needs: uniqueNeeds,
+        func make(_ body: String, counts: (RowCount, RowCount, RowCount, RowCount), database: String) -> PushedRelation {
+            PushedRelation(name: name, body: body, database: database, needs: uniqueNeeds, inputIDs: stage.inputs.map(\.stage),
                            counts: (counts.0, counts.1, counts.2, counts.3))
         }
         switch stage.runner {
@@ -192,9 +246,9 @@ enum PushdownPlanner {
             let input = inputs[0]
             let condition = try ExpressionSQL(columns: columnNames(filter.outputSchema.columns.count), schema: filter.outputSchema,
                                               timezone: timezone).compile(filter.condition)
-            let rowsIn = "(SELECT count(*) FROM \(input.name))", rowsOut = "(SELECT count(*) FROM \(name))"
+            let rowsIn = RowCount.emitted(input.id), rowsOut = RowCount.count(input.name, where: condition)
             var relation = make("SELECT * FROM \(input.name) WHERE \(condition)",
-                                counts: (rowsIn, rowsOut, "\(rowsIn) - \(rowsOut)", rowsOut), database: input.database)
+                                counts: (rowsIn, rowsOut, .difference(rowsIn, rowsOut), rowsOut), database: input.database)
             relation.filteredReason = "not (\(filter.condition))"
             return relation
         case let select as Select:
@@ -202,9 +256,9 @@ enum PushdownPlanner {
             guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
             let compiler = ExpressionSQL(columns: columnNames(schema.columns.count), schema: schema, timezone: timezone)
             let columns = try select.expressions.enumerated().map { "\(try compiler.compile($1)) AS c\($0 + 1)" }
-            let count = "(SELECT count(*) FROM \(input.name))"
+            let count = RowCount.emitted(input.id)
             return make("SELECT \((columns + ["__src", "__ord", "__seq"]).joined(separator: ", ")) FROM \(input.name)",
-                        counts: (count, count, "0", count), database: input.database)
+                        counts: (count, count, .zero, count), database: input.database)
         case let join as Join:
             return try joinRelation(join, left: inputs[0], right: inputs[1], make: make)
         case let totals as OrderTotals:
@@ -215,6 +269,18 @@ enum PushdownPlanner {
         case let trends as Trends:
             guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
             return try trendsRelation(trends, name: name, input: inputs[0], schema: schema, timezone: timezone, make: make)
+        case let customers as Customers:
+            guard let sales = stage.inputs.first.flatMap({ schemas[$0.stage] }),
+                  let known = stage.inputs.dropFirst().first.flatMap({ schemas[$0.stage] }) else {
+                throw PushdownRefusal("its input schemas are unknown")
+            }
+            return try customersRelation(customers, name: name, sales: inputs[0], customers: inputs[1], salesSchema: sales,
+                                         customersSchema: known, timezone: timezone, make: make)
+        case let rollup as WarehouseRollup:
+            guard let warehouses = stage.inputs.dropFirst(2).first.flatMap({ schemas[$0.stage] }) else {
+                throw PushdownRefusal("its warehouses schema is unknown")
+            }
+            return try warehouseRollupRelation(rollup, name: name, inputs: inputs, warehousesSchema: warehouses, make: make)
         case let aggregate as Aggregate:
             guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
             return try aggregateRelation(aggregate, name: name, input: inputs[0], schema: schema, make: make)
@@ -274,18 +340,21 @@ enum PushdownPlanner {
         let from = "(\(extract.sql)) AS t(\(inner.joined(separator: ", ")))"
         // Two row_number()s over the same window number the rows alike: the origin and the order.
         let all = outputs + ["\(source) AS __src", "row_number() OVER () AS __ord", "row_number() OVER () AS __seq"]
-        let count = "(SELECT count(*) FROM \(name))"
+        let unordered = outputs + ["\(source) AS __src", "NULL::int8 AS __ord", "NULL::int8 AS __seq"]
+        // The rows and the unreadable ones are counted in one pass over the table itself.
+        let count = RowCount.count(from)
         var relation = PushedRelation(name: name, body: "SELECT \(all.joined(separator: ", ")) FROM \(from)",
-                                      database: extract.options.conninfo, needs: needs, counts: (count, count, "0", count))
-        relation.unreadable = unreadable.isEmpty ? "0"
-            : "(SELECT count(*) FROM \(from) WHERE \(unreadable.map { "(\($0))" }.joined(separator: " OR ")))"
+                                      database: extract.options.conninfo, needs: needs, counts: (count, count, .zero, count))
+        relation.unorderedBody = "SELECT \(unordered.joined(separator: ", ")) FROM \(from)"
+        relation.readsTable = true
+        relation.unreadable = unreadable.isEmpty ? .zero : .count(from, where: unreadable.map { "(\($0))" }.joined(separator: " OR "))
         return relation
     }
 
     /// A join as SQL: the left rows in their order, each with its matches in right order; a full join's
     /// unmatched right rows last. Null keys match nothing, as in-process.
     private static func joinRelation(_ join: Join, left: PushedRelation, right: PushedRelation,
-                                     make: (String, (String, String, String, String), String) -> PushedRelation) throws -> PushedRelation {
+                                     make: (String, (RowCount, RowCount, RowCount, RowCount), String) -> PushedRelation) throws -> PushedRelation {
         guard left.database == right.database else { throw PushdownRefusal("its inputs come from different PostgreSQL databases") }
         let leftWidth = join.outputSchema.columns.count - join.added.count
         let on = zip(join.leftKeys, join.rightKeys).map { "l.c\($0 + 1) = r.c\($1 + 1)" }.joined(separator: " AND ")
@@ -302,16 +371,23 @@ enum PushdownPlanner {
                     "CASE WHEN l.__seq IS NULL THEN r.__ord ELSE l.__ord END AS __ord"]
         let from = " FROM \(left.name) AS l \(kind) \(right.name) AS r ON \(on)"
         let body = "SELECT \((columns + ["row_number() OVER (ORDER BY l.__seq NULLS LAST, r.__seq) AS __seq"]).joined(separator: ", "))" + from
-        let leftCount = "(SELECT count(*) FROM \(left.name))"
-        let matched = "(SELECT count(*) FROM \(left.name) AS l WHERE EXISTS (SELECT 1 FROM \(right.name) AS r WHERE \(on)))"
-        let unmatchedRight = "(SELECT count(*) FROM \(right.name) AS r WHERE NOT EXISTS (SELECT 1 FROM \(left.name) AS l WHERE \(on)))"
-        let emitted = "(SELECT count(*) FROM \(left.name) AS l \(kind) \(right.name) AS r ON \(on))"
+        let leftCount = RowCount.emitted(left.id)
+        // EXISTS in WHERE, where PostgreSQL plans it as a (hashed) semi-join.
+        let matched = RowCount.count("\(left.name) AS l WHERE EXISTS (SELECT 1 FROM \(right.name) AS r WHERE \(on))")
+        let unmatchedRight = RowCount.count("\(right.name) AS r WHERE NOT EXISTS (SELECT 1 FROM \(left.name) AS l WHERE \(on))")
+        // Rows emitted beyond one per left row (and the unmatched right ones): a left row matching m
+        // right rows emits m - 1 more. Only the right keys held more than once join: when the right
+        // keys are unique (a lookup table) that set is empty and PostgreSQL skips the left scan.
+        let rightKeys = join.rightKeys.map { "c\($0 + 1)" }
+        let repeated = "(SELECT \(rightKeys.joined(separator: ", ")), count(*) - 1 AS __extra FROM \(right.name) GROUP BY \(rightKeys.joined(separator: ", ")) HAVING count(*) > 1) AS r"
+        let extra = RowCount.scan(from: "\(left.name) AS l JOIN \(repeated) ON \(on)", aggregate: "coalesce(sum(r.__extra), 0)::int8")
         var relation: PushedRelation
         switch join.type {
-        case .inner: relation = make(body, (leftCount, matched, "\(leftCount) - \(matched)", emitted), left.database)
-        case .left: relation = make(body, (leftCount, leftCount, "0", emitted), left.database)
+        case .inner: relation = make(body, (leftCount, matched, .difference(leftCount, matched), .sum(matched, extra)), left.database)
+        case .left: relation = make(body, (leftCount, leftCount, .zero, .sum(leftCount, extra)), left.database)
         case .full:
-            relation = make(body, ("\(leftCount) + \(unmatchedRight)", "\(leftCount) + \(unmatchedRight)", "0", emitted), left.database)
+            let rows = RowCount.sum(leftCount, unmatchedRight)
+            relation = make(body, (rows, rows, .zero, .sum(rows, extra)), left.database)
         }
         relation.filteredReason = "no match in the right input"
         relation.unorderedBody = "SELECT \((columns + ["NULL::int8 AS __seq"]).joined(separator: ", "))" + from
@@ -321,7 +397,7 @@ enum PushdownPlanner {
     /// An aggregate as SQL. Sums of nothing are 0 (in the input's scale once read back), minimums and
     /// maximums of text compare bytes, of booleans false < true.
     private static func aggregateRelation(_ aggregate: Aggregate, name: String, input: PushedRelation, schema: Schema,
-                                          make: (String, (String, String, String, String), String) -> PushedRelation) throws -> PushedRelation {
+                                          make: (String, (RowCount, RowCount, RowCount, RowCount), String) -> PushedRelation) throws -> PushedRelation {
         let keys = aggregate.keys.map { "c\($0 + 1)" }
         var columns = keys
         for measure in aggregate.measures {
@@ -342,12 +418,16 @@ enum PushdownPlanner {
         let named = columns.enumerated().map { "\($1) AS c\($0 + 1)" }
         let textKeys = aggregate.keys.contains { schema.columns[$0].type == .text }
         let order = keys.isEmpty ? "" : "ORDER BY " + keys.map { "\($0) NULLS FIRST" }.joined(separator: ", ")
-        let body = "SELECT \((named + ["NULL::int AS __src", "NULL::int8 AS __ord", "row_number() OVER (\(order)) AS __seq"]).joined(separator: ", ")) FROM \(input.name)"
-            + (keys.isEmpty ? "" : " GROUP BY \(keys.joined(separator: ", "))")
-        let count = "(SELECT count(*) FROM \(input.name))"
-        var relation = make(body, (count, count, "0", "(SELECT count(*) FROM \(name))"), input.database)
-        relation.orderedInSQL = !textKeys
-        relation.groupKeys = keys.count
+        let grouping = " FROM \(input.name)" + (keys.isEmpty ? "" : " GROUP BY \(keys.joined(separator: ", "))")
+        let body = "SELECT \((named + ["NULL::int AS __src", "NULL::int8 AS __ord", "row_number() OVER (\(order)) AS __seq"]).joined(separator: ", "))" + grouping
+        let count = RowCount.emitted(input.id)
+        var relation = make(body, (count, count, .zero, .count(name)), input.database)
+        relation.unorderedBody = "SELECT \((named + ["NULL::int AS __src", "NULL::int8 AS __ord", "NULL::int8 AS __seq"]).joined(separator: ", "))" + grouping
+        if textKeys {
+            relation.unorderedReason = "is an aggregate grouped by text, whose groups are sorted accent- and case-folded in-process, an order PostgreSQL cannot reproduce"
+            let width = keys.count
+            relation.sortRows = { rows in Aggregate.sortedByKey(rows.map { (Array($0.prefix(width)), $0) }).map(\.value) }
+        }
         relation.readsInputOrder = false
         return relation
     }
@@ -356,7 +436,7 @@ enum PushdownPlanner {
     /// (the labels of the expression functions month, iso_week and day), periods in text order, the
     /// revenue to the cent at least; rows without a date are filtered, as in-process.
     private static func trendsRelation(_ trends: Trends, name: String, input: PushedRelation, schema: Schema, timezone: String,
-                                       make: (String, (String, String, String, String), String) -> PushedRelation) throws -> PushedRelation {
+                                       make: (String, (RowCount, RowCount, RowCount, RowCount), String) -> PushedRelation) throws -> PushedRelation {
         let date = Expression.column(trends.date, schema.columns[trends.date].name)
         let compiler = ExpressionSQL(columns: columnNames(schema.columns.count), schema: schema, timezone: timezone)
         let label: String
@@ -367,21 +447,40 @@ enum PushdownPlanner {
         }
         let dated = "c\(trends.date + 1) IS NOT NULL"
         let amount = "c\(trends.amount + 1)"
-        let body = "SELECT \(label) AS c1, count(*)::int8 AS c2, coalesce(sum(\(amount)), 0) + 0.00::numeric AS c3, "
-            + "NULL::int AS __src, NULL::int8 AS __ord, row_number() OVER (ORDER BY \(label) COLLATE \"C\") AS __seq "
-            + "FROM \(input.name) WHERE \(dated) GROUP BY 1"
-        let rowsIn = "(SELECT count(*) FROM \(input.name))"
-        let rowsOut = "(SELECT count(*) FROM \(input.name) WHERE \(dated))"
-        var relation = make(body, (rowsIn, rowsOut, "\(rowsIn) - \(rowsOut)", "(SELECT count(*) FROM \(name))"), input.database)
+        let measures = "SELECT \(label) AS c1, count(*)::int8 AS c2, coalesce(sum(\(amount)), 0) + 0.00::numeric AS c3, NULL::int AS __src, NULL::int8 AS __ord, "
+        let grouping = " FROM \(input.name) WHERE \(dated) GROUP BY 1"
+        let body = measures + "row_number() OVER (ORDER BY \(label) COLLATE \"C\") AS __seq" + grouping
+        let rowsIn = RowCount.emitted(input.id)
+        let rowsOut = RowCount.count(input.name, where: dated)
+        var relation = make(body, (rowsIn, rowsOut, .difference(rowsIn, rowsOut), .count(name)), input.database)
+        relation.unorderedBody = measures + "NULL::int8 AS __seq" + grouping
         relation.filteredReason = "no order date"
+        // Each period counts its dated orders: when the periods come back, their sum is the rows out.
+        relation.rowsOutColumn = 1
         relation.readsInputOrder = false
         return relation
     }
 
-    /// `WITH` and the CTEs of `ids`, in run order.
-    static func with(_ ids: [String], relations: [String: PushedRelation]) -> String {
-        "WITH " + ids.compactMap { relations[$0] }.flatMap { relation in
-            relation.helpers.map { "\($0.name) AS (\($0.body))" } + ["\(relation.name) AS (\(relation.body))"]
+    /// `WITH` and the CTEs of `ids`, in run order: the stages in `ordered`, and those whose order or
+    /// row origins they read, number their rows; the others do not. Every CTE is inlined
+    /// (`NOT MATERIALIZED`) wherever it is read, so that PostgreSQL streams it into the joins and
+    /// aggregates that read it (and estimates it from the tables' statistics) rather than writing it
+    /// out whole; except an extract numbering its rows, read once and kept, so that two readers see
+    /// the same numbers (two scans of a table need not return its rows in the same order).
+    static func with(_ ids: [String], relations: [String: PushedRelation], ordered roots: Set<String>) -> String {
+        var ordered = roots
+        for id in ids.reversed() {
+            guard let relation = relations[id] else { continue }
+            for (port, input) in relation.inputIDs.enumerated()
+            where relation.orderedInputs.contains(port) || (ordered.contains(id) && relation.readsInputOrder) {
+                ordered.insert(input)
+            }
+        }
+        return "WITH " + ids.compactMap { relations[$0] }.flatMap { relation in
+            let numbered = ordered.contains(relation.id)
+            let body = numbered ? relation.body : relation.unorderedBody ?? relation.body
+            let inline = numbered && relation.readsTable ? "" : "NOT MATERIALIZED "
+            return relation.helpers.map { "\($0.name) AS \(inline)(\($0.body))" } + ["\(relation.name) AS \(inline)(\(body))"]
         }.joined(separator: ",\n")
     }
 
@@ -392,7 +491,7 @@ enum PushdownPlanner {
     /// order and replayed through order_totals itself, which words them as in-process.
     private static func orderTotalsRelation(_ totals: OrderTotals, name: String, orders: PushedRelation, products: PushedRelation,
                                             productsSchema: Schema,
-                                            make: (String, (String, String, String, String), String) -> PushedRelation) throws -> PushedRelation {
+                                            make: (String, (RowCount, RowCount, RowCount, RowCount), String) -> PushedRelation) throws -> PushedRelation {
         guard orders.database == products.database else { throw PushdownRefusal("its inputs come from different PostgreSQL databases") }
         let orderSchema = totals.orderSchema
         let keyType = orderSchema.columns[totals.productKey].type, productsKeyType = productsSchema.columns[totals.productsKey].type
@@ -414,27 +513,34 @@ enum PushdownPlanner {
             : "CASE WHEN scale(\(rawPrice)) < 2 THEN round(\(rawPrice), 2) ELSE \(rawPrice) END"
         let extras = totals.productColumns.enumerated().map { "\(product("c\($1 + 1)")) AS __x\($0 + 1)" }
         let orderKey = "o.c\(totals.productKey + 1)"
-        let helperProduct = "SELECT * FROM (SELECT p.*, row_number() OVER (PARTITION BY p.\(key) ORDER BY p.__seq DESC) AS __last FROM \(products.name) AS p) AS p WHERE __last = 1"
+        // DISTINCT ON, which PostgreSQL estimates as the number of keys (a window's `= 1` it
+        // estimates at a few rows, and then sorts a million orders rather than hash them).
+        let helperProduct = "SELECT DISTINCT ON (p.\(key)) p.* FROM \(products.name) AS p ORDER BY p.\(key), p.__seq DESC"
         let helperChecked = "SELECT o.*, \((["\(productSeq) IS NOT NULL AS __matched", "\(rawPrice) AS __raw_price", "\(price) AS __price"] + extras).joined(separator: ", ")), "
             + "CASE WHEN \(productSeq) IS NULL THEN 1 WHEN o.\(quantity) IS NULL OR o.\(quantity) < 1 THEN 2 WHEN \(rawPrice) IS NULL THEN 3 END AS __broken "
             + "FROM \(orders.name) AS o LEFT JOIN \(lastProduct) AS k ON \(orderKey) = k.\(key) "
-            + "LEFT JOIN (SELECT * FROM \(lastProduct) WHERE \(key) IS NULL) AS n ON \(orderKey) IS NULL"
+            // An equality of booleans, so that this join is hashed too, not a loop over every order.
+            + "LEFT JOIN (SELECT * FROM \(lastProduct) WHERE \(key) IS NULL) AS n ON (\(orderKey) IS NULL) = (n.\(key) IS NULL)"
         let total = "round(__price * \(quantity), 2)"
         var columns = totals.keptOrderColumns.map { "c\($0 + 1)" }
         columns += totals.productColumns.indices.map { "__x\($0 + 1)" }
         columns += ["__price", total]
         if let stored = totals.storedTotal { columns.append("c\(stored + 1)") }
         let named = columns.enumerated().map { "\($1) AS c\($0 + 1)" } + ["__src", "__ord", "__seq"]
-        let count = "(SELECT count(*) FROM \(orders.name))", out = "(SELECT count(*) FROM \(name))"
-        var relation = make("SELECT \(named.joined(separator: ", ")) FROM \(checked) WHERE __broken IS NULL", (count, out, "0", out), orders.database)
+        // `__broken IS NULL` spelt out: PostgreSQL estimates each condition on its own, where a CASE
+        // IS NULL it estimates at 0.5 % of the rows (and sorts what it should hash downstream).
+        let priced = "__matched AND \(quantity) >= 1 AND __raw_price IS NOT NULL"
+        let count = RowCount.emitted(orders.id), out = RowCount.count(checked, where: priced)
+        var relation = make("SELECT \(named.joined(separator: ", ")) FROM \(checked) WHERE \(priced)", (count, out, .zero, out), orders.database)
         relation.helpers = [(lastProduct, helperProduct), (checked, helperChecked)]
+        relation.orderedInputs = [1]
         var mismatch = "false"
         if let stored = totals.storedTotal {
             mismatch = "(c\(stored + 1) IS NOT NULL AND abs(c\(stored + 1) - \(total)) > \(totals.tolerance)::numeric)"
         }
         let orderColumns = columnNames(orderSchema.columns.count)
         let width = orderColumns.count
-        relation.issues = PushedIssues(
+        relation.issues = [PushedIssues(
             select: "SELECT \((orderColumns + ["__raw_price", "__matched", "__src", "__ord"]).joined(separator: ", ")) FROM \(checked) WHERE __broken IS NOT NULL OR \(mismatch) ORDER BY __seq",
             schema: Schema(orderSchema.columns + [priceColumn, Column("__matched", .bool)]),
             replay: { row, origin, context in
@@ -442,26 +548,202 @@ enum PushdownPlanner {
                 var pricing = OrderPricing(productKey: totals.productKey, quantity: totals.quantity)
                 if row[width + 1] == .bool(true) { pricing.addProduct(key: order[totals.productKey], price: row[width], extra: []) }
                 _ = try totals.line(for: order, origin: origin, pricing: pricing, context: context)
-            })
+            })]
+        return relation
+    }
+
+    /// Rule 6 as SQL: per customer key of the sales their orders, net revenue (to the cent at least)
+    /// and last order day in the pipeline's time zone; every known customer (the first row of each key)
+    /// with its figures or zeros, then the keys no customer row has (`(sans client)`, `(client inconnu
+    /// K)`). The rows come back and are sorted in-process by the stage's own order (revenue, then key).
+    private static func customersRelation(_ stage: Customers, name: String, sales: PushedRelation, customers: PushedRelation,
+                                          salesSchema: Schema, customersSchema: Schema, timezone: String,
+                                          make: (String, (RowCount, RowCount, RowCount, RowCount), String) -> PushedRelation) throws -> PushedRelation {
+        guard sales.database == customers.database else { throw PushdownRefusal("its inputs come from different PostgreSQL databases") }
+        let keyType = customersSchema.columns[stage.customerKey].type
+        guard salesSchema.columns[stage.customer].type == keyType, keyType == .int || keyType == .text else {
+            throw PushdownRefusal("its customer keys are not both int or both text")
+        }
+        if let active = stage.customerActive, customersSchema.columns[active].type != .bool {
+            throw PushdownRefusal("its is_actif column is not boolean")
+        }
+        guard customersSchema.columns[stage.customerName].type == .text else { throw PushdownRefusal("its nom_client column is not text") }
+        func c(_ index: Int) -> String { "c\(index + 1)" }
+        let compiler = ExpressionSQL(columns: columnNames(salesSchema.columns.count), schema: salesSchema, timezone: timezone)
+        let day = try compiler.compile(.call("day", [.column(stage.date, salesSchema.columns[stage.date].name)]))
+        let stem = String(name.dropFirst(3).dropLast())
+        let first = quoteIdentifier("s_\(stem)__known"), totals = quoteIdentifier("s_\(stem)__totals")
+        let active = stage.customerActive.map { "k.\(c($0))" } ?? "NULL::boolean"
+        let helpers = [
+            (first, "SELECT DISTINCT ON (k.\(c(stage.customerKey))) k.* FROM \(customers.name) AS k ORDER BY k.\(c(stage.customerKey)), k.__seq"),
+            (totals, "SELECT \(c(stage.customer)) AS key, count(*)::int8 AS orders, coalesce(sum(\(c(stage.amount))), 0) + 0.00::numeric AS revenue, "
+                + "max(\(day)) AS last FROM \(sales.name) GROUP BY \(c(stage.customer))"),
+        ]
+        let on = sameKey("k.\(c(stage.customerKey))", "g.key", keyType)
+        let body = "SELECT k.\(c(stage.customerKey)) AS c1, k.\(c(stage.customerName)) AS c2, \(active) AS c3, coalesce(g.orders, 0) AS c4, "
+            + "coalesce(g.revenue, 0.00::numeric) AS c5, g.last AS c6, NULL::int AS __src, NULL::int8 AS __ord, NULL::int8 AS __seq "
+            + "FROM \(first) AS k LEFT JOIN \(totals) AS g ON \(on)\n"
+            + "UNION ALL SELECT g.key, CASE WHEN g.key IS NULL THEN '(sans client)' ELSE '(client inconnu ' || g.key::text || ')' END, NULL::boolean, "
+            + "g.orders, g.revenue, g.last, NULL::int, NULL::int8, NULL::int8 FROM \(totals) AS g WHERE NOT EXISTS (SELECT 1 FROM \(first) AS k WHERE \(on))"
+        let count = RowCount.emitted(sales.id)
+        var relation = make(body, (count, count, .zero, .count(name)), sales.database)
+        relation.helpers = helpers
+        relation.readsInputOrder = false
+        relation.orderedInputs = [1]
+        relation.unorderedReason = "is a customers stage, whose rows are sorted in-process"
+        relation.sortRows = { rows in
+            Customers.sortedByRevenue(rows.map { row in (row, row.indices.contains(4) ? row[4].asMoney ?? Money(0) : Money(0)) })
+        }
+        return relation
+    }
+
+    /// `a` and `b` equal or both null, as an equality PostgreSQL can hash (a dictionary lookup
+    /// in-process matches a null key with a null key).
+    static func sameKey(_ a: String, _ b: String, _ type: ColumnType) -> String {
+        let zero: String
+        switch type {
+        case .int: zero = "0"
+        case .decimal: zero = "0::numeric"
+        case .text: zero = "''"
+        case .bool: zero = "false"
+        case .date: zero = "'2000-01-01'::date"
+        case .datetime: zero = "'2000-01-01 00:00:00+00'::timestamptz"
+        }
+        return "(\(a) IS NULL) = (\(b) IS NULL) AND coalesce(\(a), \(zero)) = coalesce(\(b), \(zero))"
+    }
+
+    /// Rule 5 as SQL: each stock line with the last product and warehouse row of its keys; the lines
+    /// naming neither, or with a negative or missing quantity, are selected in order and rejected by
+    /// the stage's own code, as are (by product) the legacy quantities off their lines' sum. Lines of
+    /// soft-deleted products and inactive warehouses are counted as filtered. One row per product (or
+    /// warehouse) row in input order, with the figures of the last row of its key, as in-process.
+    private static func warehouseRollupRelation(_ rollup: WarehouseRollup, name: String, inputs: [PushedRelation], warehousesSchema: Schema,
+                                                make: (String, (RowCount, RowCount, RowCount, RowCount), String) -> PushedRelation) throws -> PushedRelation {
+        let (stock, products, warehouses) = (inputs[0], inputs[1], inputs[2])
+        guard Set([stock.database, products.database, warehouses.database]).count == 1 else {
+            throw PushdownRefusal("its inputs come from different PostgreSQL databases")
+        }
+        let stockSchema = rollup.stockSchema, productSchema = rollup.productSchema
+        let (sp, sw, sq) = rollup.stockColumns
+        let pc = rollup.productColumns, wc = rollup.warehouseColumns
+        let productKeyType = productSchema.columns[pc.key].type, warehouseKeyType = warehousesSchema.columns[wc.key].type
+        guard stockSchema.columns[sp].type == productKeyType, stockSchema.columns[sw].type == warehouseKeyType else {
+            throw PushdownRefusal("its stock lines' keys and the products' or warehouses' keys differ in type, which in-process never match")
+        }
+        func c(_ index: Int) -> String { "c\(index + 1)" }
+        let stem = String(name.dropFirst(3).dropLast())
+        let lastProduct = quoteIdentifier("s_\(stem)__product"), lastWarehouse = quoteIdentifier("s_\(stem)__warehouse")
+        let checked = quoteIdentifier("s_\(stem)__checked"), perProduct = quoteIdentifier("s_\(stem)__units")
+        // In-process a product is soft-deleted when its flag is true, a warehouse inactive when false.
+        let deleted = pc.deleted.flatMap { productSchema.columns[$0].type == .bool ? "coalesce(lp.\(c($0)), false)" : nil } ?? "false"
+        let inactive = wc.active.flatMap { warehousesSchema.columns[$0].type == .bool ? "coalesce(NOT lw.\(c($0)), false)" : nil } ?? "false"
+        let price = productSchema.columns[pc.price].type == .int ? "lp.\(c(pc.price))::numeric" : "lp.\(c(pc.price))"
+        let helpers = [
+            (lastProduct, "SELECT DISTINCT ON (p.\(c(pc.key))) p.* FROM \(products.name) AS p ORDER BY p.\(c(pc.key)), p.__seq DESC"),
+            (lastWarehouse, "SELECT DISTINCT ON (w.\(c(wc.key))) w.* FROM \(warehouses.name) AS w ORDER BY w.\(c(wc.key)), w.__seq DESC"),
+            (checked, "SELECT s.*, lp.__seq IS NOT NULL AS __has_product, lw.__seq IS NOT NULL AS __has_warehouse, "
+                + "coalesce(lp.__seq IS NOT NULL AND lw.__seq IS NOT NULL AND s.\(c(sq)) >= 0, false) AS __valid, "
+                + "\(deleted) AS __deleted, \(inactive) AS __inactive, coalesce(\(price), 0) * s.\(c(sq)) AS __value "
+                + "FROM \(stock.name) AS s LEFT JOIN \(lastProduct) AS lp ON \(sameKey("s.\(c(sp))", "lp.\(c(pc.key))", productKeyType)) "
+                + "LEFT JOIN \(lastWarehouse) AS lw ON \(sameKey("s.\(c(sw))", "lw.\(c(wc.key))", warehouseKeyType))"),
+        ]
+        let counted = "__valid AND NOT __deleted AND NOT __inactive"
+        let body: String
+        var extraHelpers: [(String, String)] = []
+        var issues: [PushedIssues] = []
+        let stockWidth = stockSchema.columns.count
+        issues.append(PushedIssues(
+            select: "SELECT \((columnNames(stockWidth) + ["__has_product", "__has_warehouse", "__src", "__ord"]).joined(separator: ", ")) FROM \(checked) WHERE NOT __valid ORDER BY __seq",
+            schema: Schema(stockSchema.columns + [Column("__has_product", .bool), Column("__has_warehouse", .bool)]),
+            replay: { row, origin, context in
+                _ = try rollup.checkedUnits(Array(row.prefix(stockWidth)), origin: origin, knownProduct: row[stockWidth] == .bool(true),
+                                            knownWarehouse: row[stockWidth + 1] == .bool(true), context: context)
+            }))
+        if rollup.byProduct {
+            extraHelpers.append((perProduct, "SELECT \(c(sp)) AS key, sum(\(c(sq))) FILTER (WHERE \(counted)) AS units, "
+                + "sum(__value) FILTER (WHERE \(counted)) AS value, sum(\(c(sq))) AS all_units FROM \(checked) WHERE __valid GROUP BY \(c(sp))"))
+            let from = "FROM \(products.name) AS p JOIN \(lastProduct) AS lp ON \(sameKey("p.\(c(pc.key))", "lp.\(c(pc.key))", productKeyType)) "
+                + "LEFT JOIN \(perProduct) AS g ON \(sameKey("lp.\(c(pc.key))", "g.key", productKeyType)) WHERE NOT \(deleted)"
+            body = "SELECT p.\(c(pc.key)) AS c1, lp.\(c(pc.name)) AS c2, coalesce(g.units, 0)::int8 AS c3, round(coalesce(g.value, 0), 2) AS c4, "
+                + "coalesce(g.units, 0) < \(rollup.threshold) AS c5, lp.__src, lp.__ord, p.__seq " + from
+            if let legacy = pc.legacy, productSchema.columns[legacy].type == .int {
+                let width = productSchema.columns.count
+                issues.append(PushedIssues(
+                    select: "SELECT \((columnNames(width).map { "lp.\($0)" } + ["coalesce(g.all_units, 0)::int8", "lp.__src", "lp.__ord"]).joined(separator: ", ")) "
+                        + from + " AND lp.\(c(legacy)) <> coalesce(g.all_units, 0) ORDER BY p.__seq",
+                    schema: Schema(productSchema.columns + [Column("__lines", .int)]),
+                    replay: { row, origin, context in
+                        guard case .int(let legacy) = row[legacy], case .int(let lines) = row[width] else { return }
+                        try rollup.legacyFinding(Array(row.prefix(width)), origin: origin, legacy: legacy, lines: lines, context: context)
+                    }))
+            }
+        } else {
+            extraHelpers.append((perProduct, "SELECT \(c(sw)) AS warehouse, count(*) AS products, sum(units) AS units, sum(value) AS value, "
+                + "count(*) FILTER (WHERE units < \(rollup.threshold)) AS low FROM (SELECT \(c(sw)), \(c(sp)), sum(\(c(sq))) AS units, "
+                + "sum(__value) AS value FROM \(checked) WHERE \(counted) GROUP BY \(c(sw)), \(c(sp))) AS u GROUP BY \(c(sw))"))
+            body = "SELECT w.\(c(wc.key)) AS c1, lw.\(c(wc.name)) AS c2, coalesce(g.products, 0)::int8 AS c3, coalesce(g.units, 0)::int8 AS c4, "
+                + "round(coalesce(g.value, 0), 2) AS c5, coalesce(g.low, 0)::int8 AS c6, NULL::int AS __src, NULL::int8 AS __ord, w.__seq "
+                + "FROM \(warehouses.name) AS w JOIN \(lastWarehouse) AS lw ON \(sameKey("w.\(c(wc.key))", "lw.\(c(wc.key))", warehouseKeyType)) "
+                + "LEFT JOIN \(perProduct) AS g ON \(sameKey("lw.\(c(wc.key))", "g.warehouse", warehouseKeyType)) WHERE NOT \(inactive)"
+        }
+        let rowsIn = RowCount.emitted(stock.id), rowsOut = RowCount.count(checked, where: counted)
+        var relation = make(body, (rowsIn, rowsOut, .zero, .count(name)), stock.database)
+        relation.helpers = helpers + extraHelpers
+        relation.issues = issues
+        relation.readsInputOrder = false
+        relation.orderedInputs = [1, 2]
+        relation.extraCounts = [.count(checked, where: "__valid AND __deleted"), .count(checked, where: "__valid AND NOT __deleted AND __inactive"),
+                                .count(lastProduct + " AS lp", where: deleted), .count(lastWarehouse + " AS lw", where: inactive)]
+        relation.applyExtraCounts = { numbers, context in
+            guard numbers.count == 4 else { return }
+            context.filtered(numbers[0], reason: "soft-deleted product")
+            context.filtered(numbers[1], reason: "inactive warehouse")
+            if numbers[2] > 0 || numbers[3] > 0 {
+                context.note("left out: \(numbers[2]) soft-deleted product(s) (\(numbers[0]) stock lines), \(numbers[3]) inactive warehouse(s) (\(numbers[1]) stock lines)")
+            }
+        }
         return relation
     }
 
     /// The query returning a pushed stage's rows in the order the stage emits them in-process.
     static func dataQuery(for id: String, relations: [String: PushedRelation]) -> String? {
         guard let relation = relations[id] else { return nil }
-        return with(relation.needs, relations: relations) + "\nSELECT * FROM \(relation.name) ORDER BY __seq"
+        return with(relation.needs, relations: relations, ordered: [id]) + "\nSELECT * FROM \(relation.name) ORDER BY __seq"
     }
 
-    /// The query counting every pushed stage of one database: per stage rows in, out, filtered,
-    /// emitted, and for extracts the rows stockflow could not read.
-    static func countQuery(_ members: [PushedRelation]) -> String {
+    /// The query counting every pushed stage of one database, and per member its five counts (rows
+    /// in, out, filtered, emitted, and for extracts the rows stockflow could not read) in terms of
+    /// the query's columns. Every relation counted is read once, all its counts side by side; counts
+    /// that equal another stage's are not counted again; `skipped` counts are not needed (the rows
+    /// emitted by a stage whose rows come back are counted as they go, and so are the rows out of a
+    /// stage that has them in a column).
+    static func countQuery(_ members: [PushedRelation], relations: [String: PushedRelation],
+                           skipped: (PushedRelation) -> (emitted: Bool, out: Bool))
+        -> (sql: String, layout: [(from: String, aggregate: String)], counts: [String: [RowCount]]) {
         var seen = Set<String>()
         let ids = members.flatMap(\.needs).filter { seen.insert($0).inserted }
-        var byID: [String: PushedRelation] = [:]
-        for member in members { byID[member.needs.last ?? ""] = member }
-        let scalars = members.flatMap { member in
-            [member.counts.rowsIn, member.counts.rowsOut, member.counts.filtered, member.counts.emitted, member.unreadable ?? "0"]
+        var counts: [String: [RowCount]] = [:]
+        var scans: [(from: String, aggregates: [String])] = []
+        for member in members {
+            let skip = skipped(member)
+            let numbers = ([member.counts.rowsIn, skip.out ? .zero : member.counts.rowsOut, skip.out ? .zero : member.counts.filtered,
+                            skip.emitted ? .zero : member.counts.emitted, member.unreadable ?? .zero] + member.extraCounts).map { $0.resolved(relations) }
+            counts[member.id] = numbers
+            for scan in numbers.flatMap(\.scans) {
+                if let index = scans.firstIndex(where: { $0.from == scan.from }) {
+                    if !scans[index].aggregates.contains(scan.aggregate) { scans[index].aggregates.append(scan.aggregate) }
+                } else {
+                    scans.append((scan.from, [scan.aggregate]))
+                }
+            }
         }
-        return with(ids, relations: byID) + "\nSELECT " + scalars.joined(separator: ", ")
+        let columns = scans.enumerated().flatMap { index, scan in scan.aggregates.indices.map { "q\(index + 1).n\($0 + 1)" } }
+        let counted = scans.enumerated().map { index, scan in
+            "(SELECT \(scan.aggregates.enumerated().map { "\($1) AS n\($0 + 1)" }.joined(separator: ", ")) FROM \(scan.from)) AS q\(index + 1)"
+        }
+        let query = with(ids, relations: relations, ordered: [])
+            + "\nSELECT " + (columns.isEmpty ? "0" : columns.joined(separator: ", ") + "\nFROM " + counted.joined(separator: "\nCROSS JOIN "))
+        let layout = scans.flatMap { scan in scan.aggregates.map { (scan.from, $0) } }
+        return (query, layout, counts)
     }
 }

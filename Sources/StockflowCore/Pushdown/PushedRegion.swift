@@ -8,8 +8,11 @@ final class PushedRegion: @unchecked Sendable {
     let database: String
     /// The display names of the region's extracts, by `__src` index (their rows' origins).
     let sources: [String]
-    /// The query counting every member's rows (five numbers per member, in `members` order).
+    /// The query counting every member's rows: one number per scan of `countLayout`.
     var countSQL = ""
+    var countLayout: [(from: String, aggregate: String)] = []
+    /// Per member: rows in, out, filtered, emitted, unreadable, in terms of the count query's numbers.
+    var memberCounts: [String: [RowCount]] = [:]
     /// The pushed stages, in run order.
     var members: [(id: String, relation: PushedRelation)] = []
     /// How many members send rows back; the snapshot ends after the last.
@@ -22,6 +25,9 @@ final class PushedRegion: @unchecked Sendable {
     private var counts: [String: [Int]] = [:]
     private var sourceIDs: [Int32] = []
     private var exitsServed = 0
+
+    /// The `work_mem` of the pushed queries' transaction.
+    static let workMemory = "64MB"
 
     init(database: String, sources: [String]) {
         self.database = database
@@ -36,12 +42,16 @@ final class PushedRegion: @unchecked Sendable {
         exitsServed = 0
         let connection = try PostgresExtract.openSession(PostgresConnectionOptions(database))
         try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        // PostgreSQL guesses a group per distinct instant for a period label (`to_char` of a date),
+        // and with the default 4 MB sorts a million rows on disk rather than hash a few hundred
+        // groups; for this transaction only (docs/pushdown.md).
+        try connection.execute("SET LOCAL work_mem = '\(Self.workMemory)'")
         guard let row = try connection.query(countSQL).first else { throw StageError("pushdown: the count query returned no row") }
-        let numbers = row.map { $0.flatMap { Int($0) } ?? 0 }
-        counts = [:]
-        for (index, member) in members.enumerated() where numbers.count >= (index + 1) * 5 {
-            counts[member.id] = Array(numbers[index * 5 ..< (index + 1) * 5])
+        var numbers: [String: [String: Int]] = [:]
+        for (index, scan) in countLayout.enumerated() {
+            numbers[scan.from, default: [:]][scan.aggregate] = row.indices.contains(index) ? row[index].flatMap { Int($0) } ?? 0 : 0
         }
+        counts = memberCounts.mapValues { $0.map { $0.value(numbers) } }
         sourceIDs = sources.map { context.run.origins.register($0, kind: .fileLine) }
         self.connection = connection
         run = context.run
@@ -65,22 +75,36 @@ final class PushedRegion: @unchecked Sendable {
         }
     }
 
-    /// Streams a pushed stage's rows, in the order the stage emits them in-process; an aggregate
-    /// grouped by text gets its groups sorted here, as the in-process aggregate sorts them.
-    func stream(_ part: PushedPart, context: StageContext, emit: Emit) throws {
-        guard let sql = part.dataSQL else { return }
+    /// Hands a stage the counts after its five (its own filter reasons, its notes).
+    func applyExtraCounts(_ id: String, to context: StageContext, _ apply: ([Int], StageContext) -> Void) throws {
         try locked(context) {
+            guard let numbers = counts[id] else { throw StageError("pushdown: no counts for stage '\(id)'") }
+            apply(Array(numbers.dropFirst(5)), context)
+        }
+    }
+
+    /// Streams a pushed stage's rows, in the order the stage emits them in-process; an aggregate
+    /// grouped by text gets its groups sorted here, as the in-process aggregate sorts them. Returns
+    /// the sum of the part's `rowsOutColumn`, when it has one.
+    @discardableResult
+    func stream(_ part: PushedPart, context: StageContext, emit: Emit) throws -> Int? {
+        guard let sql = part.dataSQL else { return nil }
+        return try locked(context) { () -> Int? in
             guard let connection else { throw StageError("pushdown: stage '\(part.stageID)' asked for its rows after the snapshot ended") }
             let columns = part.schema.columns
             let types = columns.map(\.type), scales = columns.map(\.scale), names = columns.map(\.name)
             var batch = Batch(capacity: Batch.preferredSize)
-            var groups: [(key: [Value], value: Row)] = []
+            var collected: [Row] = []
+            var summed = 0
             do {
                 try connection.forEachRow(sql) { row in
                     let (values, problem) = decodeRow(row, types: types, scales: scales, names: names)
                     if let problem { throw StageError("pushdown: stage '\(part.stageID)': \(problem.english)") }
-                    if let keys = part.groupKeys {
-                        groups.append((Array(values.prefix(keys)), values))
+                    if let column = part.rowsOutColumn, values.indices.contains(column), case .int(let count) = values[column] {
+                        summed += Int(count)
+                    }
+                    if part.sortRows != nil {
+                        collected.append(values)
                         return true
                     }
                     try batch.append(values, origin: origin(row, width: columns.count), flushingTo: emit)
@@ -89,8 +113,8 @@ final class PushedRegion: @unchecked Sendable {
             } catch let error as PostgresError {
                 throw StageError("pushdown: stage '\(part.stageID)': \(error)", kind: error.isTemporary ? .temporary : .failed)
             }
-            for group in Aggregate.sortedByKey(groups) {
-                try batch.append(group.value, origin: .derived, flushingTo: emit)
+            for row in part.sortRows?(collected) ?? [] {
+                try batch.append(row, origin: .derived, flushingTo: emit)
             }
             try emit(batch)
             exitsServed += 1
@@ -98,6 +122,7 @@ final class PushedRegion: @unchecked Sendable {
                 try? connection.execute("COMMIT")
                 self.connection = nil
             }
+            return part.rowsOutColumn == nil ? nil : summed
         }
     }
 
@@ -153,26 +178,33 @@ final class PushedPart: @unchecked Sendable {
     let dataSQL: String?
     /// The stage's columns, as in-process.
     let schema: Schema
-    /// For an aggregate whose groups are sorted in-process: its number of key columns.
-    let groupKeys: Int?
-    /// For a rulebook stage: the query of its rejects and findings, and how to record them.
-    var issuesSQL: String?
-    var issues: PushedIssues?
+    /// For a stage whose rows are sorted in-process (an aggregate grouped by text): the sort.
+    let sortRows: (@Sendable ([Row]) -> [Row])?
+    /// The column whose sum over the rows is the stage's rows out (counted as they come back).
+    var rowsOutColumn: Int?
+    /// For a rulebook stage: the queries of its rejects and findings, and how to record them.
+    var issues: [(sql: String, issues: PushedIssues)] = []
+    /// What the stage makes of its further counts (filter reasons, notes).
+    var applyExtraCounts: (([Int], StageContext) -> Void)?
 
-    init(stageID: String, region: PushedRegion, dataSQL: String?, schema: Schema, groupKeys: Int?) {
+    init(stageID: String, region: PushedRegion, dataSQL: String?, schema: Schema, sortRows: (@Sendable ([Row]) -> [Row])?) {
         self.stageID = stageID
         self.region = region
         self.dataSQL = dataSQL
         self.schema = schema
-        self.groupKeys = groupKeys
+        self.sortRows = sortRows
     }
 
     /// Counts the stage, then sends its rows downstream if something in-process reads them. An extract
     /// whose rows come back has its rows out counted by the runner as they go.
     func run(_ context: StageContext, isExtract: Bool = false, emit: Emit) throws {
         try region.applyCounts(stageID, to: context, countsEmitted: dataSQL == nil, countsOut: !isExtract || dataSQL == nil)
-        if let issuesSQL, let issues { try region.replay(issuesSQL, issues, stageID: stageID, context: context) }
-        try region.stream(self, context: context, emit: emit)
+        if let applyExtraCounts { try region.applyExtraCounts(stageID, to: context, applyExtraCounts) }
+        for (sql, issues) in issues { try region.replay(sql, issues, stageID: stageID, context: context) }
+        if let rowsOut = try region.stream(self, context: context, emit: emit) {
+            context.counters.rowsOut = rowsOut
+            context.filtered(context.counters.rowsIn - rowsOut, reason: region.members.first { $0.id == stageID }?.relation.filteredReason ?? "filtered in PostgreSQL")
+        }
     }
 }
 

@@ -97,7 +97,12 @@ public final class Customers: StageRunner, StageKind {
             let name: Value = key.isNull ? .text("(sans client)") : .text("(client inconnu \(key))")
             rows.append(([key, name, .null, .int(entry.orders), .decimal(entry.revenue), entry.last.map { .date($0) } ?? .null], entry.revenue))
         }
-        rows.sort { $0.1 != $1.1 ? $0.1 > $1.1 : Value.compare($0.0[0], $1.0[0]) < 0 }
-        try emit(Batch(rows: rows.map(\.0), origins: Array(repeating: .derived, count: rows.count)))
+        let sorted = Customers.sortedByRevenue(rows)
+        try emit(Batch(rows: sorted, origins: Array(repeating: .derived, count: sorted.count)))
+    }
+
+    /// The stage's order: net revenue, highest first, then customer key (also a pushed run's, Pushdown/).
+    static func sortedByRevenue(_ rows: [(Row, Money)]) -> [Row] {
+        rows.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : Value.compare($0.0[0], $1.0[0]) < 0 }.map(\.0)
     }
 }

@@ -134,18 +134,9 @@ public final class WarehouseRollup: StageRunner, StageKind {
         var deleted = 0, inactive = 0
         for (row, origin) in zip(batch.rows, batch.origins) {
             let productKey = row[stockColumns.product], warehouseKey = row[stockColumns.warehouse]
-            guard let product = products[productKey] else {
-                try context.reject(origin, rule: "stock-unknown-product", message: MessageCatalogue(context.run.settings).stockUnknownProduct(productKey), row: describeRow(row, schema: stockSchema))
-                continue
-            }
-            guard let warehouse = warehouses[warehouseKey] else {
-                try context.reject(origin, rule: "stock-unknown-warehouse", message: MessageCatalogue(context.run.settings).stockUnknownWarehouse(warehouseKey), row: describeRow(row, schema: stockSchema))
-                continue
-            }
-            guard case .int(let units) = row[stockColumns.quantity], units >= 0 else {
-                try context.reject(origin, rule: "stock-quantity", message: MessageCatalogue(context.run.settings).stockQuantity(row[stockColumns.quantity]), row: describeRow(row, schema: stockSchema))
-                continue
-            }
+            let product = products[productKey], warehouse = warehouses[warehouseKey]
+            guard let units = try checkedUnits(row, origin: origin, knownProduct: product != nil, knownWarehouse: warehouse != nil, context: context),
+                  let product, let warehouse else { continue }
             allUnitsByProduct[productKey, default: 0] += units
             if product.deleted { deleted += 1; continue }
             if !warehouse.active { inactive += 1; continue }
@@ -168,6 +159,32 @@ public final class WarehouseRollup: StageRunner, StageKind {
         context.filtered(inactive, reason: "inactive warehouse")
     }
 
+    /// A stock line's units, or nil once it is rejected (unknown product or warehouse, bad quantity);
+    /// also replays the rejects of a pushed run (Pushdown/).
+    func checkedUnits(_ row: Row, origin: RowOrigin, knownProduct: Bool, knownWarehouse: Bool, context: StageContext) throws -> Int64? {
+        let words = MessageCatalogue(context.run.settings)
+        guard knownProduct else {
+            try context.reject(origin, rule: "stock-unknown-product", message: words.stockUnknownProduct(row[stockColumns.product]), row: describeRow(row, schema: stockSchema))
+            return nil
+        }
+        guard knownWarehouse else {
+            try context.reject(origin, rule: "stock-unknown-warehouse", message: words.stockUnknownWarehouse(row[stockColumns.warehouse]), row: describeRow(row, schema: stockSchema))
+            return nil
+        }
+        guard case .int(let units) = row[stockColumns.quantity], units >= 0 else {
+            try context.reject(origin, rule: "stock-quantity", message: words.stockQuantity(row[stockColumns.quantity]), row: describeRow(row, schema: stockSchema))
+            return nil
+        }
+        return units
+    }
+
+    /// The finding of a current product whose legacy `quantite` differs from its stock lines' units.
+    func legacyFinding(_ productRow: Row, origin: RowOrigin, legacy: Int64, lines: Int64, context: StageContext) throws {
+        try context.finding(origin, rule: "stock-legacy-quantity",
+                            message: MessageCatalogue(context.run.settings).stockLegacyQuantity(legacy: legacy, lines: lines),
+                            row: describeRow(productRow, schema: productSchema))
+    }
+
     public func finish(_ context: StageContext, emit: Emit) throws {
         var batch = Batch()
         if byProduct {
@@ -176,9 +193,7 @@ public final class WarehouseRollup: StageRunner, StageKind {
                 let all = allUnitsByProduct[key] ?? 0
                 // Soft-deleted products are out of current stock: their legacy figure is history, not a finding.
                 if !product.deleted, case .int(let legacy) = product.legacy, legacy != all {
-                    try context.finding(product.origin, rule: "stock-legacy-quantity",
-                                        message: MessageCatalogue(context.run.settings).stockLegacyQuantity(legacy: legacy, lines: all),
-                                        row: describeRow(product.row, schema: productSchema))
+                    try legacyFinding(product.row, origin: product.origin, legacy: legacy, lines: all, context: context)
                 }
                 guard !product.deleted else { continue }
                 let units = unitsByProduct[key] ?? 0

@@ -261,6 +261,36 @@ import Testing
         #expect(migration.source.problems.isEmpty && migration.source.changes.isEmpty)
     }
 
+    @Test func keysAreAttachedToTheirIndexesAndForeignKeysWaitForTheirParentsKeys() throws {
+        // The child references the parent's UNIQUE column, not its key: its foreign key can only be added once
+        // that unique constraint exists, whichever connection copies which table first.
+        let sql = """
+            create table parent(id integer primary key, code varchar(8) not null unique, label text);
+            create table child(id integer primary key, parent_code varchar(8) not null references parent(code) on delete cascade, n int);
+            create unique index child_n_uniq on child(n);
+            with recursive k(i) as (select 1 union all select i + 1 from k where i < 3000)
+            insert into parent select i, 'p' || i, 'parent ' || i from k;
+            with recursive k(i) as (select 1 union all select i + 1 from k where i < 20000)
+            insert into child select i, 'p' || (i % 3000 + 1), i from k;
+            """
+        try migrate(sql, adjusting: { $0.jobs = 3 }) { db, report, _ throws in
+            #expect(report.tables.allSatisfy { $0.matches })
+            let constraints = try db.query("SELECT conname, contype::text, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid IN ('parent'::regclass, 'child'::regclass) AND contype IN ('p', 'u', 'f') ORDER BY conname")
+            #expect(constraints == [
+                ["child_parent_code_fk_parent_code", "f", "FOREIGN KEY (parent_code) REFERENCES parent(code) ON DELETE CASCADE"],
+                ["child_pkey", "p", "PRIMARY KEY (id)"],
+                ["parent_code_key", "u", "UNIQUE (code)"],
+                ["parent_pkey", "p", "PRIMARY KEY (id)"],
+            ])
+            // The unique index stays an index, not a constraint; the key indexes are the constraints' own.
+            let indexes = try db.query("SELECT c.relname, i.indisprimary::text, i.indisunique::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid IN ('parent'::regclass, 'child'::regclass) ORDER BY 1")
+            #expect(indexes == [["child_n_uniq", "false", "true"], ["child_pkey", "true", "true"], ["parent_code_key", "false", "true"], ["parent_pkey", "true", "true"]])
+            try db.execute("DELETE FROM parent WHERE id = 1")
+            let orphans = try db.scalar("SELECT count(*)::text FROM child WHERE parent_code = 'p1'")
+            #expect(orphans == "0")
+        }
+    }
+
     @Test func aLargeTableCopiedInPartsByTwoConnectionsArrivesWhole() throws {
         // 60,000 rows: cut into two rowid ranges; a 64-bit value late in the second widens the column while the first copies.
         let sql = """
