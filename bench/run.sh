@@ -166,7 +166,7 @@ fi
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
 # measure NAME CMD...: runs CMD under GNU time with output in bench/out/NAME and records
-# "wall_seconds peak_rss_kb" in bench/out/NAME.time, the 1-minute load average just before the
+# "wall_seconds peak_rss_kb user_seconds system_seconds" in bench/out/NAME.time, the 1-minute load average just before the
 # run in NAME.load and the log in NAME.log.
 measure() {
   local name="$1"; shift
@@ -174,7 +174,7 @@ measure() {
   mkdir -p "$OUT/$name"
   load1 >"$OUT/$name.load"
   echo "bench: running $name (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
-  if ! /usr/bin/time -f '%e %M' -o "$OUT/$name.time" "$@" >"$OUT/$name.log" 2>&1; then
+  if ! /usr/bin/time -f '%e %M %U %S' -o "$OUT/$name.time" "$@" >"$OUT/$name.log" 2>&1; then
     echo "bench: $name failed; last lines of bench/out/$name.log:" >&2
     tail -n 20 "$OUT/$name.log" >&2
     return 1
@@ -271,11 +271,17 @@ seconds_of() {
     cut -d' ' -f1 "$OUT/$1.time"
   fi
 }
-# median_of TOOL JOB wall|rss
+# cpu_of NAME: user + system CPU seconds (less sensitive than wall time to other work on the machine)
+cpu_of() { awk '{ printf "%.2f\n", $3 + $4 }' "$OUT/$1.time"; }
+# median_of TOOL JOB wall|rss|cpu
 median_of() {
   local rep
   for rep in $(seq 1 "$REPEAT"); do
-    if [[ "$3" == wall ]]; then seconds_of "$1-$2-$rep"; else cut -d' ' -f2 "$OUT/$1-$2-$rep.time"; fi
+    case "$3" in
+      wall) seconds_of "$1-$2-$rep" ;;
+      cpu) cpu_of "$1-$2-$rep" ;;
+      *) cut -d' ' -f2 "$OUT/$1-$2-$rep.time" ;;
+    esac
   done | median
 }
 loads_of() {
@@ -290,12 +296,12 @@ for job in $JOBS; do
   tools="$(tools_of "$job")"
   {
     echo
-    echo "$(title_of "$job"), $ORDERS orders ($(nproc) cores), medians of $REPEAT interleaved repetitions"
-    printf '%-12s %10s %14s %12s   %s\n' tool "wall s" "peak RSS MB" "output rows" "load 1m before each repetition"
+    echo "$(title_of "$job"), $ORDERS orders${CATALOGUE_ORDERS:+ (catalogue of $CATALOGUE_ORDERS)} ($(nproc) cores), medians of $REPEAT interleaved repetitions"
+    printf '%-12s %10s %10s %14s %12s   %s\n' tool "wall s" "cpu s" "peak RSS MB" "output rows" "load 1m before each repetition"
     for tool in $tools; do
       rows="$(output_rows "$tool-$job-1")"
       [[ "$tool" == read-floor ]] && rows="-"
-      printf '%-12s %10.2f %14s %12s   %s\n' "$tool" "$(median_of "$tool" "$job" wall)" \
+      printf '%-12s %10.2f %10.2f %14s %12s   %s\n' "$tool" "$(median_of "$tool" "$job" wall)" "$(median_of "$tool" "$job" cpu)" \
         "$(mb "$(median_of "$tool" "$job" rss)")" "$rows" "$(loads_of "$tool" "$job")"
     done
     if [[ " $tools " == *" stockflow "* ]]; then
@@ -345,10 +351,10 @@ if rss_check; then
     for size in $RSS_SIZES; do
       name="stockflow-monthly-$size"
       [[ "$size" == "$ORDERS" ]] && name="stockflow-monthly-1"
-      read -r wall rss < "$OUT/$name.time"
+      read -r wall rss _ < "$OUT/$name.time"
       printf '%-10s %10.2f %14s %10s\n' "$size" "$wall" "$(mb "$rss")" "$(cat "$OUT/$name.load")"
     done
   } | tee -a "$SUMMARY"
 fi
-echo "bench: the tables above are in bench/out/summary.txt"
+echo "bench: the tables above are in $SUMMARY"
 [[ $status -eq 0 ]] || die "monthly-finance figures differ between stockflow and a peer (bench/out/compare-monthly.log)"

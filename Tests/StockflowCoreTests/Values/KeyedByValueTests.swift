@@ -4,37 +4,26 @@ import Testing
 /// The keyed state of joins and rulebook transforms against a plain `[Value: Int]`: the same entries
 /// whatever mix of keys (dense codes, sparse ids, negatives, decimals, text, null) and operations.
 @Suite struct KeyedByValueTests {
-    /// A small deterministic generator (SplitMix64), so a failure replays.
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-    }
+    func below(_ random: inout SeededGenerator, _ bound: Int) -> Int { Int.random(in: 0..<bound, using: &random) }
 
-    func randomKey(_ random: inout SplitMix) -> Value {
-        switch random.below(10) {
-        case 0...3: return .int(Int64(random.below(3000)))                  // dense codes
-        case 4...6: return .int(Int64(random.below(5_000_000)))             // sparse ids
-        case 7: return .int(-Int64(random.below(100)) - 1)                  // negatives
-        case 8: return random.below(2) == 0 ? .decimal(Money(Int64(random.below(50)))) : .text("k\(random.below(50))")
-        default: return random.below(4) == 0 ? .null : .int(Int64.max - Int64(random.below(10)))
+    func randomKey(_ random: inout SeededGenerator) -> Value {
+        switch below(&random, 10) {
+        case 0...3: return .int(Int64(below(&random, 3000)))                  // dense codes
+        case 4...6: return .int(Int64(below(&random, 5_000_000)))             // sparse ids
+        case 7: return .int(-Int64(below(&random, 100)) - 1)                  // negatives
+        case 8: return below(&random, 2) == 0 ? .decimal(Money(Int64(below(&random, 50)))) : .text("k\(below(&random, 50))")
+        default: return below(&random, 4) == 0 ? .null : .int(Int64.max - Int64(below(&random, 10)))
         }
     }
 
     @Test(arguments: [1, 2, 3, 4])
     func entriesMatchADictionaryAfterRandomOperations(seed: UInt64) {
-        var random = SplitMix(state: seed)
+        var random = SeededGenerator(seed: seed)  // deterministic: a failure replays
         var keyed = KeyedByValue<Int>()
         var model: [Value: Int] = [:]
         for step in 0..<60_000 {
             let key = randomKey(&random)
-            switch random.below(6) {
+            switch below(&random, 6) {
             case 0, 1:
                 keyed[key] = step
                 model[key] = step
