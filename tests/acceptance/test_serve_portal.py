@@ -2,12 +2,12 @@
 night's report, download the workbook, a viewer sees no run button, an operator runs a pipeline and sees it
 finish; at 390 px wide nothing overflows horizontally."""
 import shutil
-import time
 
 import pytest
 import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -94,14 +94,17 @@ def test_operator_runs_a_pipeline_and_sees_it_finish(browser, server):
     log_in(browser, server, "olivier")
     card = browser.find_element(By.CSS_SELECTOR, 'section.pipeline[data-pipeline="nightly-inventory"]')
     card.find_element(By.CSS_SELECTOR, "button.run-now").click()
-    assert "/runs/" in browser.current_url
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        status = browser.find_element(By.ID, "run-status").text
-        if status != "En cours":
-            break
-        time.sleep(0.5)
-    assert browser.find_element(By.ID, "run-status").text == "Réussi"
+    # The click submits a form: the run's page arrives after the redirect, not when click() returns.
+    WebDriverWait(browser, 30).until(expected_conditions.url_contains("/runs/"))
+    # The page reloads itself every 2 s while the run goes on, so the status is read afresh each time
+    # (an element of the previous load is stale).
+    def finished_status(driver):
+        try:
+            status = driver.find_element(By.ID, "run-status").text
+        except (NoSuchElementException, StaleElementReferenceException):
+            return False
+        return status if status != "En cours" else False
+    assert WebDriverWait(browser, 120, poll_frequency=0.5).until(finished_status) == "Réussi"
     assert browser.find_elements(By.CSS_SELECTOR, "table.stages tbody tr")
     assert browser.find_elements(By.CSS_SELECTOR, "table.rejects tbody tr")
 
