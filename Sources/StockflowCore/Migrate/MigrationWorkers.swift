@@ -72,27 +72,9 @@ final class WorkerPool: @unchecked Sendable {
         workers = try (0..<count).map { _ in try MigrationWorker(migration: migration) }
     }
 
+    /// Runs `body` for each item, the free workers taking them in list order: a graph without dependencies.
     func run(_ items: [Int], _ body: @escaping (MigrationWorker, Int) throws -> Void) throws {
-        let next = Locked(0)
-        let failure = Locked<Error?>(nil)
-        let group = DispatchGroup()
-        let task = UncheckedSendable(body)
-        for worker in workers {
-            let box = UncheckedSendable(worker)
-            group.enter()
-            let thread = Thread {
-                defer { group.leave() }
-                while failure.value == nil {
-                    let position = next.mutate { value -> Int in value += 1; return value - 1 }
-                    guard position < items.count else { return }
-                    do { try task.value(box.value, items[position]) } catch { failure.mutate { if $0 == nil { $0 = error } } }
-                }
-            }
-            thread.stackSize = 1 << 22
-            thread.start()
-        }
-        group.wait()
-        if let error = failure.value { throw error }
+        try run(graph: items.map { item in Task(after: []) { worker in try body(worker, item) } })
     }
 
     /// One piece of work of `run(graph:)`: it starts only when the tasks at `after` are done. They must be
