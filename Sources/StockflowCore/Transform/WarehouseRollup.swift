@@ -162,17 +162,17 @@ public final class WarehouseRollup: StageRunner, StageKind {
     /// A stock line's units, or nil once it is rejected (unknown product or warehouse, bad quantity);
     /// also replays the rejects of a pushed run (Pushdown/).
     func checkedUnits(_ row: Row, origin: RowOrigin, knownProduct: Bool, knownWarehouse: Bool, context: StageContext) throws -> Int64? {
-        let words = MessageCatalogue(context.run.settings)
+        // The catalogue is made only for a line that is rejected: this runs for every stock line.
         guard knownProduct else {
-            try context.reject(origin, rule: "stock-unknown-product", message: words.stockUnknownProduct(row[stockColumns.product]), row: describeRow(row, schema: stockSchema))
+            try context.reject(origin, rule: "stock-unknown-product", message: MessageCatalogue(context.run.settings).stockUnknownProduct(row[stockColumns.product]), row: describeRow(row, schema: stockSchema))
             return nil
         }
         guard knownWarehouse else {
-            try context.reject(origin, rule: "stock-unknown-warehouse", message: words.stockUnknownWarehouse(row[stockColumns.warehouse]), row: describeRow(row, schema: stockSchema))
+            try context.reject(origin, rule: "stock-unknown-warehouse", message: MessageCatalogue(context.run.settings).stockUnknownWarehouse(row[stockColumns.warehouse]), row: describeRow(row, schema: stockSchema))
             return nil
         }
         guard case .int(let units) = row[stockColumns.quantity], units >= 0 else {
-            try context.reject(origin, rule: "stock-quantity", message: words.stockQuantity(row[stockColumns.quantity]), row: describeRow(row, schema: stockSchema))
+            try context.reject(origin, rule: "stock-quantity", message: MessageCatalogue(context.run.settings).stockQuantity(row[stockColumns.quantity]), row: describeRow(row, schema: stockSchema))
             return nil
         }
         return units
