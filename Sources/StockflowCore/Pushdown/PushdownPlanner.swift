@@ -281,6 +281,8 @@ enum PushdownPlanner {
                 throw PushdownRefusal("its warehouses schema is unknown")
             }
             return try warehouseRollupRelation(rollup, name: name, inputs: inputs, warehousesSchema: warehouses, make: make)
+        case let returns as Returns:
+            return try returnsRelation(returns, name: name, input: inputs[0], make: make)
         case let aggregate as Aggregate:
             guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
             return try aggregateRelation(aggregate, name: name, input: inputs[0], schema: schema, make: make)
