@@ -12,6 +12,7 @@ from test_pushdown import assert_same_outputs, fixtures_db, run, stockflow  # no
 # Per pipeline: the rules that must have acted (in rejects.csv or findings.csv), so that the comparison
 # is worth something.
 PIPELINES = {
+    "tests/pushdown/rulebook-invoices.yml": ["order-unknown-product", "order-quantity", "invoice-generated", "invoice-total-mismatch"],
     "tests/pushdown/rulebook-returns.yml": ["return-over-quantity", "return-over-refund"],
 }
 
