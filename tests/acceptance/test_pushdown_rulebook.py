@@ -14,6 +14,7 @@ from test_pushdown import assert_same_outputs, fixtures_db, run, stockflow  # no
 PIPELINES = {
     "tests/pushdown/rulebook-invoices.yml": ["order-unknown-product", "order-quantity", "invoice-generated", "invoice-total-mismatch"],
     "tests/pushdown/rulebook-returns.yml": ["return-over-quantity", "return-over-refund"],
+    "tests/pushdown/rulebook-suppliers.yml": ["invoice-generated", "invoice-total-mismatch", "stock-legacy-quantity"],
 }
 
 
@@ -28,6 +29,9 @@ def test_rulebook_stages_pushed_deliver_what_in_process_delivers(fixtures_db, tm
     report = json.loads(pushed["run.json"])
     for stage in report["stages"]:
         assert stage["rows_in"] == stage["rows_out"] + stage["rows_rejected"] + stage["rows_filtered"], stage
+    if pipeline.endswith("rulebook-suppliers.yml"):
+        shares = pushed["supplier_shares.csv"].decode()
+        assert "(fournisseur inconnu 2)" in shares and "(sans fournisseur)" in shares, shares
     plan = stockflow("plan", pipeline, pg=fixtures_db, mode="required")
     assert plan.returncode == 0, plan.stdout + plan.stderr
     stages = [line for line in plan.stdout.splitlines() if "[transform:" in line or "[extract:" in line]

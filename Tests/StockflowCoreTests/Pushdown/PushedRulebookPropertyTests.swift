@@ -150,4 +150,53 @@ import Testing
             #expect(outputs[1] == outputs[0])
         }
     }
+
+    /// One random sale or stock line for suppliers: its product (0: null, 6: unknown) and amount in
+    /// thousandths (-1: null; some negative), so that shares divide with remainders and half units.
+    struct FigureSpec: Sendable, CustomStringConvertible {
+        var stock: Bool, product: Int, amount: Int
+        var description: String { "\(stock ? "s" : "v") p\(product) a\(amount)" }
+    }
+
+    static let figureGen = zip(Gen.int(in: 0...1), Gen.int(in: 0...6), Gen.int(in: -1_001...50_000))
+        .map { FigureSpec(stock: $0.0 == 1, product: $0.1, amount: $0.2 < -1_000 ? -1 : $0.2) }
+
+    @Test func pushedSuppliersGivesWhatInProcessSuppliersDoes() async throws {
+        let target = try ScratchDatabase(); defer { target.drop() }
+        let db = try target.connect()
+        // Product 3 twice (the last row wins: another supplier), 4 with no supplier, 5 with a supplier no
+        // row names; supplier 2 twice (two rows, the first name), a null-keyed supplier in some runs.
+        try db.execute("""
+            CREATE TABLE produits (code_prod bigint, fournisseur_id bigint);
+            INSERT INTO produits VALUES (1, 1), (2, 2), (3, 1), (4, NULL), (3, 2), (5, 9), (NULL, 1);
+            CREATE TABLE fournisseurs (id bigint, nom text);
+            INSERT INTO fournisseurs VALUES (2, 'Martin'), (1, 'Électro'), (2, 'Martin bis'), (3, 'Sans produit');
+            """)
+        let yaml = { (mode: PushdownMode) in
+            """
+            version: 1
+            name: suppliers-property
+            settings: {pushdown: \(mode.rawValue)}
+            stages:
+              sales: {extract: postgres, connection: "${PG}", query: "SELECT code_prod, net FROM figures WHERE NOT stock ORDER BY id"}
+              stock: {extract: postgres, connection: "${PG}", query: "SELECT code_prod, valeur FROM figures WHERE stock ORDER BY id"}
+              products: {extract: postgres, connection: "${PG}", table: produits}
+              suppliers: {extract: postgres, connection: "${PG}", table: fournisseurs}
+              shares: {transform: suppliers, inputs: {sales: sales, stock: stock, products: products, suppliers: suppliers}}
+              out: {load: csv, input: shares, path: shares.csv}
+            """
+        }
+        await propertyCheck(count: 30, input: Self.figureGen.array(of: 0...16), Gen.int(in: 0...1)) { figures, nullSupplier in
+            let values = figures.enumerated().map { index, spec in
+                let amount = spec.amount == -1 ? "NULL" : Money(units: Int64(spec.amount - 1_000), scale: 3).description
+                return "(\(index + 1), \(spec.stock), \(spec.product == 0 ? "NULL" : "\(spec.product)"), \(amount), \(amount))"
+            }
+            try db.execute("DROP TABLE IF EXISTS figures; CREATE TABLE figures (id int, stock boolean, code_prod bigint, net numeric(9,3), valeur numeric(9,3)); DELETE FROM fournisseurs WHERE id IS NULL")
+            if nullSupplier == 1 { try db.execute("INSERT INTO fournisseurs VALUES (NULL, 'Comptoir')") }
+            if !values.isEmpty { try db.execute("INSERT INTO figures VALUES " + values.joined(separator: ", ")) }
+            let outputs = try PushdownPropertyTests.bothWays(yaml, url: target.url, files: ["shares.csv"])
+            #expect(!outputs[0].contains { $0.hasPrefix("(missing") })
+            #expect(outputs[1] == outputs[0])
+        }
+    }
 }
