@@ -36,3 +36,24 @@ def test_rulebook_stages_pushed_deliver_what_in_process_delivers(fixtures_db, tm
     assert plan.returncode == 0, plan.stdout + plan.stderr
     stages = [line for line in plan.stdout.splitlines() if "[transform:" in line or "[extract:" in line]
     assert stages and all(line.endswith("runs in postgres") for line in stages), plan.stdout
+
+
+def test_monthly_finance_on_the_migrated_fixtures_pushed_delivers_what_in_process_delivers(fixtures_db, tmp_path):  # noqa: F811
+    """pipelines/monthly-finance.yml with only its extracts changed (tests/pushdown/rulebook-monthly-finance.yml),
+    run with `off` and `auto`: every stage but the `sql` one (`invoices_by_month`, not compiled) runs in
+    PostgreSQL, and the workbook, rejects.csv, findings.csv and run.json's counts are the same."""
+    pipeline = "tests/pushdown/rulebook-monthly-finance.yml"
+    in_process = run(pipeline, tmp_path / "off", fixtures_db, "off")
+    pushed = run(pipeline, tmp_path / "auto", fixtures_db, "auto")
+    assert_same_outputs(in_process, pushed, tmp_path / "off", tmp_path / "auto", tmp_path)
+    findings = pushed["findings.csv"].decode()
+    for rule in ("invoice-generated", "invoice-total-mismatch", "stock-legacy-quantity"):
+        assert f",{rule}," in findings, rule
+    plan = stockflow("plan", pipeline, pg=fixtures_db, mode="auto")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    in_process_stages = [line for line in plan.stdout.splitlines()
+                         if ("[transform:" in line or "[extract:" in line) and not line.endswith("runs in postgres")]
+    assert len(in_process_stages) == 1 and "invoices_by_month  [transform: sql]  runs in-process" in in_process_stages[0], plan.stdout
+    required = stockflow("validate", pipeline, pg=fixtures_db, mode="required")
+    assert required.returncode != 0
+    assert "stage 'invoices_by_month' (transform: sql) cannot run in PostgreSQL" in required.stdout + required.stderr
