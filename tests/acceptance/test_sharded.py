@@ -172,7 +172,9 @@ def test_the_layout_partitions_the_big_tables_over_two_shards_with_the_migrated_
             assert invoices == joined > 0
 
 
-@pytest.mark.parametrize("pipeline", PIPELINES)
+# monthly-finance reads its orders by a FULL JOIN query without ORDER BY (as pipelines/monthly-finance.yml
+# does), which in_key_order cannot put in key order: it is compared as written, below.
+@pytest.mark.parametrize("pipeline", [pipeline for pipeline in PIPELINES if not pipeline.endswith("rulebook-monthly-finance.yml")])
 def test_pushed_runs_on_the_shards_deliver_what_in_process_runs_on_one_server_deliver(databases, tmp_path, pipeline):
     plain, sharded = databases
     mode = pushdown_mode(pipeline, sharded)
@@ -207,7 +209,9 @@ def test_pipelines_as_written_give_the_same_on_the_shards_pushed_or_not(database
     assert stage_counts(pushed["run.json"]) == stage_counts(one_server["run.json"])
     for name in ("rejects.csv", "findings.csv", "lignes.csv"):
         if name in one_server:
-            without_source = lambda data: sorted(re.sub(rb"stock_commande:\d+", b"", line) for line in data.splitlines())
+            # A `query:` extract's source names its database, and its rows are numbered in the order read.
+            without_source = lambda data: sorted(re.sub(rb"stock_commande:\d+|query on [^ ,<]+ as [^ ,:<]+:\d+", b"", line)
+                                                 for line in data.splitlines())
             assert without_source(pushed[name]) == without_source(one_server[name]), name
     if "lignes.csv" in one_server:
         assert pushed["lignes.csv"] != one_server["lignes.csv"], "the rows come partition by partition"
