@@ -20,6 +20,18 @@ public func compactISO8601(_ date: Date) -> String {
     utcText(wholeSeconds(of: date).seconds, dateSeparator: "", timeSeparator: "") + "Z"
 }
 
+/// `Tue, 24 Nov 2026 02:30:00 +0000`: an e-mail's Date, in UTC, English names, by hand.
+public func rfc5322UTC(_ date: Date) -> String {
+    let seconds = wholeSeconds(of: date).seconds
+    let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+    let day = CivilDate(days: Int32(truncatingIfNeeded: days))
+    let (year, month, dayOfMonth) = day.components
+    let weekdays = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    let time = utcText(seconds, dateSeparator: "-", timeSeparator: ":").suffix(8)
+    return "\(weekdays[day.isoWeekday - 1]), \(pad(dayOfMonth, 2)) \(months[month - 1]) \(pad(year, 4)) \(time) +0000"
+}
+
 /// Parses ISO 8601 internet date-time text: `2026-11-25T01:30:00Z` or with an offset
 /// (`+01:00`). The form `iso8601(_:)` writes is read by hand; anything else is left to
 /// Foundation's `ISO8601DateFormatter`, so what is accepted does not change.

@@ -30,4 +30,15 @@ struct ISO8601Tests {
             #expect(parseISO8601(text) == formatter.date(from: text), "\(text)")
         }
     }
+
+    @Test func writesTheMailDateAsDateFormatterDid() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        for instant in instants + (0..<500).map({ TimeInterval($0) * 7_654_321.125 - 1_000_000_000 }) {
+            let date = Date(timeIntervalSince1970: instant)
+            #expect(rfc5322UTC(date) == formatter.string(from: date))
+        }
+    }
 }
