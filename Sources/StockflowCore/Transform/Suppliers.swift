@@ -82,6 +82,7 @@ public final class Suppliers: StageRunner, StageKind {
             var revenue = self.revenue
             self.revenue = KeyedByValue()
             defer { self.revenue = revenue }
+            let supplierOf = self.supplierOf
             for row in batch.rows {
                 let supplier = supplierOf[row[salesProduct]] ?? .null
                 if let value = row[amount].asMoney {
