@@ -107,3 +107,6 @@ public final class Customers: StageRunner, StageKind {
         rows.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : Value.compare($0.0[0], $1.0[0]) < 0 }.map(\.0)
     }
 }
+
+/// Folds rows into its totals until `finish`: may take its batches on the folding thread.
+extension Customers: FoldingStage {}

@@ -124,3 +124,6 @@ public final class Suppliers: StageRunner, StageKind {
         try emit(batch)
     }
 }
+
+/// Folds rows into its totals until `finish`: may take its batches on the folding thread.
+extension Suppliers: FoldingStage {}
