@@ -138,9 +138,27 @@ public final class PostgresExtract: StageRunner, StageKind {
     }
 }
 
+/// A row of PostgreSQL text: a live result's (`PostgresRow`) or one kept for later (`TextRow`).
+protocol PostgresTextRow {
+    func isNull(_ index: Int) -> Bool
+    func text(_ index: Int) -> String
+}
+
+extension PostgresRow: PostgresTextRow {}
+
+/// A row's values as text (nil for NULL), read from a result and kept (pushdown's queries run ahead).
+struct TextRow: PostgresTextRow {
+    var values: [String?]
+
+    init(_ row: PostgresRow) { values = (0..<row.count).map { row.isNull($0) ? nil : row.text($0) } }
+
+    func isNull(_ index: Int) -> Bool { !values.indices.contains(index) || values[index] == nil }
+    func text(_ index: Int) -> String { values.indices.contains(index) ? values[index] ?? "" : "" }
+}
+
 /// Reads one row of PostgreSQL text into typed values (`extract: postgres` and pushed queries alike);
 /// the problem, if any, names the first column that does not read as its type.
-func decodeRow(_ row: PostgresRow, types: [ColumnType], scales: [Int?], names: [String]) -> (Row, LocalizedText?) {
+func decodeRow<R: PostgresTextRow>(_ row: R, types: [ColumnType], scales: [Int?], names: [String]) -> (Row, LocalizedText?) {
     var values = Row()
     values.reserveCapacity(types.count)
     for index in 0..<types.count {
