@@ -26,6 +26,8 @@ public final class PostgresExtract: StageRunner, StageKind {
     let scales: [Int?]
     /// The PostgreSQL type of each column, as the server described it (pushdown refuses floats).
     var sourceTypes: [UInt32] = []
+    /// The declared precision of each numeric column (`numeric(12,2)`: 12), nil when unconstrained.
+    var sourcePrecisions: [Int?] = []
     /// Set when the extract runs inside PostgreSQL with the stages reading it (`pushdown:`).
     var pushed: PushedPart?
     public let outputSchema: Schema
@@ -82,6 +84,7 @@ public final class PostgresExtract: StageRunner, StageKind {
             })
             let extract = PostgresExtract(options: options, sql: sql, displayName: table ?? "query on \(connection.target)", schema: schema, scales: scales)
             extract.sourceTypes = columns.map(\.type)
+            extract.sourcePrecisions = columns.map { $0.type == PostgresType.numeric && $0.modifier >= 4 ? Int((($0.modifier - 4) >> 16) & 0xffff) : nil }
             extract.incremental = IncrementalRead.read(config, schema: schema)
             extract.fingerprintSource = (table, config.string("change_query"))
             return extract

@@ -354,7 +354,14 @@ enum PushdownPlanner {
             case .decimal:
                 selected.append(value)
                 // NaN and infinities, and more digits than stockflow's 64-bit decimals hold, are rejected in-process.
-                unreadable.append("\(value)::text IN ('NaN', 'Infinity', '-Infinity') OR length(translate(\(value)::text, '-.', '')) > 18")
+                if let precision = extract.sourcePrecisions.indices.contains(index) ? extract.sourcePrecisions[index] : nil, precision <= 17 {
+                    // A declared precision of at most 17 holds at most 18 digits with a leading zero,
+                    // and no infinity (PostgreSQL refuses them there): only NaN, compared as a number
+                    // rather than printed for every row.
+                    unreadable.append("\(value) = 'NaN'::numeric")
+                } else {
+                    unreadable.append("\(value)::text IN ('NaN', 'Infinity', '-Infinity') OR length(translate(\(value)::text, '-.', '')) > 18")
+                }
                 unreadableColumns.append(unreadable[unreadable.count - 1].replacingOccurrences(of: value, with: "c\(index + 1)"))
             case .bool: selected.append(value)
             }

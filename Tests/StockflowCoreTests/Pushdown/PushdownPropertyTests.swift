@@ -175,10 +175,12 @@ import Testing
         #expect(pipeline.pushdown?.placements["big"]?.inPostgres == false)
     }
 
-    @Test func aValueStockflowCannotHoldFailsThePushedRunInsteadOfChangingIt() throws {
+    /// Unconstrained (NaN, infinities, any digits) and declared `numeric(9,2)` (only NaN can be unreadable).
+    @Test(arguments: ["numeric", "numeric(9,2)"])
+    func aValueStockflowCannotHoldFailsThePushedRunInsteadOfChangingIt(type: String) throws {
         let target = try ScratchDatabase(); defer { target.drop() }
         let db = try target.connect()
-        try db.execute("CREATE TABLE montants (id int, montant numeric); INSERT INTO montants VALUES (1, 2.5), (2, 'NaN')")
+        try db.execute("CREATE TABLE montants (id int, montant \(type)); INSERT INTO montants VALUES (1, 2.5), (2, 'NaN')")
         let scratch = Scratch(); defer { scratch.cleanup() }
         let yaml = """
             version: 1
