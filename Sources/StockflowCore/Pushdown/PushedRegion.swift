@@ -58,11 +58,19 @@ final class PushedRegion: @unchecked Sendable {
         connection = nil
         exitsServed = 0
         counts = [:]
-        let connection = try Self.openSnapshot(database, importing: nil)
-        // The second connection sees what the first sees; without it everything runs on the first.
+        var connection = try Self.openSnapshot(database, importing: nil)
+        // The second connection sees what the first sees; where a snapshot cannot be exported or
+        // imported (a standby, a proxy), everything runs on the first, in a transaction begun again.
         var second: PostgresConnection?
-        if !aheadSQL.isEmpty, let snapshot = try connection.scalar("SELECT pg_export_snapshot()") {
-            second = try Self.openSnapshot(database, importing: snapshot)
+        if !aheadSQL.isEmpty {
+            do {
+                if let snapshot = try connection.scalar("SELECT pg_export_snapshot()") {
+                    second = try Self.openSnapshot(database, importing: snapshot)
+                }
+            } catch {
+                second = nil
+                connection = try Self.openSnapshot(database, importing: nil)
+            }
         }
         let countQuery = AheadQuery(countSQL)
         var queues: [[AheadQuery]] = [[countQuery], []]
