@@ -100,7 +100,10 @@ public final class PostgresExtract: StageRunner, StageKind {
     /// Opens a session whose texts read the same whatever the server's settings: instants in UTC, ISO dates.
     static func openSession(_ options: PostgresConnectionOptions) throws -> PostgresConnection {
         let connection = try PostgresConnection(options)
-        try connection.execute("SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; SET extra_float_digits TO 1; SET client_encoding TO 'UTF8'")
+        // synchronize_seqscans off: a scan of a big table (over a quarter of shared_buffers) would
+        // otherwise start where the last or a concurrent scan of it is, and the rows, numbered in the
+        // order they come (a reject's `stock_commande:34`), would be numbered from the middle.
+        try connection.execute("SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; SET extra_float_digits TO 1; SET client_encoding TO 'UTF8'; SET synchronize_seqscans TO off")
         return connection
     }
 

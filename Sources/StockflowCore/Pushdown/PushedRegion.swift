@@ -113,9 +113,6 @@ final class PushedRegion: @unchecked Sendable {
         // and with the default 4 MB sorts a million rows on disk rather than hash a few hundred
         // groups; for this transaction only (docs/pushdown.md).
         try connection.execute("SET LOCAL work_mem = '\(Self.workMemory)'")
-        // Two scans of a big table at once would share their pages (a synchronized scan starts where
-        // the other one is), and a query numbering the orders would number them from the middle.
-        try connection.execute("SET LOCAL synchronize_seqscans = off")
         return connection
     }
 
