@@ -171,34 +171,33 @@ private final class ProbeFold: FoldingStage {
 
     @Test(arguments: ["1", nil] as [String?])
     func aFoldingStageFailingOnItsThreadFailsTheRunAsOnOneThreadAndReplacesNothing(threads: String?) throws {
+        let probe = ProbeFold(failAtBatch: 2)
+        try expectFailureReplacesNothing(threads: threads, stage: "by_product", probe: probe, error: "probe fold cannot add batch 2",
+                                         kept: "out/by_product.csv")
+        #expect(probe.finishedOn == nil)
+    }
+
+    /// Runs with `probe` failing in place of `stage`: the run fails with `error`, the last good `kept`
+    /// file stays, and no temporary file is left.
+    private func expectFailureReplacesNothing(threads: String?, stage: String, probe: StageRunner, error: String, kept: String) throws {
         let scratch = Scratch()
         defer { scratch.cleanup() }
         writeInputs(scratch)
-        scratch.write("out/by_product.csv", "the last good file")
-        let probe = ProbeFold(failAtBatch: 2)
-        let report = try run(scratch, threads: threads, replacing: "by_product", with: probe)
+        scratch.write(kept, "the last good file")
+        let report = try run(scratch, threads: threads, replacing: stage, with: probe)
         #expect(report.exitCode == 1)
         #expect(report.status == "failed")
-        #expect(report.error == "probe fold cannot add batch 2")
-        #expect(probe.finishedOn == nil)
-        #expect(scratch.read("out/by_product.csv") == "the last good file")
+        #expect(report.error == error)
+        #expect(scratch.read(kept) == "the last good file")
         #expect(temporaryFiles(scratch).isEmpty)
     }
 
     @Test(arguments: ["1", "2", nil] as [String?])
     func aLoadFailingOnItsThreadFailsTheRunAsOnOneThreadAndReplacesNothing(threads: String?) throws {
-        let scratch = Scratch()
-        defer { scratch.cleanup() }
-        writeInputs(scratch)
-        scratch.write("out/book.xlsx", "the last good workbook")
         let probe = ProbeLoad(failAtBatch: 2)
-        let report = try run(scratch, threads: threads, replacing: "lines", with: probe)
-        #expect(report.exitCode == 1)
-        #expect(report.status == "failed")
-        #expect(report.error == "probe load cannot write batch 2")
+        try expectFailureReplacesNothing(threads: threads, stage: "lines", probe: probe, error: "probe load cannot write batch 2",
+                                         kept: "out/book.xlsx")
         #expect(!probe.finished)
-        #expect(scratch.read("out/book.xlsx") == "the last good workbook")
-        #expect(temporaryFiles(scratch).isEmpty)
     }
 
     @Test(arguments: ["1", nil] as [String?])
