@@ -101,9 +101,7 @@ struct LineLogHandler: LogHandler {
     }
 
     private func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
+        iso8601Milliseconds(Date())
     }
 }
 

@@ -381,11 +381,7 @@ private final class MessageSink: @unchecked Sendable {
 
 /// `Tue, 24 Nov 2026 02:30:00 +0000`.
 func rfc5322Date(_ date: Date) -> String {
-    let formatter = DateFormatter()
-    formatter.locale = Locale(identifier: "en_US_POSIX")
-    formatter.timeZone = TimeZone(identifier: "UTC")
-    formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
-    return formatter.string(from: date)
+    rfc5322UTC(date)
 }
 
 /// The address inside `Name <address>`, or the text itself.

@@ -62,10 +62,16 @@ public func redactPassword(_ conninfo: String) -> String {
             text.replaceSubrange(text.index(after: colon)..<at, with: "***")
         }
     }
-    if let range = text.range(of: #"password\s*=\s*('([^'\\]|\\.)*'|[^\s&]*)"#, options: [.regularExpression, .caseInsensitive]) {
+    if mayMentionPassword(text), let range = text.range(of: #"password\s*=\s*('([^'\\]|\\.)*'|[^\s&]*)"#, options: [.regularExpression, .caseInsensitive]) {
         text.replaceSubrange(range, with: "password=***")
     }
     return text
+}
+
+/// Whether `text` can match the case-insensitive `password` of `redactPassword`'s regular expression
+/// (which loads ICU): its lowercase with the letters whose case folding gives ASCII ones folded.
+func mayMentionPassword(_ text: String) -> Bool {
+    text.lowercased().replacingOccurrences(of: "ſ", with: "s").replacingOccurrences(of: "ß", with: "ss").contains("password")
 }
 
 /// An open PostgreSQL connection; owns the `PGconn*` and closes it on deinit. One thread at a time.

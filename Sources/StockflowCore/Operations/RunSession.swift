@@ -177,11 +177,7 @@ public final class RunSession {
     /// A second id made by the same process within the same second gets a sequence suffix
     /// (`…Z-4242-2`), so two runs one process starts together never share an id.
     public static func makeRunID(now: Date = Date(), pid: Int32 = getpid()) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        let base = "\(formatter.string(from: now))-\(pid)"
+        let base = "\(compactISO8601(now))-\(pid)"
         let sequence = issuedRunIDs.mutate { issued -> Int in
             if issued[base] == nil && issued.count >= 64 { issued.removeAll() }
             let next = (issued[base] ?? 0) + 1
@@ -196,9 +192,6 @@ public final class RunSession {
 
     /// Today's date in `zone` (UTC when the zone is unknown).
     public static func today(in zone: String, now: Date = Date()) -> CivilDate {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: zone) ?? TimeZone(secondsFromGMT: 0) ?? calendar.timeZone
-        let parts = calendar.dateComponents([.year, .month, .day], from: now)
-        return CivilDate(year: parts.year ?? 1970, month: parts.month ?? 1, day: parts.day ?? 1) ?? CivilDate(days: 0)
+        (TZifZone.named(zone) ?? TZifZone.utc).day(at: Int64(now.timeIntervalSince1970.rounded(.down)))
     }
 }

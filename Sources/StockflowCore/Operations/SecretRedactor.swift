@@ -36,7 +36,10 @@ public struct SecretRedactor: Sendable {
             result = result.replacingOccurrences(of: secret, with: SecretRedactor.mask)
         }
         // Every URL's password, not only the first (redactPassword also masks `password=...` pairs).
-        result = result.replacingOccurrences(of: #"(://[^/\s:@]+:)[^@\s/]+@"#, with: "$1***@", options: .regularExpression)
+        // (Only text with a URL goes through the regular expression: it loads ICU.)
+        if result.contains("://") {
+            result = result.replacingOccurrences(of: #"(://[^/\s:@]+:)[^@\s/]+@"#, with: "$1***@", options: .regularExpression)
+        }
         return redactPassword(result)
     }
 

@@ -22,7 +22,9 @@ public enum ConfigLoader {
         if hasTabs { return nil }
         let node: Node?
         do {
-            node = try Yams.compose(yaml: text)
+            // The basic resolver: no tag is read from the nodes (a scalar stays text), and the default
+            // one's regular expressions would load ICU at start-up.
+            node = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             diagnostics.error(describe(error), at: position(of: error, file: file, text: text))
             return nil

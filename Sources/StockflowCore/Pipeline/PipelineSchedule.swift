@@ -50,7 +50,7 @@ public struct PipelineSchedule: Sendable {
             diagnostics.error("schedule needs 'cron' (5 fields, e.g. \"30 2 * * *\")", at: node.position)
         }
         let zone = table.text("timezone")
-        if let zoneNode = node["timezone"], TimeZone(identifier: zone) == nil {
+        if let zoneNode = node["timezone"], TZifZone.named(zone) == nil {
             let known = TimeZone.knownTimeZoneIdentifiers
             diagnostics.error("unknown time zone '\(zone)'; use an IANA name like Europe/Paris\(didYouMean(zone, known))", at: zoneNode.position)
         }

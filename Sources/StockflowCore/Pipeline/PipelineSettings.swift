@@ -67,7 +67,7 @@ public struct PipelineSettings: Sendable {
         let zone = scheduleZone ?? scheduleDefault
         timezone = zone
         if let value = table.node?["timezone"] {
-            if let text = value.scalar, TimeZone(identifier: text) != nil { timezone = text } else {
+            if let text = value.scalar, TZifZone.named(text) != nil { timezone = text } else {
                 diagnostics.error("unknown time zone \(value.shapeName); use an IANA name like Europe/Paris\(didYouMean(value.scalar ?? "", TimeZone.knownTimeZoneIdentifiers))", at: value.position)
             }
         }

@@ -299,6 +299,16 @@ enum PushdownPlanner {
                 throw PushdownRefusal("its warehouses schema is unknown")
             }
             return try warehouseRollupRelation(rollup, name: name, inputs: inputs, warehousesSchema: warehouses, make: make)
+        case let invoices as Invoices:
+            guard let products = stage.inputs.dropFirst().first.flatMap({ schemas[$0.stage] }),
+                  let returns = stage.inputs.dropFirst(2).first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schemas are unknown") }
+            return try invoicesRelation(invoices, name: name, inputs: inputs, productsSchema: products, returnsSchema: returns, make: make)
+        case let suppliers as Suppliers:
+            let known = stage.inputs.compactMap { schemas[$0.stage] }
+            guard known.count == 4 else { throw PushdownRefusal("its input schemas are unknown") }
+            return try suppliersRelation(suppliers, name: name, inputs: inputs, schemas: known, make: make)
+        case let returns as Returns:
+            return try returnsRelation(returns, name: name, input: inputs[0], make: make)
         case let aggregate as Aggregate:
             guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
             return try aggregateRelation(aggregate, name: name, input: inputs[0], schema: schema, timezone: timezone, make: make)

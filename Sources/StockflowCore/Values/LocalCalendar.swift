@@ -1,9 +1,7 @@
-import Foundation
-
 /// Turns instants into calendar days of one IANA time zone, caching the offset per UTC hour so a
 /// million rows cost a million dictionary look-ups, not a million time zone computations.
 public final class LocalCalendar {
-    private let zone: TimeZone
+    private let zone: TZifZone
     private var offsets: [Int64: Int64] = [:]
     // Rows often come in time order: the last hour answers most look-ups without hashing.
     private var lastHour: Int64 = .min
@@ -11,7 +9,7 @@ public final class LocalCalendar {
 
     /// A calendar for `identifier` (UTC when unknown; pipelines validate zone names beforehand).
     public init(identifier: String) {
-        zone = TimeZone(identifier: identifier) ?? TimeZone(identifier: "UTC")!
+        zone = TZifZone.named(identifier) ?? TZifZone.utc
     }
 
     /// The local day of an instant, or the day itself for a date.
@@ -32,8 +30,7 @@ public final class LocalCalendar {
         } else if let cached = offsets[hour] {
             offset = cached
         } else {
-            let date = Date(timeIntervalSince1970: Double(hour) * 3600)
-            offset = Int64(zone.secondsFromGMT(for: date)) * 1_000_000
+            offset = Int64(zone.secondsFromGMT(at: hour * 3600)) * 1_000_000
             offsets[hour] = offset
         }
         lastHour = hour
