@@ -6,10 +6,12 @@
 #   ORDERS=100000 bench/run.sh            # smaller data set (a quick run)
 #   REPEAT=1 bench/run.sh                 # repetitions per tool (medians are printed)
 #   JOBS=monthly bench/run.sh             # one job: nightly (nightly-inventory) or monthly (monthly-finance)
-#   BENCH_TOOLS="stockflow pandas" bench/run.sh   # a subset of: stockflow stockflow1 polars duckdb pandas floors
+#   BENCH_TOOLS="stockflow pandas" bench/run.sh   # a subset of: stockflow stockflow1 stockflow3 polars duckdb pandas floors
 #   JOBS=nightly BENCH_TOOLS="stockflow stockflow1 floors" RSS_SIZES= bench/run.sh
 #                                         # threads: stockflow1 is stockflow with STOCKFLOW_THREADS=1 (every
-#                                         # stage on one thread) beside the default (each load on its own thread)
+#                                         # stage on one thread) beside the default (each load on its own thread);
+#                                         # stockflow3 is STOCKFLOW_THREADS=3 (a monthly run without the folding
+#                                         # thread: the runner's, the workbook's and the extracts')
 #   RSS_SIZES="100000 1000000" bench/run.sh   # sizes of the RSS-flatness check ("" skips it)
 #   ORDERS=10000000 CATALOGUE_ORDERS=1000000 bench/run.sh   # 10M orders over the 1M catalogue (customers,
 #                                         # products, suppliers fixed): time linear, memory flat
@@ -70,8 +72,8 @@ for size in $RSS_SIZES; do
 done
 [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a whole number of at least 1, got '$REPEAT'"
 for tool in $BENCH_TOOLS; do
-  [[ " stockflow stockflow1 base pandas polars duckdb floors " == *" $tool "* ]] \
-    || die "unknown tool '$tool' in BENCH_TOOLS (expected some of: stockflow stockflow1 base polars duckdb pandas floors)"
+  [[ " stockflow stockflow1 stockflow3 base pandas polars duckdb floors " == *" $tool "* ]] \
+    || die "unknown tool '$tool' in BENCH_TOOLS (expected some of: stockflow stockflow1 stockflow3 base polars duckdb pandas floors)"
 done
 wants_python() { wants pandas || wants polars || wants duckdb; }
 [[ -n "${JOBS// /}" ]] || die "JOBS is empty (expected nightly and/or monthly)"
@@ -83,7 +85,9 @@ done
 rss_check() { wants stockflow && wants_job monthly && [[ -n "${RSS_SIZES// /}" ]]; }
 
 # --- Prerequisites, checked before anything slow ---
-if wants stockflow1 && ! wants stockflow; then die "stockflow1 is compared with stockflow: add stockflow to BENCH_TOOLS"; fi
+for variant in stockflow1 stockflow3; do
+  if wants "$variant" && ! wants stockflow; then die "$variant is compared with stockflow: add stockflow to BENCH_TOOLS"; fi
+done
 if wants base; then
   wants stockflow || die "base is compared with stockflow: add stockflow to BENCH_TOOLS"
   [[ -x "${STOCKFLOW_BASE_BIN:-}" ]] || die "base needs STOCKFLOW_BASE_BIN=path/to/another/stockflow (an executable)"
@@ -198,7 +202,7 @@ run_stockflow() {
 # tools_of JOB: the tools measured for a job, in table order (stockflow first: the ratios are to it).
 tools_of() {
   local job="$1" tool list=""
-  for tool in stockflow stockflow1 base polars duckdb pandas; do
+  for tool in stockflow stockflow1 stockflow3 base polars duckdb pandas; do
     [[ "$job" == nightly && ( "$tool" == polars || "$tool" == duckdb ) ]] && continue
     wants "$tool" && list="$list $tool"
   done
@@ -216,6 +220,7 @@ run_tool() {
   case "$tool" in
     stockflow) run_stockflow "$name" "$job" "$ORDERS" ;;
     stockflow1) run_stockflow "$name" "$job" "$ORDERS" 1 ;;
+    stockflow3) run_stockflow "$name" "$job" "$ORDERS" 3 ;;
     base) STOCKFLOW="$STOCKFLOW_BASE_BIN" run_stockflow "$name" "$job" "$ORDERS" ;;
     pandas) measure "$name" "$VENV/bin/python" "$(baseline_of "$job")" "$(data_dir "$ORDERS")" "$OUT/$name" ;;
     polars|duckdb) measure "$name" "$VENV/bin/python" "bench/${tool}_monthly.py" "$(data_dir "$ORDERS")" "$OUT/$name" ;;

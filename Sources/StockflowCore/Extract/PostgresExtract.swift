@@ -26,6 +26,8 @@ public final class PostgresExtract: StageRunner, StageKind {
     let scales: [Int?]
     /// The PostgreSQL type of each column, as the server described it (pushdown refuses floats).
     var sourceTypes: [UInt32] = []
+    /// The declared precision of each numeric column (`numeric(12,2)`: 12), nil when unconstrained.
+    var sourcePrecisions: [Int?] = []
     /// Set when the extract runs inside PostgreSQL with the stages reading it (`pushdown:`).
     var pushed: PushedPart?
     public let outputSchema: Schema
@@ -82,6 +84,7 @@ public final class PostgresExtract: StageRunner, StageKind {
             })
             let extract = PostgresExtract(options: options, sql: sql, displayName: table ?? "query on \(connection.target)", schema: schema, scales: scales)
             extract.sourceTypes = columns.map(\.type)
+            extract.sourcePrecisions = columns.map { $0.type == PostgresType.numeric && $0.modifier >= 4 ? Int((($0.modifier - 4) >> 16) & 0xffff) : nil }
             extract.incremental = IncrementalRead.read(config, schema: schema)
             extract.fingerprintSource = (table, config.string("change_query"))
             return extract
@@ -97,7 +100,10 @@ public final class PostgresExtract: StageRunner, StageKind {
     /// Opens a session whose texts read the same whatever the server's settings: instants in UTC, ISO dates.
     static func openSession(_ options: PostgresConnectionOptions) throws -> PostgresConnection {
         let connection = try PostgresConnection(options)
-        try connection.execute("SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; SET extra_float_digits TO 1; SET client_encoding TO 'UTF8'")
+        // synchronize_seqscans off: a scan of a big table (over a quarter of shared_buffers) would
+        // otherwise start where the last or a concurrent scan of it is, and the rows, numbered in the
+        // order they come (a reject's `stock_commande:34`), would be numbered from the middle.
+        try connection.execute("SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, YMD'; SET extra_float_digits TO 1; SET client_encoding TO 'UTF8'; SET synchronize_seqscans TO off")
         return connection
     }
 
@@ -138,9 +144,27 @@ public final class PostgresExtract: StageRunner, StageKind {
     }
 }
 
+/// A row of PostgreSQL text: a live result's (`PostgresRow`) or one kept for later (`TextRow`).
+protocol PostgresTextRow {
+    func isNull(_ index: Int) -> Bool
+    func text(_ index: Int) -> String
+}
+
+extension PostgresRow: PostgresTextRow {}
+
+/// A row's values as text (nil for NULL), read from a result and kept (pushdown's queries run ahead).
+struct TextRow: PostgresTextRow {
+    var values: [String?]
+
+    init(_ row: PostgresRow) { values = (0..<row.count).map { row.isNull($0) ? nil : row.text($0) } }
+
+    func isNull(_ index: Int) -> Bool { !values.indices.contains(index) || values[index] == nil }
+    func text(_ index: Int) -> String { values.indices.contains(index) ? values[index] ?? "" : "" }
+}
+
 /// Reads one row of PostgreSQL text into typed values (`extract: postgres` and pushed queries alike);
 /// the problem, if any, names the first column that does not read as its type.
-func decodeRow(_ row: PostgresRow, types: [ColumnType], scales: [Int?], names: [String]) -> (Row, LocalizedText?) {
+func decodeRow<R: PostgresTextRow>(_ row: R, types: [ColumnType], scales: [Int?], names: [String]) -> (Row, LocalizedText?) {
     var values = Row()
     values.reserveCapacity(types.count)
     for index in 0..<types.count {

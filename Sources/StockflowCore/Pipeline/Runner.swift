@@ -17,6 +17,9 @@ public final class PipelineRunner {
     private var extractsOnOwnThread = true
     /// Loads writing on their own threads, by node index.
     private var loadThreads: [Int: LoadThread] = [:]
+    /// The thread folding the batches of `foldingNodes` (aggregates, totals by customer or supplier), if any.
+    private var folding: FoldingThread?
+    private var foldingNodes = Set<Int>()
 
     /// One node of the running graph.
     private final class Node {
@@ -222,8 +225,10 @@ public final class PipelineRunner {
             // Every thread stops before the run reports or discards anything.
             for worker in loadThreads.values { worker.abandon() }
             collectLoadThreads()
+            collectFoldingThread { $0.abandon() }
             throw error
         }
+        collectFoldingThread { $0.join() }
         // The loads' threads write what they were given; the first failure, in file order, fails the run.
         let failures = loadThreads.keys.sorted().compactMap { loadThreads[$0]?.join() }
         collectLoadThreads()
@@ -251,6 +256,21 @@ public final class PipelineRunner {
             worker.start()
         }
         extractsOnOwnThread = workers > loadThreads.count
+        // Then one to the folding stages, whose rows the runner's thread need not wait for.
+        let foldable = nodes.indices.filter { nodes[$0].stage.runner is FoldingStage && !nodes[$0].stage.inputs.isEmpty }
+        if workers > loadThreads.count + 1, !foldable.isEmpty {
+            foldingNodes = Set(foldable)
+            let thread = FoldingThread()
+            folding = thread
+            thread.start()
+        }
+    }
+
+    /// Ends the folding thread (`end` joins or abandons it) and adds its time to the stages it ran.
+    private func collectFoldingThread(_ end: (FoldingThread) -> [Int: Double]) {
+        guard let thread = folding else { return }
+        folding = nil
+        for (index, seconds) in end(thread) { nodes[index].seconds += seconds }
     }
 
     /// Adds the time each load's thread spent writing to its stage (once its thread has ended).
@@ -411,6 +431,11 @@ public final class PipelineRunner {
     private func receive(_ batch: Batch, at index: Int, port: Int) throws {
         if let worker = loadThreads[index] { return try worker.send(batch, port: port) }
         let node = nodes[index]
+        if let folding, foldingNodes.contains(index) {
+            // Its counters are the folding thread's until the stage finishes.
+            return try folding.send(FoldingThread.Work(node: index, port: port, batch: batch, countsRowsIn: !node.stage.inputs[port].lookup,
+                                                       runner: node.stage.runner, context: node.context))
+        }
         if !node.stage.inputs[port].lookup { node.context.counters.rowsIn += batch.count }
         enter(index)
         defer { leave() }
@@ -427,6 +452,7 @@ public final class PipelineRunner {
             if let worker = loadThreads[index] {
                 try worker.finish()
             } else {
+                if foldingNodes.contains(index) { try folding?.wait(for: index) }
                 enter(index)
                 defer { leave() }
                 try node.stage.runner.finish(node.context) { output in try self.dispatch(output, from: index) }

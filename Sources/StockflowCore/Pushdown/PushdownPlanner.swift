@@ -78,6 +78,15 @@ struct PushedRelation {
     /// Inputs whose order the stage reads even when its own order does not matter (order_totals'
     /// products: of two rows with the same key the last one wins).
     var orderedInputs: Set<Int> = []
+    /// For a select: the SQL of its columns over its input, the input's name, and its period columns
+    /// (by position), which an aggregate grouping by them labels after grouping.
+    var projection: (input: String, columns: [String], periods: [Int: PeriodColumn])?
+    /// For extracts: the unreadable values' condition over the relation's own columns (`c1...`), so
+    /// that a relation holding each of its rows once can count them in its own scan.
+    var unreadableColumns: String?
+    /// A relation with exactly one row per row of the extract `of` (order_totals' priced and checked
+    /// orders), and all its columns: the count query counts that extract in this relation's scan.
+    var rowsOf: (of: String, from: String)?
 }
 
 /// A number of rows of a pushed stage, as the count query computes it: scans of the same relation
@@ -208,6 +217,8 @@ enum PushdownPlanner {
                 plan.placements[stage.id]?.issuesSQL = part.issues.map(\.sql).joined(separator: ";\n")
             }
             part.applyExtraCounts = relation.applyExtraCounts
+            // Small results run ahead on the region's two connections: rejects and findings, groups.
+            region.aheadSQL += part.issues.map(\.sql) + (exitSQL.map { relation.readsInputOrder ? [] : [$0] } ?? [])
             if let extract = stage.runner as? PostgresExtract {
                 extract.pushed = part
             } else {
@@ -255,10 +266,17 @@ enum PushdownPlanner {
             let input = inputs[0]
             guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
             let compiler = ExpressionSQL(columns: columnNames(schema.columns.count), schema: schema, timezone: timezone)
-            let columns = try select.expressions.enumerated().map { "\(try compiler.compile($1)) AS c\($0 + 1)" }
+            let compiled = try select.expressions.map { try compiler.compile($0) }
+            let columns = compiled.enumerated().map { "\($1) AS c\($0 + 1)" }
             let count = RowCount.emitted(input.id)
-            return make("SELECT \((columns + ["__src", "__ord", "__seq"]).joined(separator: ", ")) FROM \(input.name)",
-                        counts: (count, count, .zero, count), database: input.database)
+            var relation = make("SELECT \((columns + ["__src", "__ord", "__seq"]).joined(separator: ", ")) FROM \(input.name)",
+                                counts: (count, count, .zero, count), database: input.database)
+            var periods: [Int: PeriodColumn] = [:]
+            for (index, expression) in select.expressions.enumerated() {
+                periods[index] = try PeriodColumn.of(expression, compiler: compiler, schema: schema)
+            }
+            relation.projection = (input.name, compiled, periods)
+            return relation
         case let join as Join:
             return try joinRelation(join, left: inputs[0], right: inputs[1], make: make)
         case let totals as OrderTotals:
@@ -281,9 +299,19 @@ enum PushdownPlanner {
                 throw PushdownRefusal("its warehouses schema is unknown")
             }
             return try warehouseRollupRelation(rollup, name: name, inputs: inputs, warehousesSchema: warehouses, make: make)
+        case let invoices as Invoices:
+            guard let products = stage.inputs.dropFirst().first.flatMap({ schemas[$0.stage] }),
+                  let returns = stage.inputs.dropFirst(2).first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schemas are unknown") }
+            return try invoicesRelation(invoices, name: name, inputs: inputs, productsSchema: products, returnsSchema: returns, make: make)
+        case let suppliers as Suppliers:
+            let known = stage.inputs.compactMap { schemas[$0.stage] }
+            guard known.count == 4 else { throw PushdownRefusal("its input schemas are unknown") }
+            return try suppliersRelation(suppliers, name: name, inputs: inputs, schemas: known, make: make)
+        case let returns as Returns:
+            return try returnsRelation(returns, name: name, input: inputs[0], make: make)
         case let aggregate as Aggregate:
             guard let schema = stage.inputs.first.flatMap({ schemas[$0.stage] }) else { throw PushdownRefusal("its input schema is unknown") }
-            return try aggregateRelation(aggregate, name: name, input: inputs[0], schema: schema, make: make)
+            return try aggregateRelation(aggregate, name: name, input: inputs[0], schema: schema, timezone: timezone, make: make)
         default:
             throw PushdownRefusal(notCompiled(stage.spec))
         }
@@ -309,7 +337,7 @@ enum PushdownPlanner {
         let columns = extract.outputSchema.columns
         let inner = columnNames(columns.count).map { "t_" + $0 }
         var selected: [String] = []
-        var unreadable: [String] = []
+        var unreadable: [String] = [], unreadableColumns: [String] = []
         for (index, column) in columns.enumerated() {
             let oid = extract.sourceTypes.indices.contains(index) ? extract.sourceTypes[index] : 0
             let value = inner[index]
@@ -323,16 +351,28 @@ enum PushdownPlanner {
                 // In-process a timestamp without zone is read as UTC.
                 selected.append("(\(value) AT TIME ZONE 'UTC')")
                 unreadable.append("NOT isfinite(\(value)) OR \(value) < '0001-01-01' OR \(value) >= '10000-01-01'")
+                // The same instants, read as UTC.
+                unreadableColumns.append("NOT isfinite(c\(index + 1)) OR c\(index + 1) < '0001-01-01 00:00:00+00' OR c\(index + 1) >= '10000-01-01 00:00:00+00'")
             case .datetime:
                 selected.append(value)
                 unreadable.append("NOT isfinite(\(value)) OR \(value) < '0001-01-01 00:00:00+00' OR \(value) >= '10000-01-01 00:00:00+00'")
+                unreadableColumns.append(unreadable[unreadable.count - 1].replacingOccurrences(of: value, with: "c\(index + 1)"))
             case .date:
                 selected.append(value)
                 unreadable.append("NOT isfinite(\(value)) OR \(value) < '0001-01-01' OR \(value) > '9999-12-31'")
+                unreadableColumns.append(unreadable[unreadable.count - 1].replacingOccurrences(of: value, with: "c\(index + 1)"))
             case .decimal:
                 selected.append(value)
                 // NaN and infinities, and more digits than stockflow's 64-bit decimals hold, are rejected in-process.
-                unreadable.append("\(value)::text IN ('NaN', 'Infinity', '-Infinity') OR length(translate(\(value)::text, '-.', '')) > 18")
+                if let precision = extract.sourcePrecisions.indices.contains(index) ? extract.sourcePrecisions[index] : nil, precision <= 17 {
+                    // A declared precision of at most 17 holds at most 18 digits with a leading zero,
+                    // and no infinity (PostgreSQL refuses them there): only NaN, compared as a number
+                    // rather than printed for every row.
+                    unreadable.append("\(value) = 'NaN'::numeric")
+                } else {
+                    unreadable.append("\(value)::text IN ('NaN', 'Infinity', '-Infinity') OR length(translate(\(value)::text, '-.', '')) > 18")
+                }
+                unreadableColumns.append(unreadable[unreadable.count - 1].replacingOccurrences(of: value, with: "c\(index + 1)"))
             case .bool: selected.append(value)
             }
         }
@@ -348,6 +388,7 @@ enum PushdownPlanner {
         relation.unorderedBody = "SELECT \(unordered.joined(separator: ", ")) FROM \(from)"
         relation.readsTable = true
         relation.unreadable = unreadable.isEmpty ? .zero : .count(from, where: unreadable.map { "(\($0))" }.joined(separator: " OR "))
+        relation.unreadableColumns = unreadableColumns.isEmpty ? nil : unreadableColumns.map { "(\($0))" }.joined(separator: " OR ")
         return relation
     }
 
@@ -396,7 +437,7 @@ enum PushdownPlanner {
 
     /// An aggregate as SQL. Sums of nothing are 0 (in the input's scale once read back), minimums and
     /// maximums of text compare bytes, of booleans false < true.
-    private static func aggregateRelation(_ aggregate: Aggregate, name: String, input: PushedRelation, schema: Schema,
+    private static func aggregateRelation(_ aggregate: Aggregate, name: String, input: PushedRelation, schema: Schema, timezone: String,
                                           make: (String, (RowCount, RowCount, RowCount, RowCount), String) -> PushedRelation) throws -> PushedRelation {
         let keys = aggregate.keys.map { "c\($0 + 1)" }
         var columns = keys
@@ -415,10 +456,14 @@ enum PushdownPlanner {
             case .count_distinct: columns.append("count(DISTINCT \(text))")
             }
         }
-        let named = columns.enumerated().map { "\($1) AS c\($0 + 1)" }
+        var named = columns.enumerated().map { "\($1) AS c\($0 + 1)" }
         let textKeys = aggregate.keys.contains { schema.columns[$0].type == .text }
-        let order = keys.isEmpty ? "" : "ORDER BY " + keys.map { "\($0) NULLS FIRST" }.joined(separator: ", ")
-        let grouping = " FROM \(input.name)" + (keys.isEmpty ? "" : " GROUP BY \(keys.joined(separator: ", "))")
+        var order = keys.isEmpty ? "" : "ORDER BY " + keys.map { "\($0) NULLS FIRST" }.joined(separator: ", ")
+        var grouping = " FROM \(input.name)" + (keys.isEmpty ? "" : " GROUP BY \(keys.joined(separator: ", "))")
+        if let after = try periodsAfterGrouping(aggregate, input: input, schema: schema, timezone: timezone) {
+            (named, grouping) = (after.columns, after.grouping)
+            order = "ORDER BY " + after.keys.map { "\($0) NULLS FIRST" }.joined(separator: ", ")
+        }
         let body = "SELECT \((named + ["NULL::int AS __src", "NULL::int8 AS __ord", "row_number() OVER (\(order)) AS __seq"]).joined(separator: ", "))" + grouping
         let count = RowCount.emitted(input.id)
         var relation = make(body, (count, count, .zero, .count(name)), input.database)
@@ -430,6 +475,65 @@ enum PushdownPlanner {
         }
         relation.readsInputOrder = false
         return relation
+    }
+
+    /// An aggregate grouping by a select's period column (the month, week, year or day of an instant or
+    /// a date) computed after grouping: the select's input grouped by the period's pieces of time
+    /// (PeriodPieces) or its date and the other keys, with partial measures; then the pieces labelled
+    /// and their groups folded into the periods. The same groups and figures, with a label per piece
+    /// instead of per row. Nil where that does not hold or does not pay: no period key, a measure
+    /// reading a period column, `count_distinct` (which does not fold), a zone without pieces.
+    private static func periodsAfterGrouping(_ aggregate: Aggregate, input: PushedRelation, schema: Schema, timezone: String) throws
+        -> (columns: [String], keys: [String], grouping: String)? {
+        guard let projection = input.projection, aggregate.keys.contains(where: { projection.periods[$0] != nil }) else { return nil }
+        let pieces = PeriodPieces(timezone: timezone)
+        var inner: [String] = [], innerNames: [String] = [], outer: [String] = []
+        for (position, key) in aggregate.keys.enumerated() {
+            guard projection.columns.indices.contains(key) else { return nil }
+            if let period = projection.periods[key] {
+                guard let keys = period.keys(pieces) else { return nil }
+                let names = keys.indices.map { "__k\(position)_\($0)" }
+                inner += zip(keys, names).map { "\($0) AS \($1)" }
+                innerNames += names
+                outer.append(try period.label(names, pieces: pieces, timezone: timezone))
+            } else {
+                inner.append("\(projection.columns[key]) AS __k\(position)")
+                innerNames.append("__k\(position)")
+                outer.append("__k\(position)")
+            }
+        }
+        var partial: [String] = [], folded: [String] = []
+        for (index, measure) in aggregate.measures.enumerated() {
+            if let column = measure.column, projection.periods[column] != nil || !projection.columns.indices.contains(column) { return nil }
+            let value = measure.column.map { projection.columns[$0] } ?? ""
+            let type = measure.column.map { schema.columns[$0].type }
+            let text = type == .text ? "\(value) COLLATE \"C\"" : value
+            let part = "__m\(index)", partText = type == .text ? "__m\(index) COLLATE \"C\"" : "__m\(index)"
+            switch measure.function {
+            case .sum:
+                partial.append("sum(\(value))")
+                folded.append(type == .int ? "coalesce(sum(\(part)), 0)::int8" : "coalesce(sum(\(part)), 0)")
+            case .count:
+                partial.append(measure.column == nil ? "count(*)" : "count(\(value))")
+                folded.append("sum(\(part))::int8")
+            case .count_true:
+                guard type == .bool else { return nil }
+                partial.append("count(*) FILTER (WHERE \(value))")
+                folded.append("sum(\(part))::int8")
+            case .min:
+                partial.append(type == .bool ? "bool_and(\(value))" : "min(\(text))")
+                folded.append(type == .bool ? "bool_and(\(part))" : "min(\(partText))")
+            case .max:
+                partial.append(type == .bool ? "bool_or(\(value))" : "max(\(text))")
+                folded.append(type == .bool ? "bool_or(\(part))" : "max(\(partText))")
+            case .count_distinct:
+                return nil
+            }
+        }
+        let columns = (outer + folded).enumerated().map { "\($1) AS c\($0 + 1)" }
+        let grouped = "SELECT \((inner + partial.enumerated().map { "\($1) AS __m\($0)" }).joined(separator: ", ")) FROM \(projection.input) "
+            + "GROUP BY \(innerNames.joined(separator: ", "))"
+        return (columns, outer, " FROM (\(grouped)) AS g GROUP BY \(outer.indices.map { "\($0 + 1)" }.joined(separator: ", "))")
     }
 
     /// Rule 7 as SQL: orders and revenue per period label of the order date in the pipeline's time zone
@@ -447,9 +551,22 @@ enum PushdownPlanner {
         }
         let dated = "c\(trends.date + 1) IS NOT NULL"
         let amount = "c\(trends.amount + 1)"
-        let measures = "SELECT \(label) AS c1, count(*)::int8 AS c2, coalesce(sum(\(amount)), 0) + 0.00::numeric AS c3, NULL::int AS __src, NULL::int8 AS __ord, "
-        let grouping = " FROM \(input.name) WHERE \(dated) GROUP BY 1"
-        let body = measures + "row_number() OVER (ORDER BY \(label) COLLATE \"C\") AS __seq" + grouping
+        var measures = "SELECT \(label) AS c1, count(*)::int8 AS c2, coalesce(sum(\(amount)), 0) + 0.00::numeric AS c3, NULL::int AS __src, NULL::int8 AS __ord, "
+        var grouping = " FROM \(input.name) WHERE \(dated) GROUP BY 1"
+        var ordered = label
+        // Periods after grouping: the rows grouped by pieces of time (or by date), then labelled.
+        let period = PeriodColumn(function: trends.period == .day ? "day" : trends.period == .week ? "iso_week" : "month",
+                                  argument: "c\(trends.date + 1)", type: schema.columns[trends.date].type)
+        if let keys = period.keys(PeriodPieces(timezone: timezone)) {
+            let names = keys.indices.map { "__p\($0)" }
+            var grouped = try period.label(names, pieces: PeriodPieces(timezone: timezone), timezone: timezone)
+            if trends.period == .day { grouped = try ExpressionSQL.plainText(grouped, .date) }
+            ordered = grouped
+            measures = "SELECT \(grouped) AS c1, sum(__n)::int8 AS c2, coalesce(sum(__s), 0) + 0.00::numeric AS c3, NULL::int AS __src, NULL::int8 AS __ord, "
+            grouping = " FROM (SELECT \(zip(keys, names).map { "\($0) AS \($1)" }.joined(separator: ", ")), count(*) AS __n, sum(\(amount)) AS __s FROM \(input.name) "
+                + "WHERE \(dated) GROUP BY \(names.joined(separator: ", "))) AS g GROUP BY 1"
+        }
+        let body = measures + "row_number() OVER (ORDER BY \(ordered) COLLATE \"C\") AS __seq" + grouping
         let rowsIn = RowCount.emitted(input.id)
         let rowsOut = RowCount.count(input.name, where: dated)
         var relation = make(body, (rowsIn, rowsOut, .difference(rowsIn, rowsOut), .count(name)), input.database)
@@ -534,6 +651,8 @@ enum PushdownPlanner {
         var relation = make("SELECT \(named.joined(separator: ", ")) FROM \(checked) WHERE \(priced)", (count, out, .zero, out), orders.database)
         relation.helpers = [(lastProduct, helperProduct), (checked, helperChecked)]
         relation.orderedInputs = [1]
+        // One checked row per order (the products deduplicated, at most one null-keyed product).
+        relation.rowsOf = (orders.id, checked)
         var mismatch = "false"
         if let stored = totals.storedTotal {
             mismatch = "(c\(stored + 1) IS NOT NULL AND abs(c\(stored + 1) - \(total)) > \(totals.tolerance)::numeric)"
@@ -724,7 +843,17 @@ enum PushdownPlanner {
         let ids = members.flatMap(\.needs).filter { seen.insert($0).inserted }
         var counts: [String: [RowCount]] = [:]
         var scans: [(from: String, aggregates: [String])] = []
+        // An extract whose rows another member holds once each is counted in that member's scan
+        // (order_totals' checked orders): one pass over the orders instead of two.
+        var relations = relations
         for member in members {
+            guard let (source, from) = member.rowsOf, var extract = relations[source], extract.readsTable else { continue }
+            let count = RowCount.count(from)
+            extract.counts = (count, count, .zero, count)
+            extract.unreadable = extract.unreadableColumns.map { .count(from, where: $0) } ?? .zero
+            relations[source] = extract
+        }
+        for member in members.map({ relations[$0.id] ?? $0 }) {
             let skip = skipped(member)
             let numbers = ([member.counts.rowsIn, skip.out ? .zero : member.counts.rowsOut, skip.out ? .zero : member.counts.filtered,
                             skip.emitted ? .zero : member.counts.emitted, member.unreadable ?? .zero] + member.extraCounts).map { $0.resolved(relations) }

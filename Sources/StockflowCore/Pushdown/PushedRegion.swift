@@ -1,8 +1,16 @@
 import Foundation
 
-/// The pushed stages of one PostgreSQL database during a run: one connection, one snapshot
-/// (REPEATABLE READ, so the counts and every stage's rows come from the same state of the tables),
-/// one query counting every stage's rows, then one query per stage whose rows come back.
+/// The pushed stages of one PostgreSQL database during a run: one snapshot (REPEATABLE READ, so the
+/// counts and every stage's rows come from the same state of the tables) on two connections, one
+/// query counting every stage's rows, then one query per stage whose rows come back.
+///
+/// Both cores work: the second connection imports the first one's snapshot (`pg_export_snapshot()`,
+/// `SET TRANSACTION SNAPSHOT`), and the queries whose results are small (`aheadSQL`: the rejects
+/// and findings of rulebook stages, the groups of aggregates and trends) run ahead on the two
+/// connections, alternately, each on its own thread, the count query first on the first one;
+/// their rows are kept as text (at most `aheadRows` per query; beyond, the stage runs its query
+/// itself) until their stage asks. The other stages' rows stream on the first connection once its
+/// queries ahead are done.
 final class PushedRegion: @unchecked Sendable {
     /// The extracts' connection text.
     let database: String
@@ -17,6 +25,10 @@ final class PushedRegion: @unchecked Sendable {
     var members: [(id: String, relation: PushedRelation)] = []
     /// How many members send rows back; the snapshot ends after the last.
     var exitCount = 0
+    /// The queries run ahead of their stages, in run order (not the count query, always ahead).
+    var aheadSQL: [String] = []
+    /// At most this many rows of a query are kept ahead.
+    static let aheadRows = 20_000
 
     private let lock = NSLock()
     private var connection: PostgresConnection?
@@ -25,6 +37,11 @@ final class PushedRegion: @unchecked Sendable {
     private var counts: [String: [Int]] = [:]
     private var sourceIDs: [Int32] = []
     private var exitsServed = 0
+    /// The queries running or run ahead, by SQL text, and whether the first connection's are done.
+    private let progress = NSCondition()
+    private var ahead: [String: AheadQuery] = [:]
+    private var firstBusy = false
+    private var generation = 0
 
     /// The `work_mem` of the pushed queries' transaction.
     static let workMemory = "64MB"
@@ -40,21 +57,112 @@ final class PushedRegion: @unchecked Sendable {
         if run === context.run { return }
         connection = nil
         exitsServed = 0
+        counts = [:]
+        var connection = try Self.openSnapshot(database, importing: nil)
+        // The second connection sees what the first sees; where a snapshot cannot be exported or
+        // imported (a standby, a proxy), everything runs on the first, in a transaction begun again.
+        var second: PostgresConnection?
+        if !aheadSQL.isEmpty {
+            do {
+                if let snapshot = try connection.scalar("SELECT pg_export_snapshot()") {
+                    second = try Self.openSnapshot(database, importing: snapshot)
+                }
+            } catch {
+                second = nil
+                connection = try Self.openSnapshot(database, importing: nil)
+            }
+        }
+        let countQuery = AheadQuery(countSQL)
+        var queues: [[AheadQuery]] = [[countQuery], []]
+        for (index, sql) in aheadSQL.enumerated() where !queues.joined().contains(where: { $0.sql == sql }) {
+            queues[second != nil && index % 2 == 0 ? 1 : 0].append(AheadQuery(sql))
+        }
+        progress.lock()
+        ahead = Dictionary(queues.joined().map { ($0.sql, $0) }, uniquingKeysWith: { first, _ in first })
+        firstBusy = true
+        generation += 1
+        let current = generation
+        progress.unlock()
+        sourceIDs = sources.map { context.run.origins.register($0, kind: .fileLine) }
+        self.connection = connection
+        run = context.run
+        startAhead(queues[0], on: connection, last: { [progress] in
+            progress.lock()
+            // A later run's first connection is another one.
+            if self.generation == current { self.firstBusy = false }
+            progress.broadcast()
+            progress.unlock()
+        })
+        if let second {
+            startAhead(queues[1], on: second, last: { try? second.execute("COMMIT") })
+        }
+        guard let row = try wait(countQuery)?.first else { throw StageError("pushdown: the count query returned no row") }
+        var numbers: [String: [String: Int]] = [:]
+        for (index, scan) in countLayout.enumerated() {
+            numbers[scan.from, default: [:]][scan.aggregate] = row.isNull(index) ? 0 : Int(row.text(index)) ?? 0
+        }
+        counts = memberCounts.mapValues { $0.map { $0.value(numbers) } }
+    }
+
+    /// A session in a REPEATABLE READ READ ONLY transaction, with another session's snapshot if given.
+    private static func openSnapshot(_ database: String, importing snapshot: String?) throws -> PostgresConnection {
         let connection = try PostgresExtract.openSession(PostgresConnectionOptions(database))
         try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        if let snapshot { try connection.execute("SET TRANSACTION SNAPSHOT \(PostgresConnection.literal(snapshot))") }
         // PostgreSQL guesses a group per distinct instant for a period label (`to_char` of a date),
         // and with the default 4 MB sorts a million rows on disk rather than hash a few hundred
         // groups; for this transaction only (docs/pushdown.md).
         try connection.execute("SET LOCAL work_mem = '\(Self.workMemory)'")
-        guard let row = try connection.query(countSQL).first else { throw StageError("pushdown: the count query returned no row") }
-        var numbers: [String: [String: Int]] = [:]
-        for (index, scan) in countLayout.enumerated() {
-            numbers[scan.from, default: [:]][scan.aggregate] = row.indices.contains(index) ? row[index].flatMap { Int($0) } ?? 0 : 0
+        return connection
+    }
+
+    /// Runs `queries` in order on `connection` on a thread of their own, keeping their rows, then `last`.
+    private func startAhead(_ queries: [AheadQuery], on connection: PostgresConnection, last: @escaping () -> Void) {
+        /// What the thread owns from here on (the connection until `last`).
+        struct Work: @unchecked Sendable {
+            let queries: [AheadQuery], connection: PostgresConnection, progress: NSCondition, last: () -> Void
         }
-        counts = memberCounts.mapValues { $0.map { $0.value(numbers) } }
-        sourceIDs = sources.map { context.run.origins.register($0, kind: .fileLine) }
-        self.connection = connection
-        run = context.run
+        let work = Work(queries: queries, connection: connection, progress: progress, last: last)
+        let thread = Thread {
+            let (connection, progress) = (work.connection, work.progress)
+            for query in work.queries {
+                var rows: [TextRow] = [], tooMany = false, failure: Error?
+                do {
+                    // Every row is read (a cancelled query would end the snapshot), those beyond the cap dropped.
+                    try connection.forEachRow(query.sql) { row in
+                        if rows.count < Self.aheadRows { rows.append(TextRow(row)) } else { tooMany = true }
+                        return true
+                    }
+                } catch {
+                    failure = error
+                }
+                progress.lock()
+                (query.rows, query.tooMany, query.failure, query.done) = (tooMany ? [] : rows, tooMany, failure, true)
+                progress.broadcast()
+                progress.unlock()
+            }
+            work.last()
+        }
+        thread.start()
+    }
+
+    /// The rows of a query run ahead, once done; nil when it was not run ahead or had too many rows.
+    private func wait(_ query: AheadQuery?) throws -> [TextRow]? {
+        guard let query else { return nil }
+        progress.lock()
+        while !query.done { progress.wait() }
+        progress.unlock()
+        if let failure = query.failure { throw failure }
+        return query.tooMany ? nil : query.rows
+    }
+
+    /// The first connection, once its queries ahead are done (then only the caller uses it).
+    private func firstConnection(_ stageID: String, asking what: String) throws -> PostgresConnection {
+        progress.lock()
+        while firstBusy { progress.wait() }
+        progress.unlock()
+        guard let connection else { throw StageError("pushdown: stage '\(stageID)' asked for its \(what) after the snapshot ended") }
+        return connection
     }
 
     /// Sets a pushed stage's counters from the count query, as in-process counting would have; for a
@@ -90,25 +198,31 @@ final class PushedRegion: @unchecked Sendable {
     func stream(_ part: PushedPart, context: StageContext, emit: Emit) throws -> Int? {
         guard let sql = part.dataSQL else { return nil }
         return try locked(context) { () -> Int? in
-            guard let connection else { throw StageError("pushdown: stage '\(part.stageID)' asked for its rows after the snapshot ended") }
             let columns = part.schema.columns
             let types = columns.map(\.type), scales = columns.map(\.scale), names = columns.map(\.name)
             var batch = Batch(capacity: Batch.preferredSize)
             var collected: [Row] = []
             var summed = 0
+            func take<R: PostgresTextRow>(_ row: R) throws {
+                let (values, problem) = decodeRow(row, types: types, scales: scales, names: names)
+                if let problem { throw StageError("pushdown: stage '\(part.stageID)': \(problem.english)") }
+                if let column = part.rowsOutColumn, values.indices.contains(column), case .int(let count) = values[column] {
+                    summed += Int(count)
+                }
+                if part.sortRows != nil {
+                    collected.append(values)
+                } else {
+                    try batch.append(values, origin: origin(row, width: columns.count), flushingTo: emit)
+                }
+            }
             do {
-                try connection.forEachRow(sql) { row in
-                    let (values, problem) = decodeRow(row, types: types, scales: scales, names: names)
-                    if let problem { throw StageError("pushdown: stage '\(part.stageID)': \(problem.english)") }
-                    if let column = part.rowsOutColumn, values.indices.contains(column), case .int(let count) = values[column] {
-                        summed += Int(count)
-                    }
-                    if part.sortRows != nil {
-                        collected.append(values)
+                if let rows = try wait(ahead[sql]) {
+                    for row in rows { try take(row) }
+                } else {
+                    try firstConnection(part.stageID, asking: "rows").forEachRow(sql) { row in
+                        try take(row)
                         return true
                     }
-                    try batch.append(values, origin: origin(row, width: columns.count), flushingTo: emit)
-                    return true
                 }
             } catch let error as PostgresError {
                 throw StageError("pushdown: stage '\(part.stageID)': \(error)", kind: error.isTemporary ? .temporary : .failed)
@@ -118,7 +232,7 @@ final class PushedRegion: @unchecked Sendable {
             }
             try emit(batch)
             exitsServed += 1
-            if exitsServed == exitCount {
+            if exitsServed == exitCount, let connection = try? firstConnection(part.stageID, asking: "rows") {
                 try? connection.execute("COMMIT")
                 self.connection = nil
             }
@@ -129,15 +243,21 @@ final class PushedRegion: @unchecked Sendable {
     /// Records a rulebook stage's rejects and findings, selected in SQL, through the stage's own code.
     func replay(_ sql: String, _ issues: PushedIssues, stageID: String, context: StageContext) throws {
         try locked(context) {
-            guard let connection else { throw StageError("pushdown: stage '\(stageID)' asked for its rejects after the snapshot ended") }
             let columns = issues.schema.columns
             let types = columns.map(\.type), scales = columns.map(\.scale), names = columns.map(\.name)
+            func take<R: PostgresTextRow>(_ row: R) throws {
+                let (values, problem) = decodeRow(row, types: types, scales: scales, names: names)
+                if let problem { throw StageError("pushdown: stage '\(stageID)': \(problem.english)") }
+                try issues.replay(values, origin(row, width: columns.count), context)
+            }
             do {
-                try connection.forEachRow(sql) { row in
-                    let (values, problem) = decodeRow(row, types: types, scales: scales, names: names)
-                    if let problem { throw StageError("pushdown: stage '\(stageID)': \(problem.english)") }
-                    try issues.replay(values, origin(row, width: columns.count), context)
-                    return true
+                if let rows = try wait(ahead[sql]) {
+                    for row in rows { try take(row) }
+                } else {
+                    try firstConnection(stageID, asking: "rejects").forEachRow(sql) { row in
+                        try take(row)
+                        return true
+                    }
                 }
             } catch let error as PostgresError {
                 throw StageError("pushdown: stage '\(stageID)': \(error)", kind: error.isTemporary ? .temporary : .failed)
@@ -146,7 +266,7 @@ final class PushedRegion: @unchecked Sendable {
     }
 
     /// A row's origin from its `__src` and `__ord` columns (after the stage's own).
-    private func origin(_ row: PostgresRow, width: Int) -> RowOrigin {
+    private func origin<R: PostgresTextRow>(_ row: R, width: Int) -> RowOrigin {
         guard !row.isNull(width), let source = Int(row.text(width)), sourceIDs.indices.contains(source),
               let position = Int64(row.text(width + 1)) else { return .derived }
         return RowOrigin(source: sourceIDs[source], position: position)
@@ -168,6 +288,18 @@ final class PushedRegion: @unchecked Sendable {
             throw error
         }
     }
+}
+
+/// A query run ahead on one of a region's connections, and its rows once done (under the region's `progress`).
+final class AheadQuery: @unchecked Sendable {
+    let sql: String
+    var rows: [TextRow] = []
+    var failure: Error?
+    /// More rows than `PushedRegion.aheadRows`: none kept, the stage runs the query itself.
+    var tooMany = false
+    var done = false
+
+    init(_ sql: String) { self.sql = sql }
 }
 
 /// One pushed stage's share of its region: its counts, and the query of its rows when they come back.

@@ -214,3 +214,6 @@ extension Aggregate {
         }.map(\.0)
     }
 }
+
+/// Folds rows into its groups until `finish`: may take its batches on the folding thread.
+extension Aggregate: FoldingStage {}

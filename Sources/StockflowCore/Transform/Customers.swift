@@ -26,7 +26,8 @@ public final class Customers: StageRunner, StageKind {
 
     let customer: Int, amount: Int, date: Int
     let customerKey: Int, customerName: Int, customerActive: Int?
-    let calendar: LocalCalendar
+    /// Local days by UTC hour (a look-up per order without hashing).
+    let calendar: LocalDays
     public let outputSchema: Schema
     public var countsOwnOutput: Bool { true }
     private var known: [(key: Value, name: Value, active: Value)] = []
@@ -41,7 +42,7 @@ public final class Customers: StageRunner, StageKind {
         self.customerKey = customerKey
         self.customerName = customerName
         self.customerActive = customerActive
-        calendar = LocalCalendar(identifier: timezone)
+        calendar = LocalDays(LocalCalendar(identifier: timezone))
         outputSchema = schema
     }
 
@@ -106,3 +107,6 @@ public final class Customers: StageRunner, StageKind {
         rows.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : Value.compare($0.0[0], $1.0[0]) < 0 }.map(\.0)
     }
 }
+
+/// Folds rows into its totals until `finish`: may take its batches on the folding thread.
+extension Customers: FoldingStage {}

@@ -90,12 +90,19 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
                 let argument = compiledArguments[0]
                 return { row in .bool(try argument(row).isNull) }
             default:
+                // The function is chosen here, not per row, and the local days come from a table by hour.
                 let argument = compiledArguments[0]
+                let function = Self.calendarFunction(named: name)
+                let days = calendar.map(LocalDays.init)
+                func apply(_ value: Value) -> Value {
+                    guard let date = days?.day(of: value) ?? value.asDate else { return .null }
+                    return function(date)
+                }
                 if case .column(let index, _) = arguments[0] {
                     // month(column), the monthly grouping of most reports: no closure call for the argument.
-                    return { row in Self.apply(calendarFunction: name, row[index], calendar: calendar) }
+                    return { row in apply(row[index]) }
                 }
-                return { row in Self.apply(calendarFunction: name, try argument(row), calendar: calendar) }
+                return { row in apply(try argument(row)) }
             }
         }
     }
@@ -141,15 +148,24 @@ public indirect enum Expression: Sendable, CustomStringConvertible {
     /// month, year, day and iso_week of a date or datetime (a datetime's day in `calendar`'s zone).
     static func apply(calendarFunction name: String, _ value: Value, calendar: LocalCalendar?) -> Value {
         guard let date = calendar?.day(of: value) ?? value.asDate else { return .null }
+        return calendarFunction(named: name)(date)
+    }
+
+    /// What a calendar function makes of a day (`month`, `year`, `day`; anything else is `iso_week`).
+    static func calendarFunction(named name: String) -> (CivilDate) -> Value {
         switch name {
         case "month":
-            let (year, month, _) = date.components
-            return .text(yearMonthText(year, month))
-        case "year": return .int(Int64(date.components.year))
-        case "day": return .date(date)
+            return { date in
+                let (year, month, _) = date.components
+                return .text(yearMonthText(year, month))
+            }
+        case "year": return { date in .int(Int64(date.components.year)) }
+        case "day": return { date in .date(date) }
         default:
-            let week = date.isoWeek
-            return .text("\(pad(week.year, 4))-W\(pad(week.week, 2))")
+            return { date in
+                let week = date.isoWeek
+                return .text("\(pad(week.year, 4))-W\(pad(week.week, 2))")
+            }
         }
     }
 

@@ -49,7 +49,7 @@ public final class Returns: StageRunner, StageKind {
     let unitPrice: Int
     let inputSchema: Schema
     public let outputSchema: Schema
-    private var invoices: [Value: InvoiceState] = [:]
+    var invoices: [Value: InvoiceState] = [:]  // set by the pushed replay (Pushdown/PushedReturns.swift)
 
     init(invoice: Int, quantity: Int, reason: Int, refund: Int, ordered: Int, unitPrice: Int, inputSchema: Schema) {
         self.invoice = invoice

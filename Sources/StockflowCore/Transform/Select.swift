@@ -21,27 +21,20 @@ public final class Select: StageRunner, StageKind {
     let expressions: [Expression]
     public let outputSchema: Schema
 
-    let calendar: LocalCalendar
-    /// What makes each output cell, decided once: a column copied, a calendar function of a column
-    /// (`month(date_facture)`), or any other expression compiled once (`Expression.compiled`).
+    /// What makes each output cell, decided once: a column copied, or an expression compiled once
+    /// (`Expression.compiled`, which reads `month(date_facture)`'s column directly and its local day
+    /// from a table by hour).
     enum Step {
         case copy(Int)
-        case calendar(String, Int)
         case compiled(Expression.Compiled)
     }
     let steps: [Step]
 
     init(expressions: [Expression], schema: Schema, timezone: String) {
         let calendar = LocalCalendar(identifier: timezone)
-        self.calendar = calendar
         self.expressions = expressions
         steps = expressions.map { expression in
-            switch expression {
-            case .column(let index, _): return .copy(index)
-            case .call(let name, let arguments) where Expression.calendarFunctions.contains(name):
-                if case .column(let index, _) = arguments[0] { return .calendar(name, index) }
-            default: break
-            }
+            if case .column(let index, _) = expression { return .copy(index) }
             return .compiled(expression.compiled(calendar: calendar))
         }
         outputSchema = schema
@@ -93,7 +86,6 @@ public final class Select: StageRunner, StageKind {
             for step in steps {
                 switch step {
                 case .copy(let index): output.append(row[index])
-                case .calendar(let name, let index): output.append(Expression.apply(calendarFunction: name, row[index], calendar: calendar))
                 case .compiled(let expression): output.append(try expression(row))
                 }
             }

@@ -82,6 +82,7 @@ public final class Suppliers: StageRunner, StageKind {
             var revenue = self.revenue
             self.revenue = KeyedByValue()
             defer { self.revenue = revenue }
+            let supplierOf = self.supplierOf
             for row in batch.rows {
                 let supplier = supplierOf[row[salesProduct]] ?? .null
                 if let value = row[amount].asMoney {
@@ -123,3 +124,6 @@ public final class Suppliers: StageRunner, StageKind {
         try emit(batch)
     }
 }
+
+/// Folds rows into its totals until `finish`: may take its batches on the folding thread.
+extension Suppliers: FoldingStage {}

@@ -109,14 +109,39 @@ struct KeyedByValue<Element> {
 /// hashing): a look-up of an id is a multiply, a shift and usually one compare, where a Swift
 /// dictionary runs SipHash. Kept at most half full; removal shifts the following entries back, so
 /// no tombstones.
+///
+/// Most look-ups of the rulebook miss (the refunds by invoice: 3 % of the invoices have one), and a
+/// miss in a table larger than the cache costs a memory access or two. A bit per 4 bits of table
+/// (`filter`, 16 slots per word, set from other bits of the same product) answers most misses from
+/// a few kilobytes that stay in cache; a removed key leaves its bit set (a false "maybe", never a
+/// wrong answer) until the table grows and the filter is rebuilt.
 struct IntegerTable<Element> {
     private var keys: [Int64] = []
     private var values: [Element?] = []
+    private var filter: [UInt64] = []
     private(set) var count = 0
     private var shift = 64
 
     private func home(_ key: Int64) -> Int {
         Int(truncatingIfNeeded: (UInt64(bitPattern: key) &* 0x9E37_79B9_7F4A_7C15) >> UInt64(shift))
+    }
+
+    /// The filter's bit of `key`: bits of the product below the home slot's, so independent of it.
+    private func filterBit(_ key: Int64) -> (word: Int, mask: UInt64) {
+        let product = UInt64(bitPattern: key) &* 0x9E37_79B9_7F4A_7C15
+        let bits = Int(truncatingIfNeeded: product >> 16) & (filter.count &* 64 &- 1)
+        return (bits >> 6, 1 << UInt64(bits & 63))
+    }
+
+    /// False when `key` is certainly absent.
+    private func mayHold(_ key: Int64) -> Bool {
+        let (word, mask) = filterBit(key)
+        return filter[word] & mask != 0
+    }
+
+    private mutating func markFilter(_ key: Int64) {
+        let (word, mask) = filterBit(key)
+        filter[word] |= mask
     }
 
     /// The slot holding `key`, or the empty slot where it would go.
@@ -132,7 +157,7 @@ struct IntegerTable<Element> {
 
     subscript(key: Int64) -> Element? {
         get {
-            guard count > 0 else { return nil }
+            guard count > 0, mayHold(key) else { return nil }
             let (slot, found) = find(key)
             return found ? values[slot] : nil
         }
@@ -155,6 +180,7 @@ struct IntegerTable<Element> {
             keys[slot] = key
             values[slot] = initial()
             count += 1
+            markFilter(key)
         }
         // The optional slot is changed through a local: taken out, changed, put back.
         var entry = values[slot] ?? initial()
@@ -186,6 +212,8 @@ struct IntegerTable<Element> {
         let size = max(keys.count * 2, 16)
         keys = Array(repeating: 0, count: size)
         values = Array(repeating: nil, count: size)
+        // 4 bits per slot: at most half full, so under one key in 8 bits (a miss passes 1 time in 8 or less).
+        filter = Array(repeating: 0, count: max(size / 16, 1))
         shift = 64 - size.trailingZeroBitCount
         count = 0
         for (key, value) in old {
@@ -193,6 +221,7 @@ struct IntegerTable<Element> {
             keys[slot] = key
             values[slot] = value
             count += 1
+            markFilter(key)
         }
     }
 

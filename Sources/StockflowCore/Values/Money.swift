@@ -57,6 +57,12 @@ public struct Money: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// Exact sum; throws on overflow.
     public func adding(_ other: Money) throws -> Money {
+        // Sums of one column: both sides at the column's scale, no rescaling to do.
+        if scale == other.scale {
+            let (sum, overflow) = units.addingReportingOverflow(other.units)
+            if overflow { throw MoneyError.overflow("\(self) + \(other)") }
+            return Money(units: sum, scale: scale)
+        }
         let common = max(scale, other.scale)
         let left = try rescaledUp(to: common)
         let right = try other.rescaledUp(to: common)
@@ -67,6 +73,11 @@ public struct Money: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// Exact difference; throws on overflow.
     public func subtracting(_ other: Money) throws -> Money {
+        if scale == other.scale {
+            let (difference, overflow) = units.subtractingReportingOverflow(other.units)
+            if overflow { throw MoneyError.overflow("\(self) - \(other)") }
+            return Money(units: difference, scale: scale)
+        }
         let common = max(scale, other.scale)
         let left = try rescaledUp(to: common)
         let right = try other.rescaledUp(to: common)
@@ -87,6 +98,7 @@ public struct Money: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var magnitude: Money { Money(units: units < 0 ? -units : units, scale: scale) }
 
     public static func < (lhs: Money, rhs: Money) -> Bool {
+        if lhs.scale == rhs.scale { return lhs.units < rhs.units }
         let common = max(lhs.scale, rhs.scale)
         guard let left = try? lhs.rescaledUp(to: common), let right = try? rhs.rescaledUp(to: common) else {
             return lhs.approximateDouble < rhs.approximateDouble
@@ -95,6 +107,7 @@ public struct Money: Sendable, Hashable, Comparable, CustomStringConvertible {
     }
 
     public static func == (lhs: Money, rhs: Money) -> Bool {
+        if lhs.scale == rhs.scale { return lhs.units == rhs.units }
         let common = max(lhs.scale, rhs.scale)
         guard let left = try? lhs.rescaledUp(to: common), let right = try? rhs.rescaledUp(to: common) else {
             return false

@@ -27,6 +27,15 @@ stages:
     load: xlsx
     path: book.xlsx
     sheets: [{name: Lignes, input: totals}]
+  by_product:
+    transform: aggregate
+    input: totals
+    group_by: [code_prod]
+    measures: {lignes: count(), quantite: sum(quantite_cmd)}
+  products_out:
+    load: csv
+    input: by_product
+    path: by_product.csv
 
 """
 
@@ -57,6 +66,26 @@ private final class ProbeLoad: StageRunner {
     func finish(_ context: StageContext, emit: Emit) throws { finished = true }
 }
 
+/// A folding stage (it only adds rows up until `finish`) that fails at a given batch and records the
+/// thread it folded on.
+private final class ProbeFold: FoldingStage {
+    let outputSchema = Schema([])
+    let failAtBatch: Int?
+    private(set) var batches = 0
+    private(set) var threads = Set<ObjectIdentifier>()
+    private(set) var finishedOn: ObjectIdentifier?
+
+    init(failAtBatch: Int? = nil) { self.failAtBatch = failAtBatch }
+
+    func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
+        batches += 1
+        threads.insert(ObjectIdentifier(Thread.current))
+        if batches == failAtBatch { throw StageError("probe fold cannot add batch \(batches)") }
+    }
+
+    func finish(_ context: StageContext, emit: Emit) throws { finishedOn = ObjectIdentifier(Thread.current) }
+}
+
 @Suite struct DeterminismTests {
     /// 12,000 orders (three batches), every 997th with a quantity that is not a number and every 1,009th
     /// for a product that does not exist.
@@ -72,7 +101,7 @@ private final class ProbeLoad: StageRunner {
         scratch.write("orders.csv", orders)
     }
 
-    private func run(_ scratch: Scratch, threads: String?, replacing stage: String? = nil, with probe: ProbeLoad? = nil,
+    private func run(_ scratch: Scratch, threads: String?, replacing stage: String? = nil, with probe: StageRunner? = nil,
                      cancellation: RunCancellation? = nil, folder: String = "out") throws -> RunReport {
         var pipeline = try Pipeline.load(path: scratch.url.appendingPathComponent("pipeline.yml").path, environment: [:])
         if let stage, let probe, let index = pipeline.stages.firstIndex(where: { $0.id == stage }) {
@@ -99,7 +128,7 @@ private final class ProbeLoad: StageRunner {
             let folder = "run-\(repetition)"
             let report = try run(scratch, threads: threads, folder: folder)
             #expect(report.exitCode == 0)
-            for file in ["rejects.csv", "findings.csv", "lines.csv"] {
+            for file in ["rejects.csv", "findings.csv", "lines.csv", "by_product.csv"] {
                 #expect(scratch.read("\(folder)/\(file)") == scratch.read("one/\(file)"), "\(file), threads \(threads ?? "default")")
             }
             #expect(report.outputs.map { URL(fileURLWithPath: $0).lastPathComponent } == single.outputs.map { URL(fileURLWithPath: $0).lastPathComponent })
@@ -123,6 +152,37 @@ private final class ProbeLoad: StageRunner {
         #expect(try run(scratch, threads: "1", replacing: "lines", with: single).exitCode == 0)
         #expect(single.threads == [runner])
         #expect(single.finished && single.batches == 3)
+    }
+
+    @Test func aFoldingStageAddsUpOnAThreadOfItsOwnAndFinishesOnTheRunnersUnlessThreadsAreShort() throws {
+        let scratch = Scratch()
+        defer { scratch.cleanup() }
+        writeInputs(scratch)
+        let runner = ObjectIdentifier(Thread.current)
+        let threaded = ProbeFold()
+        #expect(try run(scratch, threads: nil, replacing: "by_product", with: threaded).exitCode == 0)
+        #expect(threaded.batches == 3 && threaded.threads.count == 1 && !threaded.threads.contains(runner))
+        #expect(threaded.finishedOn == runner)
+        // Three threads are the runner's and two loads': the folding stays on the runner's.
+        let short = ProbeFold()
+        #expect(try run(scratch, threads: "3", replacing: "by_product", with: short).exitCode == 0)
+        #expect(short.batches == 3 && short.threads == [runner] && short.finishedOn == runner)
+    }
+
+    @Test(arguments: ["1", nil] as [String?])
+    func aFoldingStageFailingOnItsThreadFailsTheRunAsOnOneThreadAndReplacesNothing(threads: String?) throws {
+        let scratch = Scratch()
+        defer { scratch.cleanup() }
+        writeInputs(scratch)
+        scratch.write("out/by_product.csv", "the last good file")
+        let probe = ProbeFold(failAtBatch: 2)
+        let report = try run(scratch, threads: threads, replacing: "by_product", with: probe)
+        #expect(report.exitCode == 1)
+        #expect(report.status == "failed")
+        #expect(report.error == "probe fold cannot add batch 2")
+        #expect(probe.finishedOn == nil)
+        #expect(scratch.read("out/by_product.csv") == "the last good file")
+        #expect(temporaryFiles(scratch).isEmpty)
     }
 
     @Test(arguments: ["1", "2", nil] as [String?])

@@ -37,6 +37,15 @@ import Testing
             input: lines
             group_by: [grp, mois]
             measures: {n: count(), total: sum(valeur), first: min(jour), last: max(label), flags: count_true(flag), distinct: count_distinct(label)}
+          # Grouped by a period of an instant: grouped by pieces of time, labelled after (PeriodPieces).
+          monthly:
+            transform: aggregate
+            input: lines
+            group_by: [mois, grp]
+            measures: {n: count(), total: sum(valeur), least: min(petit), flags: count_true(flag), last: max(label), big: max(grand), ids: count(id)}
+          by_day: {transform: aggregate, input: lines, group_by: [jour, flag], measures: {n: count(), total: sum(valeur)}}
+          monthly_out: {load: csv, input: monthly, path: monthly.csv}
+          by_day_out: {load: csv, input: by_day, path: by_day.csv}
           matched: {transform: join, inputs: {left: products, right: kept}, on: {id: product}, type: full, columns: [{row: id}]}
           # Read only by an aggregate: the join skips numbering its rows.
           unordered: {transform: join, inputs: {left: kept, right: products}, on: {product: id}, columns: [{produit: label}]}
@@ -86,7 +95,7 @@ import Testing
         let report = try runPipeline(pipeline(mode, condition: condition), in: scratch, environment: ["PG": url])
         #expect(report.exitCode == 0, "\(report.error ?? "")")
         let counts = report.stages.map { "\($0.id) \($0.rowsIn) \($0.rowsOut) \($0.rowsRejected) \($0.rowsFiltered) \($0.rowsEmitted) \($0.filteredReasons)" }
-        return counts + ["lines.csv", "groups.csv", "matched.csv", "days.csv", "weeks.csv", "by_product.csv", "rejects.csv"].map { scratch.read("out/\($0)") ?? "(missing \($0))" }
+        return counts + ["lines.csv", "groups.csv", "matched.csv", "days.csv", "weeks.csv", "by_product.csv", "monthly.csv", "by_day.csv", "rejects.csv"].map { scratch.read("out/\($0)") ?? "(missing \($0))" }
     }
 
     @Test func pushedStagesGiveTheRowsAndCountsOfInProcessStages() async throws {
@@ -116,6 +125,14 @@ import Testing
         #expect(plan.placements["kept"]?.sql == nil && plan.placements["rows"]?.sql == nil)
         #expect(plan.placements["lines"]?.sql?.hasSuffix("SELECT * FROM \"s_lines\" ORDER BY __seq") == true)
         #expect(plan.countQueries.count == 1)
+        // Months, days and the trends by day are labelled after grouping by pieces of time; the trend
+        // of weeks reads a date (`jour`) and groups by it; `groups` reads a period in a measure and
+        // counts distinct labels, so it labels every row.
+        for id in ["monthly", "by_day", "days"] {
+            #expect(plan.placements[id]?.sql?.contains("date_bin('1 day', ") == true, "\(id)")
+        }
+        #expect(plan.placements["weeks"]?.sql?.contains("GROUP BY __p0) AS g GROUP BY 1") == true)
+        #expect(plan.placements["groups"]?.sql?.contains("date_bin") == false)
         #expect(plan.countQueries[0].contains("\"s_unordered\" AS NOT MATERIALIZED (SELECT l.c1 AS c1") && plan.countQueries[0].contains("NULL::int8 AS __seq FROM \"s_kept\""))
     }
 
@@ -158,10 +175,12 @@ import Testing
         #expect(pipeline.pushdown?.placements["big"]?.inPostgres == false)
     }
 
-    @Test func aValueStockflowCannotHoldFailsThePushedRunInsteadOfChangingIt() throws {
+    /// Unconstrained (NaN, infinities, any digits) and declared `numeric(9,2)` (only NaN can be unreadable).
+    @Test(arguments: ["numeric", "numeric(9,2)"])
+    func aValueStockflowCannotHoldFailsThePushedRunInsteadOfChangingIt(type: String) throws {
         let target = try ScratchDatabase(); defer { target.drop() }
         let db = try target.connect()
-        try db.execute("CREATE TABLE montants (id int, montant numeric); INSERT INTO montants VALUES (1, 2.5), (2, 'NaN')")
+        try db.execute("CREATE TABLE montants (id int, montant \(type)); INSERT INTO montants VALUES (1, 2.5), (2, 'NaN')")
         let scratch = Scratch(); defer { scratch.cleanup() }
         let yaml = """
             version: 1

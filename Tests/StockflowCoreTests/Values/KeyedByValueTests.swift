@@ -68,3 +68,26 @@ import Testing
         #expect(table.count == ids.count - ids.filter { $0 % (3 << 20) == 0 }.count)
     }
 }
+
+/// The open-addressing table alone, with its filter of absent keys: many misses among sparse ids,
+/// removals (whose filter bits stay set) and growth (which rebuilds the filter).
+@Suite struct IntegerTableTests {
+    @Test func missesRemovalsAndGrowthAgreeWithADictionary() {
+        var random = SeededGenerator(seed: 11)
+        var table = IntegerTable<Int>()
+        var model: [Int64: Int] = [:]
+        for step in 0..<200_000 {
+            let key = Int64.random(in: -2_000_000...2_000_000, using: &random) * 7
+            switch Int.random(in: 0..<10, using: &random) {
+            case 0, 1: table[key] = step; model[key] = step
+            case 2: table[key] = nil; model[key] = nil
+            case 3: table.update(key, default: 0) { $0 += 1 }; model[key, default: 0] += 1
+            default: #expect(table[key] == model[key], "step \(step), key \(key)")
+            }
+        }
+        #expect(table.count == model.count)
+        for (key, value) in model { #expect(table[key] == value) }
+        // Keys never inserted are all absent, whatever the filter lets through.
+        for key in stride(from: Int64(1), to: 100_000, by: 7) where model[key] == nil { #expect(table[key] == nil) }
+    }
+}
