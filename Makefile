@@ -7,7 +7,7 @@
 
 SHELL := /bin/bash
 APT_PACKAGES := pkg-config libsqlite3-dev libxlsxwriter-dev sqlite3 unzip time python3-venv postgresql libpq-dev \
-                libcurl4-openssl-dev openssl chromium chromium-driver fonts-dejavu-core libreoffice-calc poppler-utils
+                libcurl4-openssl-dev openssl chromium chromium-driver fonts-dejavu-core libreoffice-calc poppler-utils tzdata
 SWIFT ?= swift
 OUT ?= out/demo
 AS_OF ?= $(shell date +%F)
