@@ -103,6 +103,12 @@ public struct MessageCatalogue: Sendable {
                       french: "les retours sur la facture \(invoice) totaliseraient \(french.integer(units)) unités, plus que les \(french.integer(ordered)) commandées")
     }
 
+    /// A return so large that the total with the earlier ones is past 64-bit integers: both parts named.
+    public func returnOverQuantity(invoice: Value, units: Int64, already: Int64, ordered: Int64) -> LocalizedText {
+        LocalizedText(english: "a return of \(units) units against invoice \(invoice), after \(already) already returned, is more than the \(ordered) ordered",
+                      french: "un retour de \(french.integer(units)) unités sur la facture \(invoice), après \(french.integer(already)) déjà retournées, dépasse les \(french.integer(ordered)) commandées")
+    }
+
     public func returnRefundNegative(_ amount: Money) -> LocalizedText {
         LocalizedText(english: "refund \(amount) is negative", french: "remboursement \(money(amount)) négatif")
     }

@@ -111,8 +111,12 @@ public final class Returns: StageRunner, StageKind {
             return broken("return-reason", words.returnReason(row[reason]))
         }
         var state = invoices[key] ?? InvoiceState()
-        guard state.units + units <= orderedUnits else {
-            return broken("return-over-quantity", words.returnOverQuantity(invoice: key, units: state.units + units, ordered: orderedUnits))
+        // Accepted units never pass the ordered ones, so `orderedUnits - state.units` cannot overflow; the sum may.
+        guard units <= orderedUnits - state.units else {
+            let (total, overflow) = state.units.addingReportingOverflow(units)
+            return broken("return-over-quantity", overflow
+                ? words.returnOverQuantity(invoice: key, units: units, already: state.units, ordered: orderedUnits)
+                : words.returnOverQuantity(invoice: key, units: total, ordered: orderedUnits))
         }
         let gross = try price.multiplied(by: Money(orderedUnits)).rounded(to: 2)
         let defaulted = row[refund].isNull

@@ -112,6 +112,9 @@ import Testing
         BrokenReturn(before: [], broken: "1,700,3,rupture,2026-11-01,0.00,2,2.50", rule: "return-over-quantity"),
         BrokenReturn(before: ["1,700,2,defaut,2026-11-01,,2,2.50"], broken: "2,700,1,rupture,2026-11-02,0.00,2,2.50",
                      rule: "return-over-quantity"),
+        // 1 + Int64.max units would overflow the running total: rejected, not a crash.
+        BrokenReturn(before: ["1,700,1,defaut,2026-11-01,,2,2.50"], broken: "2,700,9223372036854775807,rupture,2026-11-02,0.00,2,2.50",
+                     rule: "return-over-quantity"),
         BrokenReturn(before: [], broken: "1,700,1,rupture,2026-11-01,-0.01,2,2.50", rule: "return-refund-negative"),
         BrokenReturn(before: [], broken: "1,700,1,rupture,2026-11-01,5.01,2,2.50", rule: "return-over-refund"),
         BrokenReturn(before: ["1,700,1,rupture,2026-11-01,4.00,2,2.50"], broken: "2,700,1,rupture,2026-11-02,1.01,2,2.50",
