@@ -122,33 +122,21 @@ public final class SQLiteStatement {
         sqlite3_clear_bindings(handle)
     }
 
-    /// The storage class of column `index` in the current row.
-    public func storage(_ index: Int) -> SQLiteStorage {
-        switch sqlite3_column_type(handle, Int32(index)) {
-        case SQLITE_INTEGER: return .integer
-        case SQLITE_FLOAT: return .real
-        case SQLITE_TEXT: return .text
-        case SQLITE_BLOB: return .blob
-        default: return .null
-        }
-    }
+    /// The current row's cells, read without retaining the statement (hot paths: one read per cell).
+    public var cells: SQLiteCells { SQLiteCells(handle: handle) }
 
+    /// The storage class of column `index` in the current row.
+    public func storage(_ index: Int) -> SQLiteStorage { cells.storage(index) }
     /// Column `index` as an integer.
-    public func int64(_ index: Int) -> Int64 { sqlite3_column_int64(handle, Int32(index)) }
+    public func int64(_ index: Int) -> Int64 { cells.int64(index) }
     /// Column `index` as a double.
-    public func double(_ index: Int) -> Double { sqlite3_column_double(handle, Int32(index)) }
+    public func double(_ index: Int) -> Double { cells.double(index) }
     /// Column `index` as text.
-    public func text(_ index: Int) -> String {
-        guard let pointer = sqlite3_column_text(handle, Int32(index)) else { return "" }
-        let count = Int(sqlite3_column_bytes(handle, Int32(index)))
-        return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
-    }
+    public func text(_ index: Int) -> String { cells.text(index) }
     /// Calls `body` with column `index`'s text as UTF-8 bytes, without making a String (hot paths:
     /// parsing datetimes and decimals, copying cells); the bytes are valid only inside `body`.
     public func withTextBytes<R>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        let pointer = sqlite3_column_text(handle, Int32(index))
-        let count = Int(sqlite3_column_bytes(handle, Int32(index)))
-        return try body(UnsafeBufferPointer(start: pointer, count: pointer == nil ? 0 : count))
+        try cells.withTextBytes(index, body)
     }
 
     /// Column `index` as raw bytes.
@@ -182,5 +170,39 @@ public final class SQLiteStatement {
 
     private func check(_ result: Int32) throws {
         if result != SQLITE_OK { throw database.error(result, sql: sql) }
+    }
+}
+
+/// The cells of a statement's current row: a plain handle, so passing it per cell costs no reference
+/// counting. Valid while its statement lives and until the statement steps again.
+public struct SQLiteCells {
+    fileprivate let handle: OpaquePointer
+
+    /// The storage class of column `index` in the current row.
+    public func storage(_ index: Int) -> SQLiteStorage {
+        switch sqlite3_column_type(handle, Int32(index)) {
+        case SQLITE_INTEGER: return .integer
+        case SQLITE_FLOAT: return .real
+        case SQLITE_TEXT: return .text
+        case SQLITE_BLOB: return .blob
+        default: return .null
+        }
+    }
+
+    /// Column `index` as an integer.
+    public func int64(_ index: Int) -> Int64 { sqlite3_column_int64(handle, Int32(index)) }
+    /// Column `index` as a double.
+    public func double(_ index: Int) -> Double { sqlite3_column_double(handle, Int32(index)) }
+    /// Column `index` as text.
+    public func text(_ index: Int) -> String {
+        guard let pointer = sqlite3_column_text(handle, Int32(index)) else { return "" }
+        let count = Int(sqlite3_column_bytes(handle, Int32(index)))
+        return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
+    }
+    /// Calls `body` with column `index`'s text as UTF-8 bytes; the bytes are valid only inside `body`.
+    public func withTextBytes<R>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        let pointer = sqlite3_column_text(handle, Int32(index))
+        let count = Int(sqlite3_column_bytes(handle, Int32(index)))
+        return try body(UnsafeBufferPointer(start: pointer, count: pointer == nil ? 0 : count))
     }
 }

@@ -183,17 +183,17 @@ public final class SQLiteExtract: StageRunner, StageKind {
         let source = context.run.origins.register(displayName, kind: keyName.map { .tableKey($0) } ?? (hasRowid ? .tableRowid : .fileLine))
         var batch = Batch(capacity: Batch.preferredSize)
         var ordinal: Int64 = 0
-        /// Reads one result row, cell `n` from `cell(n)` (a statement and column, no statement for a
+        /// Reads one result row, cell `n` from `cell(n)` (a row's cells and column, no cells for a
         /// null); `text` is the row as the rejects file shows it.
-        func take(_ position: Int64?, _ cell: (Int) -> (SQLiteStatement?, Int), text: () -> String) throws {
+        func take(_ position: Int64?, _ cell: (Int) -> (SQLiteCells?, Int), text: () -> String) throws {
             ordinal += 1
             context.countRead(1)
             let origin = RowOrigin(source: source, position: position ?? ordinal)
             var row = Row()
             row.reserveCapacity(declarations.count)
             for index in readings.indices {
-                let (statement, column) = cell(index)
-                switch value(statement, column, declaration: index) {
+                let (cells, column) = cell(index)
+                switch value(cells, column, declaration: index) {
                 case .success(let value):
                     row.append(value)
                 case .failure(let problem):
@@ -209,22 +209,25 @@ public final class SQLiteExtract: StageRunner, StageKind {
             do { return try statement.step() } catch let error as SQLiteError { throw self.stageError(error) }
         }
         if let merge {
+            let sources = merge.sources
             try merge.run(step: step) { left, right in
-                func cell(_ index: Int) -> (SQLiteStatement?, Int) {
-                    let source = merge.sources[index]
-                    return (source.right ? right : left, source.index)
+                let leftCells = left?.cells, rightCells = right?.cells
+                func cell(_ index: Int) -> (SQLiteCells?, Int) {
+                    let source = sources[index]
+                    return (source.right ? rightCells : leftCells, source.index)
                 }
                 try take(nil, cell) {
                     declarations.indices.map { index in
-                        let (statement, column) = cell(index)
-                        return statement?.text(column) ?? ""
+                        let (cells, column) = cell(index)
+                        return cells?.text(column) ?? ""
                     }.joined(separator: "|")
                 }
             }
         } else {
             let offset = hasRowid ? 1 : 0
+            let cells = statement.cells
             while try step(statement) {
-                try take(hasRowid ? statement.int64(0) : nil, { index in (statement, index + offset) }) {
+                try take(hasRowid ? cells.int64(0) : nil, { index in (cells, index + offset) }) {
                     (0..<statement.columnCount).map { statement.text($0) }.joined(separator: "|")
                 }
             }
@@ -253,7 +256,7 @@ public final class SQLiteExtract: StageRunner, StageKind {
     }
 
     /// A cell that does not read as `expected`, a stored REAL quoted in French notation for French readers.
-    private func unreadable(_ statement: SQLiteStatement, _ index: Int, _ declaration: Int,
+    private func unreadable(_ statement: SQLiteCells, _ index: Int, _ declaration: Int,
                             _ expected: MessageCatalogue.StoredValueExpectation) -> Result<Value, Problem> {
         let declaration = declarations[declaration]
         let french = statement.storage(index) == .real ? MessageCatalogue.frenchNumber(statement.double(index)) : nil
@@ -263,7 +266,7 @@ public final class SQLiteExtract: StageRunner, StageKind {
 
     /// Reads one cell, undoing Django's SQLite storage quirks.
     /// Reads column `index` of `statement` (nil: a null) as declaration number `declaration` says.
-    private func value(_ statement: SQLiteStatement?, _ index: Int, declaration: Int) -> Result<Value, Problem> {
+    private func value(_ statement: SQLiteCells?, _ index: Int, declaration: Int) -> Result<Value, Problem> {
         let reading = readings[declaration]
         // The storage class is asked once per cell (sqlite3_column_type is among the read's top costs).
         let storage = statement?.storage(index) ?? .null
