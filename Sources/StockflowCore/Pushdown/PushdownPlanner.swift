@@ -621,23 +621,14 @@ enum PushdownPlanner {
         let priceColumn = productsSchema.columns[totals.price]
         let lastProduct = quoteIdentifier("s_\(name.dropFirst(3).dropLast())__product")
         let checked = quoteIdentifier("s_\(name.dropFirst(3).dropLast())__checked")
-        let key = "c\(totals.productsKey + 1)", quantity = "c\(totals.quantity + 1)"
-        // A null key matches the product with a null key (at most one row once deduplicated): joined
-        // apart, so that the join on the key stays an equality PostgreSQL can hash.
-        func product(_ column: String) -> String { "coalesce(k.\(column), n.\(column))" }
-        let rawPrice = product("c\(totals.price + 1)"), productSeq = product("__seq")
-        let price = priceColumn.type == .int ? "round(\(rawPrice)::numeric, 2)"
-            : "CASE WHEN scale(\(rawPrice)) < 2 THEN round(\(rawPrice), 2) ELSE \(rawPrice) END"
-        let extras = totals.productColumns.enumerated().map { "\(product("c\($1 + 1)")) AS __x\($0 + 1)" }
-        let orderKey = "o.c\(totals.productKey + 1)"
-        // DISTINCT ON, which PostgreSQL estimates as the number of keys (a window's `= 1` it
-        // estimates at a few rows, and then sorts a million orders rather than hash them).
-        let helperProduct = "SELECT DISTINCT ON (p.\(key)) p.* FROM \(products.name) AS p ORDER BY p.\(key), p.__seq DESC"
-        let helperChecked = "SELECT o.*, \((["\(productSeq) IS NOT NULL AS __matched", "\(rawPrice) AS __raw_price", "\(price) AS __price"] + extras).joined(separator: ", ")), "
-            + "CASE WHEN \(productSeq) IS NULL THEN 1 WHEN o.\(quantity) IS NULL OR o.\(quantity) < 1 THEN 2 WHEN \(rawPrice) IS NULL THEN 3 END AS __broken "
-            + "FROM \(orders.name) AS o LEFT JOIN \(lastProduct) AS k ON \(orderKey) = k.\(key) "
-            // An equality of booleans, so that this join is hashed too, not a loop over every order.
-            + "LEFT JOIN (SELECT * FROM \(lastProduct) WHERE \(key) IS NULL) AS n ON (\(orderKey) IS NULL) = (n.\(key) IS NULL)"
+        let quantity = "c\(totals.quantity + 1)"
+        let lookup = ProductLookupSQL(products: products, lastProduct: lastProduct, key: "c\(totals.productsKey + 1)",
+                                      orderKey: "o.c\(totals.productKey + 1)", price: "c\(totals.price + 1)", priceType: priceColumn.type)
+        let productSeq = lookup.product("__seq")
+        let extras = totals.productColumns.enumerated().map { "\(lookup.product("c\($1 + 1)")) AS __x\($0 + 1)" }
+        let helperChecked = "SELECT o.*, \((["\(productSeq) IS NOT NULL AS __matched", "\(lookup.rawPrice) AS __raw_price", "\(lookup.price) AS __price"] + extras).joined(separator: ", ")), "
+            + "CASE WHEN \(productSeq) IS NULL THEN 1 WHEN o.\(quantity) IS NULL OR o.\(quantity) < 1 THEN 2 WHEN \(lookup.rawPrice) IS NULL THEN 3 END AS __broken "
+            + "FROM \(orders.name) AS o \(lookup.joins)"
         let total = "round(__price * \(quantity), 2)"
         var columns = totals.keptOrderColumns.map { "c\($0 + 1)" }
         columns += totals.productColumns.indices.map { "__x\($0 + 1)" }
@@ -649,7 +640,7 @@ enum PushdownPlanner {
         let priced = "__matched AND \(quantity) >= 1 AND __raw_price IS NOT NULL"
         let count = RowCount.emitted(orders.id), out = RowCount.count(checked, where: priced)
         var relation = make("SELECT \(named.joined(separator: ", ")) FROM \(checked) WHERE \(priced)", (count, out, .zero, out), orders.database)
-        relation.helpers = [(lastProduct, helperProduct), (checked, helperChecked)]
+        relation.helpers = [(lastProduct, lookup.lastProductBody), (checked, helperChecked)]
         relation.orderedInputs = [1]
         // One checked row per order (the products deduplicated, at most one null-keyed product).
         relation.rowsOf = (orders.id, checked)
@@ -875,4 +866,34 @@ enum PushdownPlanner {
         let layout = scans.flatMap { scan in scan.aggregates.map { (scan.from, $0) } }
         return (query, layout, counts)
     }
+}
+
+/// Rules 1 and 2's product look-up as SQL, one spelling for `order_totals` and `invoices`: the last
+/// product row of each key (the in-process lookup keeps the last one) and the unit price at least to
+/// the cent, half away from zero like stockflow.
+struct ProductLookupSQL {
+    /// The body of the last-product CTE: DISTINCT ON, which PostgreSQL estimates as the number of keys
+    /// (a window's `= 1` it estimates at a few rows, and then sorts a million orders rather than hash them).
+    let lastProductBody: String
+    /// The joins from the orders (`o`) to the last products: a null key matches the product with a null
+    /// key (at most one row once deduplicated), joined apart on an equality of booleans, so that both
+    /// joins stay equalities PostgreSQL can hash, not a loop over every order.
+    let joins: String
+    /// The product's price as stored, and at least to the cent.
+    let rawPrice: String, price: String
+
+    /// `key` and `price` are columns of the products, `orderKey` the orders' product key (`o.cN`).
+    init(products: PushedRelation, lastProduct: String, key: String, orderKey: String, price column: String, priceType: ColumnType) {
+        lastProductBody = "SELECT DISTINCT ON (p.\(key)) p.* FROM \(products.name) AS p ORDER BY p.\(key), p.__seq DESC"
+        joins = "LEFT JOIN \(lastProduct) AS p ON \(orderKey) = p.\(key) "
+            + "LEFT JOIN (SELECT * FROM \(lastProduct) WHERE \(key) IS NULL) AS n ON (\(orderKey) IS NULL) = (n.\(key) IS NULL)"
+        let raw = Self.matched(column)
+        rawPrice = raw
+        price = priceType == .int ? "round(\(raw)::numeric, 2)" : "CASE WHEN scale(\(raw)) < 2 THEN round(\(raw), 2) ELSE \(raw) END"
+    }
+
+    /// A column of the product an order matched (null when none did).
+    func product(_ column: String) -> String { Self.matched(column) }
+
+    private static func matched(_ column: String) -> String { "coalesce(p.\(column), n.\(column))" }
 }

@@ -28,28 +28,24 @@ extension PushdownPlanner {
         let stem = String(name.dropFirst(3).dropLast())
         let lastProduct = quoteIdentifier("s_\(stem)__product"), refunds = quoteIdentifier("s_\(stem)__refunds")
         let checked = quoteIdentifier("s_\(stem)__checked")
-        let key = c(k.productKey), quantity = "o.\(c(k.quantity))"
-        // A null product key matches the product with a null key, joined apart so that the join on the
-        // key stays an equality PostgreSQL can hash (as order_totals does).
-        func product(_ column: String) -> String { "coalesce(p.\(column), n.\(column))" }
-        let priceType = productsSchema.columns[k.price].type
-        let rawPrice = numeric(product(c(k.price)), priceType)
-        let price = "CASE WHEN scale(\(rawPrice)) < 2 THEN round(\(rawPrice), 2) ELSE \(rawPrice) END"
+        let quantity = "o.\(c(k.quantity))"
+        let lookup = ProductLookupSQL(products: products, lastProduct: lastProduct, key: c(k.productKey), orderKey: "o.\(c(k.product))",
+                                      price: c(k.price), priceType: productsSchema.columns[k.price].type)
+        func product(_ column: String) -> String { lookup.product(column) }
+        let rawPrice = lookup.rawPrice, price = lookup.price
         let broken = "CASE WHEN o.\(c(k.order)) IS NULL THEN 0 WHEN \(product("__seq")) IS NULL THEN 1 WHEN \(quantity) IS NULL OR \(quantity) < 1 THEN 2 "
             + "WHEN \(rawPrice) IS NULL THEN 3 END"
         let total = "round(\(price) * \(quantity), 2)"
         let stored = numeric("o.\(c(k.invoiceTotal))", schema.columns[k.invoiceTotal].type)
         let finding = "o.\(c(k.invoice)) IS NULL OR (\(stored) IS NOT NULL AND abs(\(stored) - \(total)) > 0.01)"
         let helpers = [
-            (lastProduct, "SELECT DISTINCT ON (p.\(key)) p.* FROM \(products.name) AS p ORDER BY p.\(key), p.__seq DESC"),
+            (lastProduct, lookup.lastProductBody),
             (refunds, "SELECT \(c(k.returnInvoice)) AS key, sum(\(c(k.returnRefund))) AS refunds FROM \(returns.name) "
                 + "WHERE \(c(k.returnInvoice)) IS NOT NULL AND \(c(k.returnRefund)) IS NOT NULL GROUP BY 1"),
-            (checked, "SELECT o.*, \(broken) AS __broken, \(product("__seq")) IS NOT NULL AS __matched, \(product(c(k.price))) AS __raw_price, "
+            (checked, "SELECT o.*, \(broken) AS __broken, \(product("__seq")) IS NOT NULL AS __matched, \(rawPrice) AS __raw_price, "
                 + "\(price) AS __price, \(total) AS __total, coalesce(\(finding), false) AS __finding, "
                 + "CASE WHEN o.\(c(k.invoice)) IS NULL THEN 0.00 ELSE coalesce(r.refunds, 0.00) END AS __refunds "
-                + "FROM \(orders.name) AS o LEFT JOIN \(lastProduct) AS p ON o.\(c(k.product)) = p.\(key) "
-                + "LEFT JOIN (SELECT * FROM \(lastProduct) WHERE \(key) IS NULL) AS n ON (o.\(c(k.product)) IS NULL) = (n.\(key) IS NULL) "
-                + "LEFT JOIN \(refunds) AS r ON r.key = o.\(c(k.invoice))"),
+                + "FROM \(orders.name) AS o \(lookup.joins) LEFT JOIN \(refunds) AS r ON r.key = o.\(c(k.invoice))"),
         ]
         let columns = [c(k.order), c(k.product), c(k.customer), c(k.orderDate), c(k.invoice),
                        "CASE WHEN \(c(k.invoice)) IS NULL THEN \(c(k.orderDate)) ELSE \(c(k.invoiceDate)) END", "\(c(k.invoice)) IS NULL",
