@@ -685,7 +685,7 @@ enum PushdownPlanner {
         let first = quoteIdentifier("s_\(stem)__known"), totals = quoteIdentifier("s_\(stem)__totals")
         let active = stage.customerActive.map { "k.\(c($0))" } ?? "NULL::boolean"
         let helpers = [
-            (first, "SELECT DISTINCT ON (k.\(c(stage.customerKey))) k.* FROM \(customers.name) AS k ORDER BY k.\(c(stage.customerKey)), k.__seq"),
+            (first, rowOfEachKey(customers.name, key: c(stage.customerKey), alias: "k", last: false)),
             (totals, "SELECT \(c(stage.customer)) AS key, count(*)::int8 AS orders, coalesce(sum(\(c(stage.amount))), 0) + 0.00::numeric AS revenue, "
                 + "max(\(day)) AS last FROM \(sales.name) GROUP BY \(c(stage.customer))"),
         ]
@@ -749,8 +749,8 @@ enum PushdownPlanner {
         let inactive = wc.active.flatMap { warehousesSchema.columns[$0].type == .bool ? "coalesce(NOT lw.\(c($0)), false)" : nil } ?? "false"
         let price = productSchema.columns[pc.price].type == .int ? "lp.\(c(pc.price))::numeric" : "lp.\(c(pc.price))"
         let helpers = [
-            (lastProduct, "SELECT DISTINCT ON (p.\(c(pc.key))) p.* FROM \(products.name) AS p ORDER BY p.\(c(pc.key)), p.__seq DESC"),
-            (lastWarehouse, "SELECT DISTINCT ON (w.\(c(wc.key))) w.* FROM \(warehouses.name) AS w ORDER BY w.\(c(wc.key)), w.__seq DESC"),
+            (lastProduct, rowOfEachKey(products.name, key: c(pc.key), alias: "p", last: true)),
+            (lastWarehouse, rowOfEachKey(warehouses.name, key: c(wc.key), alias: "w", last: true)),
             (checked, "SELECT s.*, lp.__seq IS NOT NULL AS __has_product, lw.__seq IS NOT NULL AS __has_warehouse, "
                 + "coalesce(lp.__seq IS NOT NULL AND lw.__seq IS NOT NULL AND s.\(c(sq)) >= 0, false) AS __valid, "
                 + "\(deleted) AS __deleted, \(inactive) AS __inactive, coalesce(\(price), 0) * s.\(c(sq)) AS __value "
@@ -868,12 +868,20 @@ enum PushdownPlanner {
     }
 }
 
+extension PushdownPlanner {
+    /// The first or last row (by `__seq`) of each `key` of `relation`, as the in-process look-ups keep
+    /// it: DISTINCT ON, which PostgreSQL estimates as the number of keys (a window's `= 1` it estimates
+    /// at a few rows, and then sorts a million orders rather than hash them).
+    static func rowOfEachKey(_ relation: String, key: String, alias: String, last: Bool) -> String {
+        "SELECT DISTINCT ON (\(alias).\(key)) \(alias).* FROM \(relation) AS \(alias) ORDER BY \(alias).\(key), \(alias).__seq\(last ? " DESC" : "")"
+    }
+}
+
 /// Rules 1 and 2's product look-up as SQL, one spelling for `order_totals` and `invoices`: the last
 /// product row of each key (the in-process lookup keeps the last one) and the unit price at least to
 /// the cent, half away from zero like stockflow.
 struct ProductLookupSQL {
-    /// The body of the last-product CTE: DISTINCT ON, which PostgreSQL estimates as the number of keys
-    /// (a window's `= 1` it estimates at a few rows, and then sorts a million orders rather than hash them).
+    /// The body of the last-product CTE (`PushdownPlanner.rowOfEachKey`).
     let lastProductBody: String
     /// The joins from the orders (`o`) to the last products: a null key matches the product with a null
     /// key (at most one row once deduplicated), joined apart on an equality of booleans, so that both
@@ -884,7 +892,7 @@ struct ProductLookupSQL {
 
     /// `key` and `price` are columns of the products, `orderKey` the orders' product key (`o.cN`).
     init(products: PushedRelation, lastProduct: String, key: String, orderKey: String, price column: String, priceType: ColumnType) {
-        lastProductBody = "SELECT DISTINCT ON (p.\(key)) p.* FROM \(products.name) AS p ORDER BY p.\(key), p.__seq DESC"
+        lastProductBody = PushdownPlanner.rowOfEachKey(products.name, key: key, alias: "p", last: true)
         joins = "LEFT JOIN \(lastProduct) AS p ON \(orderKey) = p.\(key) "
             + "LEFT JOIN (SELECT * FROM \(lastProduct) WHERE \(key) IS NULL) AS n ON (\(orderKey) IS NULL) = (n.\(key) IS NULL)"
         let raw = Self.matched(column)

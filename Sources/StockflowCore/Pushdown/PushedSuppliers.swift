@@ -28,7 +28,7 @@ extension PushdownPlanner {
         let productKey = c(suppliers.productKey), key = c(suppliers.supplierKey)
         let amount = salesSchema.columns[suppliers.amount].type == .int ? "\(c(suppliers.amount))::numeric" : c(suppliers.amount)
         let helpers = [
-            (lastProduct, "SELECT DISTINCT ON (p.\(productKey)) p.* FROM \(products.name) AS p ORDER BY p.\(productKey), p.__seq DESC"),
+            (lastProduct, rowOfEachKey(products.name, key: productKey, alias: "p", last: true)),
             // A key has figures once a stock value or a sale of its products is not null.
             (figures, "SELECT lp.\(c(suppliers.productSupplier)) AS key, sum(x.stock) AS stock, sum(x.sales) AS sales FROM ("
                 + "SELECT \(c(suppliers.stockProduct)) AS product, \(c(suppliers.stockValue)) AS stock, NULL::numeric AS sales FROM \(stock.name) "
