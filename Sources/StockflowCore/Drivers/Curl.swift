@@ -106,7 +106,7 @@ public struct MailMessage: Sendable {
 
     /// The headers curl writes above the MIME body.
     var headerLines: [String] {
-        var lines = ["Date: \(rfc5322Date(date))", "From: \(encodeAddress(from))",
+        var lines = ["Date: \(rfc5322UTC(date))", "From: \(encodeAddress(from))",
                      "To: \(to.map(encodeAddress).joined(separator: ", "))"]
         if !cc.isEmpty { lines.append("Cc: \(cc.map(encodeAddress).joined(separator: ", "))") }
         lines += ["Message-ID: \(messageID)", "Subject: \(encodeHeaderText(subject))"]
@@ -378,11 +378,6 @@ private final class MessageSink: @unchecked Sendable {
 }
 
 // MARK: - Header text
-
-/// `Tue, 24 Nov 2026 02:30:00 +0000`.
-func rfc5322Date(_ date: Date) -> String {
-    rfc5322UTC(date)
-}
 
 /// The address inside `Name <address>`, or the text itself.
 func bareAddress(_ text: String) -> String {
