@@ -352,9 +352,13 @@ public struct PostgresRow {
     public func isNull(_ index: Int) -> Bool { PQgetisnull(result, 0, Int32(index)) != 0 }
     /// The value in PostgreSQL's text form.
     public func text(_ index: Int) -> String {
+        withBytes(index) { String(decoding: $0, as: UTF8.self) }
+    }
+    /// The value's text form as bytes, valid only inside `body` (the row's result is cleared after it).
+    public func withBytes<T>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
         let length = Int(PQgetlength(result, 0, Int32(index)))
-        return PQgetvalue(result, 0, Int32(index)).withMemoryRebound(to: UInt8.self, capacity: length) {
-            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+        return try PQgetvalue(result, 0, Int32(index)).withMemoryRebound(to: UInt8.self, capacity: length) {
+            try body(UnsafeBufferPointer(start: $0, count: length))
         }
     }
 }

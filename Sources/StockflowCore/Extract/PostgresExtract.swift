@@ -157,6 +157,7 @@ struct TextRow: PostgresTextRow {
     var values: [String?]
 
     init(_ row: PostgresRow) { values = (0..<row.count).map { row.isNull($0) ? nil : row.text($0) } }
+    init(values: [String?]) { self.values = values }
 
     func isNull(_ index: Int) -> Bool { !values.indices.contains(index) || values[index] == nil }
     func text(_ index: Int) -> String { values.indices.contains(index) ? values[index] ?? "" : "" }

@@ -8,8 +8,8 @@ import Foundation
 /// `SET TRANSACTION SNAPSHOT`), and the queries whose results are small (`aheadSQL`: the rejects
 /// and findings of rulebook stages, the groups of aggregates and trends) run ahead on the two
 /// connections, alternately, each on its own thread, the count query first on the first one;
-/// their rows are kept as text (at most `aheadRows` per query; beyond, the stage runs its query
-/// itself) until their stage asks. The other stages' rows stream on the first connection once its
+/// their rows are kept as text (`AheadRows`: in memory up to a few MB, beyond in a temporary file)
+/// until their stage asks. The other stages' rows stream on the first connection once its
 /// queries ahead are done.
 final class PushedRegion: @unchecked Sendable {
     /// The extracts' connection text.
@@ -27,8 +27,6 @@ final class PushedRegion: @unchecked Sendable {
     var exitCount = 0
     /// The queries run ahead of their stages, in run order (not the count query, always ahead).
     var aheadSQL: [String] = []
-    /// At most this many rows of a query are kept ahead.
-    static let aheadRows = 20_000
 
     private let lock = NSLock()
     private var connection: PostgresConnection?
@@ -96,7 +94,7 @@ final class PushedRegion: @unchecked Sendable {
         if let second {
             startAhead(queues[1], on: second, last: { try? second.execute("COMMIT") })
         }
-        guard let row = try wait(countQuery)?.first else { throw StageError("pushdown: the count query returned no row") }
+        guard let row = try wait(countQuery)?.first() else { throw StageError("pushdown: the count query returned no row") }
         var numbers: [String: [String: Int]] = [:]
         for (index, scan) in countLayout.enumerated() {
             numbers[scan.from, default: [:]][scan.aggregate] = row.isNull(index) ? 0 : Int(row.text(index)) ?? 0
@@ -126,18 +124,20 @@ final class PushedRegion: @unchecked Sendable {
         let thread = Thread {
             let (connection, progress) = (work.connection, work.progress)
             for query in work.queries {
-                var rows: [TextRow] = [], tooMany = false, failure: Error?
+                var rows = AheadRows(), kept = true, failure: Error?
                 do {
-                    // Every row is read (a cancelled query would end the snapshot), those beyond the cap dropped.
+                    // Every row is read (a cancelled query would end the snapshot); if they cannot all
+                    // be kept (no room for the temporary file), none are and the stage runs the query itself.
                     try connection.forEachRow(query.sql) { row in
-                        if rows.count < Self.aheadRows { rows.append(TextRow(row)) } else { tooMany = true }
+                        if kept { kept = rows.append(row) }
                         return true
                     }
                 } catch {
                     failure = error
                 }
+                if !kept { rows = AheadRows() }
                 progress.lock()
-                (query.rows, query.tooMany, query.failure, query.done) = (tooMany ? [] : rows, tooMany, failure, true)
+                (query.rows, query.tooMany, query.failure, query.done) = (rows, !kept, failure, true)
                 progress.broadcast()
                 progress.unlock()
             }
@@ -146,8 +146,8 @@ final class PushedRegion: @unchecked Sendable {
         thread.start()
     }
 
-    /// The rows of a query run ahead, once done; nil when it was not run ahead or had too many rows.
-    private func wait(_ query: AheadQuery?) throws -> [TextRow]? {
+    /// The rows of a query run ahead, once done; nil when it was not run ahead or its rows could not be kept.
+    private func wait(_ query: AheadQuery?) throws -> AheadRows? {
         guard let query else { return nil }
         progress.lock()
         while !query.done { progress.wait() }
@@ -217,7 +217,7 @@ final class PushedRegion: @unchecked Sendable {
             }
             do {
                 if let rows = try wait(ahead[sql]) {
-                    for row in rows { try take(row) }
+                    try rows.forEach(take)
                 } else {
                     try firstConnection(part.stageID, asking: "rows").forEachRow(sql) { row in
                         try take(row)
@@ -252,7 +252,7 @@ final class PushedRegion: @unchecked Sendable {
             }
             do {
                 if let rows = try wait(ahead[sql]) {
-                    for row in rows { try take(row) }
+                    try rows.forEach(take)
                 } else {
                     try firstConnection(stageID, asking: "rejects").forEachRow(sql) { row in
                         try take(row)
@@ -293,9 +293,9 @@ final class PushedRegion: @unchecked Sendable {
 /// A query run ahead on one of a region's connections, and its rows once done (under the region's `progress`).
 final class AheadQuery: @unchecked Sendable {
     let sql: String
-    var rows: [TextRow] = []
+    var rows = AheadRows()
     var failure: Error?
-    /// More rows than `PushedRegion.aheadRows`: none kept, the stage runs the query itself.
+    /// Its rows could not be kept (`AheadRows.append` refused one): the stage runs the query itself.
     var tooMany = false
     var done = false
 
