@@ -64,13 +64,13 @@ final class AheadRows: @unchecked Sendable {
             var left = spilled
             while left > 0 {
                 let read = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, min($0.count, left), file) }
-                guard read > 0 else { throw Self.readError() }
+                guard read > 0 else { throw Self.readError(systemCall: ferror(file) != 0) }
                 left -= read
                 pending.append(contentsOf: chunk[0..<read])
                 let used = try Self.decode(pending, complete: false, body)
                 pending.removeFirst(used)
             }
-            guard pending.isEmpty else { throw Self.readError() }
+            guard pending.isEmpty else { throw Self.readError(systemCall: false) }
             guard fseek(file, 0, SEEK_END) == 0 else { throw Self.readError() }
         }
         _ = try Self.decode(buffer, complete: true, body)
@@ -124,12 +124,14 @@ final class AheadRows: @unchecked Sendable {
                 try body(TextRow(values: values))
                 offset = position
             }
-            if complete && offset != raw.count { throw readError() }
+            if complete && offset != raw.count { throw readError(systemCall: false) }
             return offset
         }
     }
 
-    private static func readError() -> StageError {
-        StageError("pushdown: the rows of a query run ahead could not be read back from their temporary file (\(String(cString: strerror(errno))))")
+    /// The rows could not be read back: a failed call (errno's text) or bytes that are not whole rows.
+    private static func readError(systemCall: Bool = true) -> StageError {
+        let cause = systemCall && errno != 0 ? String(cString: strerror(errno)) : "it holds fewer bytes than were written, or not whole rows"
+        return StageError("pushdown: the rows of a query run ahead could not be read back from their temporary file (\(cause))")
     }
 }
