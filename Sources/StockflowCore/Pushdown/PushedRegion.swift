@@ -137,7 +137,7 @@ final class PushedRegion: @unchecked Sendable {
                 }
                 if !kept { rows = AheadRows() }
                 progress.lock()
-                (query.rows, query.tooMany, query.failure, query.done) = (rows, !kept, failure, true)
+                (query.rows, query.notKept, query.failure, query.done) = (rows, !kept, failure, true)
                 progress.broadcast()
                 progress.unlock()
             }
@@ -153,7 +153,7 @@ final class PushedRegion: @unchecked Sendable {
         while !query.done { progress.wait() }
         progress.unlock()
         if let failure = query.failure { throw failure }
-        return query.tooMany ? nil : query.rows
+        return query.notKept ? nil : query.rows
     }
 
     /// The first connection, once its queries ahead are done (then only the caller uses it).
@@ -296,7 +296,7 @@ final class AheadQuery: @unchecked Sendable {
     var rows = AheadRows()
     var failure: Error?
     /// Its rows could not be kept (`AheadRows.append` refused one): the stage runs the query itself.
-    var tooMany = false
+    var notKept = false
     var done = false
 
     init(_ sql: String) { self.sql = sql }
