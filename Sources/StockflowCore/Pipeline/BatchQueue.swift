@@ -21,7 +21,7 @@ final class BoundedQueue<Item>: @unchecked Sendable {
     /// quietly when the producer gave up.
     struct Cancelled: Error {}
 
-    init(capacity: Int = 4) {
+    init(capacity: Int = 2) {
         self.capacity = max(capacity, 1)
     }
 

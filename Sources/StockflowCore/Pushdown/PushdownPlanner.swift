@@ -471,7 +471,9 @@ enum PushdownPlanner {
         if textKeys {
             relation.unorderedReason = "is an aggregate grouped by text, whose groups are sorted accent- and case-folded in-process, an order PostgreSQL cannot reproduce"
             let width = keys.count
-            relation.sortRows = { rows in Aggregate.sortedByKey(rows.map { (Array($0.prefix(width)), $0) }).map(\.value) }
+            relation.sortRows = { rows in
+                Aggregate.sortedGroups(rows.flatMap { $0.prefix(width) }, width: width, count: rows.count).map { rows[$0] }
+            }
         }
         relation.readsInputOrder = false
         return relation

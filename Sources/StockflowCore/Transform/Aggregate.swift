@@ -38,12 +38,19 @@ public final class Aggregate: StageRunner, StageKind {
     let keys: [Int]
     let measures: [Measure]
     public let outputSchema: Schema
-    /// Each group's position in `accumulators`, by key.
-    private var groups: [[Value]: Int] = [:]
-    private var accumulators: [[Accumulator]] = []
-    /// The group of the last row: rows often come clustered by key (by order, by month), and
-    /// comparing a key costs much less than making and hashing it.
-    private var lastGroup: (key: [Value], slot: Int)?
+    /// The groups' keys one after the other (`keys.count` values each), in the order first met: no
+    /// array per group, so memory is a few words per group (the refunds by order: one per return).
+    private var groupKeys: [Value] = []
+    /// Their accumulators, `measures.count` each, in the same order.
+    private var accumulators: [Accumulator] = []
+    private var groupCount = 0
+    /// Each group's number by key: one key column (nearly every aggregate; integers looked up
+    /// without hashing a `Value`), or several.
+    private var groupsByValue = KeyedByValue<Int>()
+    private var groupsByKey: [[Value]: Int] = [:]
+    /// The group of the last row (-1 before the first): rows often come clustered by key (by order,
+    /// by month), and comparing a key costs much less than looking it up.
+    private var lastGroup = -1
 
     init(keys: [Int], measures: [Measure], schema: Schema) {
         self.keys = keys
@@ -112,65 +119,96 @@ public final class Aggregate: StageRunner, StageKind {
 
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
         for row in batch.rows {
-            let slot: Int
-            if let last = lastGroup, keys.indices.allSatisfy({ row[keys[$0]] == last.key[$0] }) {
-                slot = last.slot
-            } else {
-                // One hash per row for another group than the last row's.
-                let key = keys.map { row[$0] }
-                if let found = groups[key] {
-                    slot = found
-                } else {
-                    slot = accumulators.count
-                    groups[key] = slot
-                    accumulators.append(fresh())
-                }
-                lastGroup = (key, slot)
-            }
-            try accumulate(row, into: &accumulators[slot])
+            try accumulate(row, into: group(of: row) * measures.count)
         }
         context.countOut(batch.count)
     }
 
-    private func accumulate(_ row: Row, into accumulators: inout [Accumulator]) throws {
+    /// The number of the group `row` belongs to, made when new.
+    private func group(of row: Row) -> Int {
+        let width = keys.count
+        if lastGroup >= 0 {
+            let start = lastGroup * width
+            var same = true
+            for (offset, column) in keys.enumerated() where row[column] != groupKeys[start + offset] {
+                same = false
+                break
+            }
+            if same { return lastGroup }
+        }
+        let group: Int
+        if width == 1 {
+            let key = row[keys[0]]
+            if let found = groupsByValue[key] {
+                group = found
+            } else {
+                group = newGroup()
+                groupsByValue[key] = group
+                groupKeys.append(key)
+            }
+        } else {
+            let key = keys.map { row[$0] }
+            if let found = groupsByKey[key] {
+                group = found
+            } else {
+                group = newGroup()
+                groupsByKey[key] = group
+                groupKeys.append(contentsOf: key)
+            }
+        }
+        lastGroup = group
+        return group
+    }
+
+    private func newGroup() -> Int {
+        accumulators.append(contentsOf: fresh())
+        groupCount += 1
+        return groupCount - 1
+    }
+
+    /// Folds `row` into the accumulators starting at `base`.
+    private func accumulate(_ row: Row, into base: Int) throws {
         for (index, measure) in measures.enumerated() {
             let value = measure.column.map { row[$0] } ?? .bool(true)
-            switch (accumulators[index], measure.function) {
+            switch (accumulators[base + index], measure.function) {
             case (.sum(let total), _):
                 if let amount = value.asMoney {
-                    accumulators[index] = .sum(try total.map { try $0.adding(amount) } ?? amount)
+                    accumulators[base + index] = .sum(try total.map { try $0.adding(amount) } ?? amount)
                 }
             case (.count(let count), .count_true):
-                if value == .bool(true) { accumulators[index] = .count(count + 1) }
+                if value == .bool(true) { accumulators[base + index] = .count(count + 1) }
             case (.count(let count), _):
-                if !value.isNull { accumulators[index] = .count(count + 1) }
+                if !value.isNull { accumulators[base + index] = .count(count + 1) }
             case (.extreme(let current), .min):
-                if !value.isNull && (current.isNull || Value.compare(value, current) < 0) { accumulators[index] = .extreme(value) }
+                if !value.isNull && (current.isNull || Value.compare(value, current) < 0) { accumulators[base + index] = .extreme(value) }
             case (.extreme(let current), _):
-                if !value.isNull && (current.isNull || Value.compare(value, current) > 0) { accumulators[index] = .extreme(value) }
+                if !value.isNull && (current.isNull || Value.compare(value, current) > 0) { accumulators[base + index] = .extreme(value) }
             case (.distinct(var set), _):
                 if !value.isNull {
                     // Release the stored copy first so the insert does not copy the whole set.
-                    accumulators[index] = .count(0)
+                    accumulators[base + index] = .count(0)
                     set.insert(value)
-                    accumulators[index] = .distinct(set)
+                    accumulators[base + index] = .distinct(set)
                 }
             }
         }
     }
 
     public func finish(_ context: StageContext, emit: Emit) throws {
-        if groups.isEmpty && keys.isEmpty {
-            groups[[]] = 0
-            accumulators = [fresh()]
+        if groupCount == 0 && keys.isEmpty {
+            _ = newGroup()
         }
-        let ordered = Self.sortedByKey(Array(groups))
-        var batch = Batch(capacity: min(ordered.count, Batch.preferredSize))
-        for (key, slot) in ordered {
-            var row = key
-            for (index, accumulator) in accumulators[slot].enumerated() {
-                let column = outputSchema.columns[keys.count + index]
-                switch accumulator {
+        let width = keys.count
+        let order = Self.sortedGroups(groupKeys, width: width, count: groupCount)
+        var batch = Batch(capacity: min(order.count, Batch.preferredSize))
+        for group in order {
+            var row = Row()
+            row.reserveCapacity(outputSchema.columns.count)
+            row.append(contentsOf: groupKeys[group * width ..< (group + 1) * width])
+            let base = group * measures.count
+            for index in measures.indices {
+                let column = outputSchema.columns[width + index]
+                switch accumulators[base + index] {
                 case .sum(let total):
                     let sum = total ?? Money.zero(scale: column.scale ?? 0)
                     row.append(column.type == .int ? .int(sum.units) : .decimal(sum))
@@ -181,37 +219,46 @@ public final class Aggregate: StageRunner, StageKind {
             }
             try batch.append(row, origin: .derived, flushingTo: emit)
         }
-        groups.removeAll()
-        accumulators.removeAll()
-        lastGroup = nil
+        groupKeys = []
+        accumulators = []
+        groupCount = 0
+        groupsByValue = KeyedByValue()
+        groupsByKey = [:]
+        lastGroup = -1
         try emit(batch)
     }
 }
 
 extension Aggregate {
-    /// Groups in the order an aggregate emits them. Text keys sort as a reader expects ("Électricité"
-    /// between "Droguerie" and "Jardin"): accents and case folded first, the exact text breaking ties.
-    /// Keys are folded once per group. Pushed aggregates (Pushdown/) sort their groups here too.
-    static func sortedByKey<T>(_ groups: [(key: [Value], value: T)]) -> [(key: [Value], value: T)] {
-        let folded = groups.map { group in
-            (group, group.key.map { value -> Value in
-                if case .text(let text) = value {
-                    return .text(text.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil))
-                }
-                return value
-            })
+    /// The order an aggregate emits its groups in, as group numbers: the keys of group `g` are
+    /// `keys[g * width ..< (g + 1) * width]`. Text keys sort as a reader expects ("Électricité"
+    /// between "Droguerie" and "Jardin"): accents and case folded first, the exact text breaking
+    /// ties, then the group's number (the order first met). Text is folded once per group, and
+    /// only when a key is text. Pushed aggregates (Pushdown/) sort their groups here too.
+    static func sortedGroups(_ keys: [Value], width: Int, count: Int) -> [Int] {
+        guard width > 0, keys.count == width * count else { return Array(0..<count) }
+        let hasText = keys.contains { if case .text = $0 { return true } else { return false } }
+        let folded: [Value] = hasText ? keys.map { value in
+            if case .text(let text) = value {
+                return .text(text.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil))
+            }
+            return value
+        } : []
+        func order(_ values: [Value], _ a: Int, _ b: Int) -> Int {
+            for offset in 0..<width {
+                let order = Value.compare(values[a * width + offset], values[b * width + offset])
+                if order != 0 { return order }
+            }
+            return 0
         }
-        return folded.sorted { lhs, rhs in
-            for (a, b) in zip(lhs.1, rhs.1) {
-                let order = Value.compare(a, b)
-                if order != 0 { return order < 0 }
+        return (0..<count).sorted { a, b in
+            if hasText {
+                let first = order(folded, a, b)
+                if first != 0 { return first < 0 }
             }
-            for (a, b) in zip(lhs.0.key, rhs.0.key) {
-                let order = Value.compare(a, b)
-                if order != 0 { return order < 0 }
-            }
-            return false
-        }.map(\.0)
+            let exact = order(keys, a, b)
+            return exact != 0 ? exact < 0 : a < b
+        }
     }
 }
 

@@ -143,7 +143,9 @@ public final class Join: StageRunner, StageKind {
 
     /// Full joins: the right rows no left row matched, in right input order, nulls on the left.
     /// They pass through the stage, so each counts as a row in and a row out.
+    /// The right side is let go of afterwards: the stages that finish after the join need the memory more.
     public func finish(_ context: StageContext, emit: Emit) throws {
+        defer { right = RightSide() }
         guard type == .full else { return }
         let width = added.count
         let nulls = Array(repeating: Value.null, count: outputSchema.columns.count - width)

@@ -96,6 +96,12 @@ public final class Returns: StageRunner, StageKind {
         try emit(output)
     }
 
+    /// Lets go of the invoices' state: the stage is done, and the runs of the other stages that
+    /// finish after it (customers, the loads) need the memory more.
+    public func finish(_ context: StageContext, emit: Emit) throws {
+        invoices = [:]
+    }
+
     private func check(_ row: Row, words: MessageCatalogue) throws -> Result<Row, OrderPricing.Broken> {
         func broken(_ rule: String, _ message: LocalizedText) -> Result<Row, OrderPricing.Broken> {
             .failure(OrderPricing.Broken(rule: rule, message: message))

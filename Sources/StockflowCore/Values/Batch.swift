@@ -94,7 +94,7 @@ public struct Batch: Sendable {
     public var isEmpty: Bool { rows.isEmpty }
 
     /// How many rows a batch holds before it is passed on.
-    public static let preferredSize = 4096
+    public static let preferredSize = 1024
 }
 
 /// Names the sources that row origins point into, so origins stay two integers per row.
