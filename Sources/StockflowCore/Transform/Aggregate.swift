@@ -200,6 +200,10 @@ public final class Aggregate: StageRunner, StageKind {
         }
         let width = keys.count
         let order = Self.sortedGroups(groupKeys, width: width, count: groupCount)
+        // The look-up is done with: let it go before the rows are made (the stage reading them, a
+        // join's right side, is filled meanwhile).
+        groupsByValue = KeyedByValue()
+        groupsByKey = [:]
         var batch = Batch(capacity: min(order.count, Batch.preferredSize))
         for group in order {
             var row = Row()
@@ -222,8 +226,6 @@ public final class Aggregate: StageRunner, StageKind {
         groupKeys = []
         accumulators = []
         groupCount = 0
-        groupsByValue = KeyedByValue()
-        groupsByKey = [:]
         lastGroup = -1
         try emit(batch)
     }

@@ -100,6 +100,9 @@ public final class Join: StageRunner, StageKind {
         if port == 1 {
             // As in SQL, a null key matches nothing: such right rows are never looked up (a full
             // join still emits them at the end).
+            guard right.next.count + batch.count < Int(Int32.max) else {
+                throw StageError("stage '\(context.stageID)': the right input of a join holds more than \(Int32.max) rows; put the larger table on the left")
+            }
             for (row, origin) in zip(batch.rows, batch.origins) {
                 let key = RightSide.Key(rightKeys.map { row[$0] })
                 right.append(key: key, values: added.map { row[$0] }, origin: origin, keepOrigin: type == .full)
@@ -118,7 +121,7 @@ public final class Join: StageRunner, StageKind {
                 while match >= 0 {
                     output.append(joined(row, right.values[match * width ..< (match + 1) * width]), origin: origin)
                     if type == .full { right.matched[match] = true }
-                    match = right.next[match]
+                    match = Int(right.next[match])
                 }
             } else if type != .inner {
                 context.countOut(1)
@@ -167,14 +170,19 @@ enum JoinType: String {
 
 /// The right input of a join, held compactly: its added columns in one flat array, a hash from key
 /// to the first row with that key, and a chain to the next row with the same key (in input order).
+/// Rows are numbered in 32 bits (the stage refuses a right input past that), and the last row of a
+/// chain is kept only for keys met more than once: a lookup table of unique keys (refunds by order)
+/// costs a key and a row number per row, not two.
 private struct RightSide {
     var values: [Value] = []
-    var next: [Int] = []
+    var next: [Int32] = []
     var origins: [RowOrigin] = []
     var matched: [Bool] = []
-    /// Per key, its first and last row: one-column keys (integer ones hashed as integers) apart.
-    private var rowsByValue = KeyedByValue<(first: Int, last: Int)>()
-    private var rowsByKey: [[Value]: (first: Int, last: Int)] = [:]
+    /// Per key, its first row: one-column keys (integer ones hashed as integers) apart.
+    private var rowsByValue = KeyedByValue<Int32>()
+    private var rowsByKey: [[Value]: Int32] = [:]
+    /// The last row of each chain of more than one row, by its first row.
+    private var lastOfChain: [Int32: Int32] = [:]
 
     /// A right row's key: one value, several, or none when a null is in it (never matched, as in SQL).
     enum Key {
@@ -187,17 +195,18 @@ private struct RightSide {
 
     /// The first right row with `key`, or -1.
     func first(_ key: [Value]) -> Int {
-        key.count == 1 ? first(key[0]) : (rowsByKey[key]?.first ?? -1)
+        key.count == 1 ? first(key[0]) : (rowsByKey[key].map(Int.init) ?? -1)
     }
 
     /// The first right row with the one-column key `key`, or -1.
     func first(_ key: Value) -> Int {
-        key.isNull ? -1 : (rowsByValue[key]?.first ?? -1)
+        key.isNull ? -1 : (rowsByValue[key].map(Int.init) ?? -1)
     }
 
-    /// Adds a row; a row whose key has a null is never matched.
+    /// Adds a row; a row whose key has a null is never matched. The stage keeps the row count
+    /// under `Int32.max`.
     mutating func append(key: Key, values row: [Value], origin: RowOrigin, keepOrigin: Bool) {
-        let index = next.count
+        let index = Int32(truncatingIfNeeded: next.count)
         values.append(contentsOf: row)
         next.append(-1)
         if keepOrigin {
@@ -214,10 +223,11 @@ private struct RightSide {
         }
     }
 
-    /// The first and last rows of a key once row `index` is added to those it had.
-    private mutating func chain(_ known: (first: Int, last: Int)?, to index: Int) -> (first: Int, last: Int) {
-        guard let known else { return (index, index) }
-        next[known.last] = index
-        return (known.first, index)
+    /// The first row of a key once row `index` is added to those it had (from `first`).
+    private mutating func chain(_ first: Int32?, to index: Int32) -> Int32 {
+        guard let first else { return index }
+        next[Int(lastOfChain[first] ?? first)] = index
+        lastOfChain[first] = index
+        return first
     }
 }
