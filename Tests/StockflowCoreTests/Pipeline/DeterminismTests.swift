@@ -87,7 +87,10 @@ private final class ProbeFold: FoldingStage {
 }
 
 @Suite struct DeterminismTests {
-    /// 12,000 orders (three batches), every 997th with a quantity that is not a number and every 1,009th
+    /// The batches the 12,000 orders of `writeInputs` come in (more than one, so that threads take turns).
+    private let batchesOfOrders = (12_000 + Batch.preferredSize - 1) / Batch.preferredSize
+
+    /// 12,000 orders (`batchesOfOrders` batches), every 997th with a quantity that is not a number and every 1,009th
     /// for a product that does not exist.
     private func writeInputs(_ scratch: Scratch) {
         scratch.write("pipeline.yml", pricedOrders)
@@ -147,11 +150,11 @@ private final class ProbeFold: FoldingStage {
         #expect(try run(scratch, threads: nil, replacing: "lines", with: threaded).exitCode == 0)
         let runner = ObjectIdentifier(Thread.current)
         #expect(threaded.threads.count == 1 && !threaded.threads.contains(runner))
-        #expect(threaded.finished && threaded.batches == 3)
+        #expect(threaded.finished && threaded.batches == batchesOfOrders)
         let single = ProbeLoad()
         #expect(try run(scratch, threads: "1", replacing: "lines", with: single).exitCode == 0)
         #expect(single.threads == [runner])
-        #expect(single.finished && single.batches == 3)
+        #expect(single.finished && single.batches == batchesOfOrders)
     }
 
     @Test func aFoldingStageAddsUpOnAThreadOfItsOwnAndFinishesOnTheRunnersUnlessThreadsAreShort() throws {
@@ -161,12 +164,12 @@ private final class ProbeFold: FoldingStage {
         let runner = ObjectIdentifier(Thread.current)
         let threaded = ProbeFold()
         #expect(try run(scratch, threads: nil, replacing: "by_product", with: threaded).exitCode == 0)
-        #expect(threaded.batches == 3 && threaded.threads.count == 1 && !threaded.threads.contains(runner))
+        #expect(threaded.batches == batchesOfOrders && threaded.threads.count == 1 && !threaded.threads.contains(runner))
         #expect(threaded.finishedOn == runner)
         // Three threads are the runner's and two loads': the folding stays on the runner's.
         let short = ProbeFold()
         #expect(try run(scratch, threads: "3", replacing: "by_product", with: short).exitCode == 0)
-        #expect(short.batches == 3 && short.threads == [runner] && short.finishedOn == runner)
+        #expect(short.batches == batchesOfOrders && short.threads == [runner] && short.finishedOn == runner)
     }
 
     @Test(arguments: ["1", nil] as [String?])

@@ -138,7 +138,7 @@ import Testing
         version: 1
         name: flat-groups
         stages:
-          rows: {extract: csv, path: in.csv, columns: {k: int, t: text, m: decimal}}
+          rows: {extract: csv, path: in.csv, columns: {k: {type: int, nullable: true}, t: text, m: decimal}}
           by_key: {transform: aggregate, input: rows, group_by: [k], measures: {nb: count(), total: sum(m), low: min(m), high: max(m)}}
           by_pair: {transform: aggregate, input: rows, group_by: [k, t], measures: {nb: count()}}
           out: {load: csv, input: by_key, path: out.csv}
