@@ -66,7 +66,7 @@ extension PushdownPlanner {
                 guard case .int(let units) = row[width], let refunds = row[width + 1].asMoney else { return }
                 let replay = Returns(invoice: returns.invoice, quantity: returns.quantity, reason: returns.reason, refund: returns.refund,
                                      ordered: returns.ordered, unitPrice: returns.unitPrice, inputSchema: schema)
-                replay.invoices = [line[returns.invoice]: Returns.InvoiceState(units: units, refunds: refunds)]
+                replay.invoices = Returns.InvoiceStates(line[returns.invoice], Returns.InvoiceState(units: units, refunds: refunds))
                 var batch = Batch(capacity: 1)
                 batch.append(line, origin: origin)
                 try replay.receive(batch, port: 0, context: context, emit: { accepted in

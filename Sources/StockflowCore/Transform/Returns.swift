@@ -41,6 +41,29 @@ public final class Returns: StageRunner, StageKind {
         var refunds = Money.zero(scale: 2)
     }
 
+    /// The state of each invoice met, by key: integer keys (every invoice id) in a dictionary of
+    /// `Int64`, a third smaller than one of `Value` (one entry per invoice that has returns: 312,000
+    /// at 10M orders), other keys apart.
+    struct InvoiceStates {
+        private var integers: [Int64: InvoiceState] = [:]
+        private var others: [Value: InvoiceState] = [:]
+
+        init() {}
+
+        /// The state of one invoice (a pushed return replayed, Pushdown/PushedReturns.swift).
+        init(_ key: Value, _ state: InvoiceState) { self[key] = state }
+
+        subscript(key: Value) -> InvoiceState? {
+            get {
+                if case .int(let number) = key { return integers[number] }
+                return others[key]
+            }
+            set {
+                if case .int(let number) = key { integers[number] = newValue } else { others[key] = newValue }
+            }
+        }
+    }
+
     let invoice: Int
     let quantity: Int
     let reason: Int
@@ -49,7 +72,7 @@ public final class Returns: StageRunner, StageKind {
     let unitPrice: Int
     let inputSchema: Schema
     public let outputSchema: Schema
-    var invoices: [Value: InvoiceState] = [:]  // set by the pushed replay (Pushdown/PushedReturns.swift)
+    var invoices = InvoiceStates()  // set by the pushed replay (Pushdown/PushedReturns.swift)
 
     init(invoice: Int, quantity: Int, reason: Int, refund: Int, ordered: Int, unitPrice: Int, inputSchema: Schema) {
         self.invoice = invoice
@@ -99,7 +122,7 @@ public final class Returns: StageRunner, StageKind {
     /// Lets go of the invoices' state: the stage is done, and the runs of the other stages that
     /// finish after it (customers, the loads) need the memory more.
     public func finish(_ context: StageContext, emit: Emit) throws {
-        invoices = [:]
+        invoices = InvoiceStates()
     }
 
     private func check(_ row: Row, words: MessageCatalogue) throws -> Result<Row, OrderPricing.Broken> {
