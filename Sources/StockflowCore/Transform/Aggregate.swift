@@ -44,7 +44,7 @@ public final class Aggregate: StageRunner, StageKind {
     /// Their accumulators, `measures.count` each, in the same order.
     private var accumulators: [Accumulator] = []
     private var groupCount = 0
-    /// Each group's number (in 32 bits: a third of the look-up of a one-column integer key, 312,000
+    /// Each group's number (in 32 bits: the look-up of a one-column integer key a third smaller, 312,000
     /// groups of refunds by order at 10M orders) by key: one key column (nearly every aggregate;
     /// integers looked up without hashing a `Value`), or several.
     private var groupsByValue = KeyedByValue<Int32>()
