@@ -206,6 +206,10 @@ public final class XLSXWorkbook {
     public var isClosed: Bool { handle == nil }
 
     private var handle: UnsafeMutablePointer<lxw_workbook>?
+    /// The stdio buffer of each worksheet's constant-memory temp file (see `addWorksheet`).
+    static let temporaryFileBuffer = 1 << 18
+    /// Those buffers, freed once libxlsxwriter has closed the files.
+    private var temporaryBuffers: [UnsafeMutablePointer<CChar>] = []
     private var formatCache: [XLSXFormatSpec: XLSXFormat] = [:]
     private var worksheetNames: [String] = []
 
@@ -237,6 +241,7 @@ public final class XLSXWorkbook {
     deinit {
         // Not closed: discard without writing (lxw_workbook_free also closes the temp files).
         if let handle { lxw_workbook_free(handle) }
+        temporaryBuffers.forEach { free($0) }
     }
 
     /// Writes the .xlsx file and releases the handle; later calls are no-ops.
@@ -248,6 +253,8 @@ public final class XLSXWorkbook {
         self.handle = nil
         formatCache.removeAll()
         let error = workbook_close(handle)
+        temporaryBuffers.forEach { free($0) }
+        temporaryBuffers = []
         guard error == LXW_NO_ERROR else {
             throw XLSXError(error, context: "closing workbook \(path)")
         }
@@ -280,6 +287,22 @@ public final class XLSXWorkbook {
         guard let created else {
             let hint = constantMemory ? "cannot create the constant-memory temp file" : "allocation failed"
             throw XLSXError(code: .creationFailed, message: "workbook_add_worksheet returned NULL: \(hint)", context: context)
+        }
+        // In constant-memory mode every row goes to this temp file through stdio, and workbook_close
+        // reads it back: with the default 4 KB buffer that is one write() per 4 KB and one read() per
+        // 4 KB again (about 180,000 system calls for the nightly workbook at 1M orders). A larger buffer,
+        // set before the first row reaches the file (setvbuf must precede any other operation on the
+        // stream; libxlsxwriter only opens it here), makes them a few hundred. glibc allocates the
+        // buffer is ours (glibc ignores the size when given none) and lives until libxlsxwriter has
+        // closed the file (workbook_close, or lxw_workbook_free in deinit); its pages are touched only
+        // as a sheet fills them.
+        if constantMemory, let file = created.pointee.optimize_tmpfile,
+           let buffer = malloc(XLSXWorkbook.temporaryFileBuffer)?.assumingMemoryBound(to: CChar.self) {
+            if setvbuf(file, buffer, _IOFBF, XLSXWorkbook.temporaryFileBuffer) == 0 {
+                temporaryBuffers.append(buffer)
+            } else {
+                free(buffer)
+            }
         }
         let actualName = created.pointee.name.map { String(cString: $0) } ?? name ?? ""
         worksheetNames.append(actualName)
@@ -579,12 +602,18 @@ public struct XLSXCells: Sendable {
     public mutating func appendText(_ value: String) {
         kinds.append(.text)
         payloads.append(UInt64(text.count))
-        var value = value
-        // Short text without NUL (nearly all cells) is copied as it is; the rest goes through excelCellText.
-        if value.utf8.count > XLSXLimits.maxCellCharacters || value.utf8.contains(0) { value = excelCellText(value) }
-        value.utf8.withContiguousStorageIfAvailable { bytes in
+        // Short text without NUL (nearly all cells) is copied as it is (the NUL looked for with memchr,
+        // not byte by byte through String.UTF8View); the rest goes through excelCellText.
+        let copied = value.utf8.count <= XLSXLimits.maxCellCharacters && value.utf8.withContiguousStorageIfAvailable { bytes in
+            guard let base = bytes.baseAddress else { return true }
+            guard memchr(base, 0, bytes.count) == nil else { return false }
             text.append(contentsOf: UnsafeRawBufferPointer(bytes).bindMemory(to: CChar.self))
-        } ?? text.append(contentsOf: value.utf8.map { CChar(bitPattern: $0) })
+            return true
+        } == true
+        if !copied {
+            let cleaned = value.utf8.count > XLSXLimits.maxCellCharacters || value.utf8.contains(0) ? excelCellText(value) : value
+            text.append(contentsOf: cleaned.utf8.map { CChar(bitPattern: $0) })
+        }
         text.append(0)
     }
 }

@@ -264,8 +264,9 @@ public final class CSVExtract: StageRunner, StageKind {
             }
             row.removeAll(keepingCapacity: true)
             var failure: Problem?
-            for (index, declaration) in declarations.enumerated() {
-                switch convert(reader.fields[positions[index]], of: reader, declaration) {
+            // By index: `enumerated()` would copy each declaration (its strings retained) per field.
+            for index in declarations.indices {
+                switch convert(reader.fields[positions[index]], of: reader, declarations[index]) {
                 case .success(let value): row.append(value)
                 case .failure(let problem): failure = problem
                 }

@@ -24,7 +24,15 @@ public final class Trends: StageRunner, StageKind {
     let calendar: LocalCalendar
     public let outputSchema: Schema
     public var countsOwnOutput: Bool { true }
-    private var totals: [String: (orders: Int64, revenue: Money)] = [:]
+    /// One entry per period met, in the order met: a day of it (for its label), orders, revenue.
+    private var days: [CivilDate] = []
+    private var orders: [Int64] = []
+    private var revenue: [Money] = []
+    /// The entry of each period, by its number (`periodNumber`); the last day met and its entry, so
+    /// that orders of the same day (inputs are mostly in date order) neither compute a period nor hash.
+    private var entries: [Int: Int] = [:]
+    private var lastDay: Int32?
+    private var lastEntry = 0
 
     init(period: Period, date: Int, amount: Int, timezone: String) {
         self.period = period
@@ -56,6 +64,19 @@ public final class Trends: StageRunner, StageKind {
         }
     }
 
+    /// A number per period, the same for every day of it and different between periods.
+    func periodNumber(_ day: CivilDate) -> Int {
+        switch period {
+        case .day: return Int(day.days)
+        case .month:
+            let (year, month, _) = day.components
+            return year * 12 + month - 1
+        case .week:
+            let week = day.isoWeek
+            return week.year * 64 + week.week
+        }
+    }
+
     public func receive(_ batch: Batch, port: Int, context: StageContext, emit: Emit) throws {
         var undated = 0
         for row in batch.rows {
@@ -63,18 +84,32 @@ public final class Trends: StageRunner, StageKind {
                 undated += 1
                 continue
             }
-            let key = label(day)
-            var entry = totals[key] ?? (0, Money.zero(scale: 2))
-            entry.orders += 1
-            if let value = row[amount].asMoney { entry.revenue = try entry.revenue.adding(value) }
-            totals[key] = entry
+            if day.days != lastDay {
+                let number = periodNumber(day)
+                if let known = entries[number] {
+                    lastEntry = known
+                } else {
+                    lastEntry = days.count
+                    entries[number] = lastEntry
+                    days.append(day)
+                    orders.append(0)
+                    revenue.append(Money.zero(scale: 2))
+                }
+                lastDay = day.days
+            }
+            orders[lastEntry] += 1
+            if let value = row[amount].asMoney { revenue[lastEntry] = try revenue[lastEntry].adding(value) }
         }
         context.filtered(undated, reason: "no order date")
         context.countOut(batch.count - undated)
     }
 
+    /// The periods sorted by their labels' text (which is time order for years 1000 to 9999).
     public func finish(_ context: StageContext, emit: Emit) throws {
-        let rows = totals.sorted { $0.key < $1.key }.map { [Value.text($0.key), .int($0.value.orders), .decimal($0.value.revenue)] }
+        let labels = days.map(label)
+        let rows = labels.indices.sorted { labels[$0] < labels[$1] }.map {
+            [Value.text(labels[$0]), .int(orders[$0]), .decimal(revenue[$0])]
+        }
         try emit(Batch(rows: rows, origins: Array(repeating: .derived, count: rows.count)))
     }
 }
