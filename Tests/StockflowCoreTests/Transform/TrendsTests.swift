@@ -63,4 +63,50 @@ import Testing
         #expect(stage.filteredReasons == ["no order date": 1])
         Golden.expectNothingLost(report)
     }
+
+    /// Periods kept by number (the last day's entry reused) against labels computed apart, with
+    /// Foundation's ISO 8601 calendar: random dates over twelve years, in runs of the same day and
+    /// scattered back and forth, so that a period is met again after others.
+    @Test(arguments: ["day", "week", "month"])
+    func randomDatesInAnyOrderGiveThePeriodsOfAnIndependentCalendar(period: String) throws {
+        var random = SeededGenerator(seed: 7)
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? .current
+        let start = try #require(calendar.date(from: DateComponents(year: 2019, month: 1, day: 1)))
+        var csv = "date_commande,net\n"
+        var expected: [String: (orders: Int, cents: Int)] = [:]
+        func pad(_ value: Int, _ width: Int) -> String { String(repeating: "0", count: max(0, width - String(value).count)) + String(value) }
+        for _ in 0..<600 {
+            let date = try #require(calendar.date(byAdding: .day, value: Int.random(in: 0..<(12 * 366), using: &random), to: start))
+            let parts = calendar.dateComponents([.year, .month, .day, .yearForWeekOfYear, .weekOfYear], from: date)
+            let (year, month, day) = (parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+            let label = switch period {
+            case "day": "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
+            case "week": "\(pad(parts.yearForWeekOfYear ?? 0, 4))-W\(pad(parts.weekOfYear ?? 0, 2))"
+            default: "\(pad(year, 4))-\(pad(month, 2))"
+            }
+            for _ in 0..<Int.random(in: 1...3, using: &random) {
+                let cents = Int.random(in: 0..<50_000, using: &random)
+                csv += "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2)),\(cents / 100).\(pad(cents % 100, 2))\n"
+                let known = expected[label] ?? (0, 0)
+                expected[label] = (known.orders + 1, known.cents + cents)
+            }
+        }
+        let scratch = Scratch()
+        defer { scratch.cleanup() }
+        scratch.write("sales.csv", csv)
+        let report = try runPipeline("""
+        version: 1
+        name: random-periods
+        stages:
+          sales: {extract: csv, path: sales.csv, columns: {date_commande: date, net: decimal}}
+          periods: {transform: trends, input: sales, by: \(period)}
+          out: {load: csv, input: periods, path: out.csv}
+        """, in: scratch)
+        #expect(report.exitCode == 0, "\(report.error ?? "")")
+        let rows = expected.keys.sorted().map { label in
+            [label, "\(expected[label]?.orders ?? 0)", "\((expected[label]?.cents ?? 0) / 100).\(pad((expected[label]?.cents ?? 0) % 100, 2))"]
+        }
+        #expect(Golden.output("out.csv", in: scratch) == [["periode", "nb_commandes", "chiffre_affaires"]] + rows)
+    }
 }
