@@ -215,7 +215,7 @@ enum ReportOptions {
 final class ChartSeries {
     let spec: ChartSpec
     private(set) var labels: [Value] = []
-    private var positions: [Value: Int] = [:]
+    private var positions = FirstMetNumbering<Value>()
     private(set) var sums: [[Money]] = []
     private(set) var total = Money(0)
 
@@ -227,12 +227,8 @@ final class ChartSeries {
             return
         }
         let label = spec.label.map { row[$0] } ?? .null
-        let position: Int
-        if let known = positions[label] {
-            position = known
-        } else {
-            position = labels.count
-            positions[label] = position
+        let (position, isNew) = positions.number(of: label)
+        if isNew {
             labels.append(label)
             sums.append(Array(repeating: Money(0), count: spec.values.count))
         }

@@ -30,7 +30,7 @@ public final class Trends: StageRunner, StageKind {
     private var revenue: [Money] = []
     /// The entry of each period, by its number (`periodNumber`); the last day met and its entry, so
     /// that orders of the same day (inputs are mostly in date order) neither compute a period nor hash.
-    private var entries: [Int: Int] = [:]
+    private var entries = FirstMetNumbering<Int>()
     private var lastDay: Int32?
     private var lastEntry = 0
 
@@ -85,12 +85,9 @@ public final class Trends: StageRunner, StageKind {
                 continue
             }
             if day.days != lastDay {
-                let number = periodNumber(day)
-                if let known = entries[number] {
-                    lastEntry = known
-                } else {
-                    lastEntry = days.count
-                    entries[number] = lastEntry
+                let (entry, isNew) = entries.number(of: periodNumber(day))
+                lastEntry = entry
+                if isNew {
                     days.append(day)
                     orders.append(0)
                     revenue.append(Money.zero(scale: 2))
