@@ -292,8 +292,8 @@ public final class XLSXWorkbook {
         // reads it back: with the default 4 KB buffer that is one write() per 4 KB and one read() per
         // 4 KB again (about 180,000 system calls for the nightly workbook at 1M orders). A larger buffer,
         // set before the first row reaches the file (setvbuf must precede any other operation on the
-        // stream; libxlsxwriter only opens it here), makes them a few hundred. glibc allocates the
-        // buffer is ours (glibc ignores the size when given none) and lives until libxlsxwriter has
+        // stream; libxlsxwriter only opens it here), makes them a few thousand. The buffer is ours
+        // (glibc ignores the size when given none) and lives until libxlsxwriter has
         // closed the file (workbook_close, or lxw_workbook_free in deinit); its pages are touched only
         // as a sheet fills them.
         if constantMemory, let file = created.pointee.optimize_tmpfile,
